@@ -1,0 +1,96 @@
+/*
+ * config.h - the upcased configuration: one flat, immutable snapshot.
+ *
+ * A struct config holds no pointers, so a snapshot can be copied by value,
+ * handed to a worker in a message, or written through a pipe by the child
+ * process that parses a file on reload (see confchild.c).  The parser is
+ * pure: it touches no socket and keeps no global state.
+ */
+#ifndef UPCASED_CONFIG_H
+#define UPCASED_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <sys/socket.h>
+
+#define CONFIG_MAX_PORTS	64	/* per protocol */
+#define CONFIG_MAX_BINDS	16	/* per protocol */
+#define CONFIG_MAX_EXIT		63	/* bytes of exit_command */
+#define CONFIG_ADDRSTRLEN	64	/* "ffff:...%ifname" and NUL */
+#define CONFIG_ERRLEN		512
+
+/* Defaults: documented in etc/upcased.conf and upcased.conf(5). */
+#define CONFIG_DEF_PORT			8008
+#define CONFIG_DEF_BIND			"::"
+#define CONFIG_DEF_EXIT			"exit"
+#define CONFIG_DEF_MAX_CONNECTIONS	10000
+#define CONFIG_DEF_IDLE_TIMEOUT		300
+#define CONFIG_DEF_MAX_PENDING		1048576
+#define CONFIG_DEF_DRAIN_TIMEOUT	5
+
+/* Ranges (inclusive). */
+#define CONFIG_MAX_WORKERS		256
+#define CONFIG_MIN_CONNECTIONS		1
+#define CONFIG_MAX_CONNECTIONS		1000000
+#define CONFIG_MAX_IDLE_TIMEOUT		86400	/* 0 = never */
+#define CONFIG_MIN_PENDING		4096
+#define CONFIG_MAX_PENDING		1073741824
+#define CONFIG_MAX_DRAIN_TIMEOUT	3600
+
+struct config_bind {
+	char			 text[CONFIG_ADDRSTRLEN];	/* as written */
+	struct sockaddr_storage	 addr;		/* parsed, port 0 */
+	socklen_t		 addrlen;
+};
+
+struct config_proto {
+	uint16_t		 ports[CONFIG_MAX_PORTS];
+	unsigned		 nports;
+	struct config_bind	 binds[CONFIG_MAX_BINDS];
+	unsigned		 nbinds;
+};
+
+struct config {
+	char			 path[1024];	/* file it was read from */
+	unsigned		 workers;	/* as configured; 0 = nCPU */
+	struct config_proto	 tcp;
+	struct config_proto	 udp;
+	char			 exit_command[CONFIG_MAX_EXIT + 1]; /* "" = off */
+	unsigned		 max_connections;
+	unsigned		 idle_timeout;		/* seconds, 0 = never */
+	size_t			 max_pending_output;	/* bytes */
+	unsigned		 drain_timeout;		/* seconds */
+	int			 log_level;	/* LOG_ERR .. LOG_DEBUG */
+};
+
+/* Fill *cf with the built-in defaults (what an empty file gives). */
+void	config_defaults(struct config *cf);
+
+/*
+ * Parse and validate the libconfig file at path into *cf.  Returns 0, or
+ * -1 with a message "FILE:LINE: setting: what is wrong" (or "FILE: ..."
+ * when no line applies) in err.  On error *cf is left with defaults.
+ * Runs libconfig in this process: see confchild.h for the isolated form.
+ */
+int	config_parse_file(const char *path, struct config *cf,
+	    char *err, size_t errlen);
+
+/* Same, from a string; name is used in messages in place of the path. */
+int	config_parse_string(const char *text, const char *name,
+	    struct config *cf, char *err, size_t errlen);
+
+/* Effective worker count: cf->workers, or the online CPU count for 0. */
+unsigned config_effective_workers(const struct config *cf);
+
+/* Print the effective settings in libconfig syntax (for --check-config). */
+void	config_dump(const struct config *cf, FILE *fp);
+
+/* Name of a level for log.level ("debug" ...); NULL if unknown. */
+const char *config_level_name(int level);
+
+/* Is port one of the UDP ports of cf? (for the echo loop guard) */
+bool	config_udp_port_is_ours(const struct config *cf, uint16_t port);
+
+#endif /* UPCASED_CONFIG_H */
