@@ -1,0 +1,75 @@
+/*
+ * listen.h - the listening sockets: bound from the config, or handed over
+ * by systemd (socket activation).
+ *
+ * A listener_set is built by the main thread and is read-only afterwards;
+ * workers register its descriptors in their epoll.  On reload the main
+ * thread builds a new set, reusing the sockets that stay, and closes the
+ * ones that go only after every worker has let go of them.
+ */
+#ifndef UPCASED_LISTEN_H
+#define UPCASED_LISTEN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "event.h"
+
+struct config;
+
+#define LISTEN_MAX	256
+
+struct listener {
+	struct evsrc		 ev;	/* EV_TCP_LISTEN or EV_UDP */
+	int			 fd;
+	uint16_t		 port;
+	bool			 pktinfo; /* wildcard UDP: reply from the
+					     address the request came to */
+	bool			 activated; /* passed by systemd */
+	struct sockaddr_storage	 addr;
+	socklen_t		 addrlen;
+	char			 name[96];  /* "tcp [::]:8008" for logs */
+};
+
+struct listener_set {
+	size_t			 n;
+	struct listener		*l[LISTEN_MAX];
+	bool			 activated;	/* from systemd */
+};
+
+/*
+ * Take the sockets systemd passed (LISTEN_FDS).  Returns the number taken
+ * (0: none were passed), or -1 with a message in err when a passed
+ * descriptor is not an AF_INET/AF_INET6 listening stream socket or
+ * datagram socket.
+ */
+int	listen_from_systemd(struct listener_set *set, char *err, size_t len);
+
+/*
+ * Bind what cf asks for into *set, reusing the sockets of old (may be
+ * NULL) that match protocol, address and port.  Returns 0, or -1 with a
+ * message in err; on failure nothing of old is touched and every socket
+ * opened by this call is closed again.
+ */
+int	listen_open(const struct config *cf, const struct listener_set *old,
+	    struct listener_set *set, char *err, size_t len);
+
+/* Does set hold this very listener (by pointer)? */
+bool	listen_set_has(const struct listener_set *set,
+	    const struct listener *l);
+
+/* Close and free the listeners of set that next does not hold (next may
+ * be NULL: all of them), and empty set. */
+void	listen_release(struct listener_set *set,
+	    const struct listener_set *next);
+
+/* Close and free one listener. */
+void	listen_close(struct listener *l);
+
+/* The UDP ports of set, for the echo loop guard.  Returns the count. */
+size_t	listen_udp_ports(const struct listener_set *set, uint16_t *ports,
+	    size_t max);
+
+#endif

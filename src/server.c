@@ -1,0 +1,529 @@
+/*
+ * server.c - the main thread: start-up, signals, reload, status, stop.
+ *
+ * The main thread never touches a connection.  It owns the things that
+ * are global to the process: the configuration, the listening sockets,
+ * the descriptor limit, signals (through a signalfd, so a signal is just
+ * another event and nothing runs in signal context), the conversation
+ * with systemd, and the pool of workers, which it steers through
+ * worker.h.  Its loop waits on three descriptors: the signalfd, a
+ * periodic timer (STATUS= and the watchdog), and the eventfd through
+ * which workers say they took a new state or finished.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/resource.h>
+#include <sys/signalfd.h>
+#include <sys/timerfd.h>
+#include <sysexits.h>
+#include <unistd.h>
+
+#include "confchild.h"
+#include "config.h"
+#include "listen.h"
+#include "log.h"
+#include "notify.h"
+#include "server.h"
+#include "stats.h"
+#include "worker.h"
+
+#define STATUS_INTERVAL_MS	5000
+
+/* Listeners and sets replaced by a reload, freed once workers let go. */
+struct graveyard {
+	struct listener		**l;
+	size_t			 nl;
+	struct listener_set	**sets;
+	size_t			 nsets;
+};
+
+struct server {
+	struct config		 cf;
+	struct listener_set	*set;
+	struct graveyard	 grave;
+	struct pool		*pool;
+	int			 sigfd;
+	int			 timerfd;
+	int			 wakefd;
+	uint64_t		 wd_usec;
+	uint64_t		 last_status;
+	unsigned		 fd_cap;
+	bool			 ready_due;	/* READY=1 once settled */
+	bool			 started;
+	bool			 stopping;
+	bool			 wd_warned;
+};
+
+/* --- listeners -------------------------------------------------------- */
+
+static void
+server_bury(struct server *s, struct listener_set *old,
+    const struct listener_set *next)
+{
+	struct graveyard *g = &s->grave;
+	size_t i, n = 0;
+	void *p;
+
+	for (i = 0; i < old->n; i++)
+		if (!listen_set_has(next, old->l[i]))
+			n++;
+	if ((p = realloc(g->l, (g->nl + n) * sizeof(*g->l))) != NULL || n == 0)
+		g->l = p;
+	for (i = 0; i < old->n && p != NULL; i++)
+		if (!listen_set_has(next, old->l[i]))
+			g->l[g->nl++] = old->l[i];
+	if ((p = realloc(g->sets, (g->nsets + 1) * sizeof(*g->sets))) != NULL) {
+		g->sets = p;
+		g->sets[g->nsets++] = old;
+	}
+	/* Out of memory: leak the old ones rather than close them early. */
+}
+
+/* Every worker took the latest set: close what the older ones held. */
+static void
+server_sweep_grave(struct server *s)
+{
+	struct graveyard *g = &s->grave;
+	size_t i;
+
+	for (i = 0; i < g->nl; i++)
+		listen_close(g->l[i]);
+	for (i = 0; i < g->nsets; i++)
+		free(g->sets[i]);
+	free(g->l);
+	free(g->sets);
+	memset(g, 0, sizeof(*g));
+}
+
+/* Log the listeners that old (may be NULL) did not have. */
+static void
+server_log_listeners(const struct server *s, const struct listener_set *old)
+{
+	char f1[120];
+	const char *fields[] = { f1, NULL };
+	size_t i;
+
+	for (i = 0; i < s->set->n; i++) {
+		if (listen_set_has(old, s->set->l[i]))
+			continue;
+		snprintf(f1, sizeof(f1), "UPCASED_LISTEN=%s",
+		    s->set->l[i]->name);
+		log_event(LOG_INFO, MSGID_LISTENING, fields,
+		    "listening on %s%s", s->set->l[i]->name,
+		    s->set->l[i]->activated ? " (socket activation)" : "");
+	}
+}
+
+static bool
+server_same_ports(const struct config *a, const struct config *b)
+{
+	return a->tcp.nports == b->tcp.nports &&
+	    a->udp.nports == b->udp.nports &&
+	    memcmp(a->tcp.ports, b->tcp.ports,
+	    a->tcp.nports * sizeof(a->tcp.ports[0])) == 0 &&
+	    memcmp(a->udp.ports, b->udp.ports,
+	    a->udp.nports * sizeof(a->udp.ports[0])) == 0;
+}
+
+/* --- descriptor limit ------------------------------------------------- */
+
+/*
+ * max_connections needs as many descriptors, plus a reserve for the
+ * listeners and the workers' own.  Raise the soft limit as far as the
+ * hard one allows; if that is not enough, serve fewer and say so.
+ */
+static void
+server_fd_limit(struct server *s)
+{
+	struct rlimit rl;
+	rlim_t need, reserve;
+	unsigned cap = s->cf.max_connections;
+	char f1[40], f2[40];
+	const char *fields[] = { f1, f2, NULL };
+
+	reserve = (rlim_t)(s->set->n + 4 * config_effective_workers(&s->cf) +
+	    64);
+	need = (rlim_t)s->cf.max_connections + reserve;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < need) {
+		rl.rlim_cur = rl.rlim_max < need ? rl.rlim_max : need;
+		if (setrlimit(RLIMIT_NOFILE, &rl) == -1)
+			log_warn("setrlimit(RLIMIT_NOFILE)");
+		(void)getrlimit(RLIMIT_NOFILE, &rl);
+		if (rl.rlim_cur < need)
+			cap = rl.rlim_cur > reserve ?
+			    (unsigned)(rl.rlim_cur - reserve) : 1;
+	}
+	if (cap != s->cf.max_connections && cap != s->fd_cap) {
+		snprintf(f1, sizeof(f1), "UPCASED_LIMIT=%u", cap);
+		snprintf(f2, sizeof(f2), "UPCASED_NOFILE=%llu",
+		    (unsigned long long)rl.rlim_max);
+		log_event(LOG_WARNING, MSGID_FD_LIMIT, fields,
+		    "max_connections = %u needs %llu file descriptors but the "
+		    "limit is %llu (raise LimitNOFILE=): serving at most %u "
+		    "connections", s->cf.max_connections,
+		    (unsigned long long)need,
+		    (unsigned long long)rl.rlim_max, cap);
+	}
+	s->fd_cap = cap;
+	pool_set_max_connections(s->pool, cap);
+}
+
+/* --- status and watchdog ---------------------------------------------- */
+
+static void
+server_status(struct server *s)
+{
+	struct stats_snapshot st;
+	char buf[256];
+
+	pool_stats(s->pool, &st);
+	notify_format_status(&st, pool_size(s->pool), buf, sizeof(buf));
+	notify_status(buf);
+	s->last_status = worker_now_ms();
+}
+
+static void
+server_tick(struct server *s)
+{
+	uint64_t v;
+
+	(void)!read(s->timerfd, &v, sizeof(v));
+	if (s->wd_usec > 0) {
+		/* Feed the watchdog only if every worker is turning. */
+		if (pool_alive(s->pool, s->wd_usec / 2000)) {
+			notify_watchdog();
+			s->wd_warned = false;
+		} else if (!s->wd_warned) {
+			log_errx("a worker thread is not responding: "
+			    "no longer feeding the watchdog");
+			s->wd_warned = true;
+		}
+	}
+	if (s->started && worker_now_ms() - s->last_status >=
+	    STATUS_INTERVAL_MS - 10)
+		server_status(s);
+}
+
+static int
+server_timer(struct server *s)
+{
+	struct itimerspec its;
+	uint64_t ms = STATUS_INTERVAL_MS;
+
+	s->wd_usec = notify_watchdog_usec();
+	if (s->wd_usec > 0 && s->wd_usec / 2000 < ms)
+		ms = s->wd_usec / 2000 > 0 ? s->wd_usec / 2000 : 1;
+	s->timerfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	if (s->timerfd == -1)
+		return -1;
+	memset(&its, 0, sizeof(its));
+	its.it_interval.tv_sec = (time_t)(ms / 1000);
+	its.it_interval.tv_nsec = (long)(ms % 1000) * 1000000;
+	its.it_value = its.it_interval;
+	return timerfd_settime(s->timerfd, 0, &its, NULL);
+}
+
+/* --- lifecycle events ------------------------------------------------- */
+
+static void
+server_ports_text(const struct config_proto *p, char *buf, size_t len)
+{
+	size_t off = 0;
+	unsigned i;
+	int r;
+
+	buf[0] = '\0';
+	for (i = 0; i < p->nports && off < len; i++) {
+		r = snprintf(buf + off, len - off, "%s%u", i ? "," : "",
+		    p->ports[i]);
+		off += r > 0 ? (size_t)r : 0;
+	}
+	if (p->nports == 0)
+		snprintf(buf, len, "none");
+}
+
+static void
+server_log_started(struct server *s)
+{
+	char f1[1100], f2[64], f3[40], f4[400], f5[400], tp[350], up[350];
+	const char *fields[] = { f1, f2, f3, f4, f5, NULL };
+
+	server_ports_text(&s->cf.tcp, tp, sizeof(tp));
+	server_ports_text(&s->cf.udp, up, sizeof(up));
+	snprintf(f1, sizeof(f1), "UPCASED_CONFIG=%s", s->cf.path);
+	snprintf(f2, sizeof(f2), "UPCASED_WORKERS=%u", pool_size(s->pool));
+	snprintf(f3, sizeof(f3), "UPCASED_SOCKET_ACTIVATION=%s",
+	    s->set->activated ? "yes" : "no");
+	snprintf(f4, sizeof(f4), "UPCASED_TCP_PORTS=%s", tp);
+	snprintf(f5, sizeof(f5), "UPCASED_UDP_PORTS=%s", up);
+	if (s->set->activated)
+		log_event(LOG_NOTICE, MSGID_STARTED, fields,
+		    "upcased %s started: %u workers, %zu sockets passed by "
+		    "systemd (the ports in %s are not used)", PACKAGE_VERSION,
+		    pool_size(s->pool), s->set->n, s->cf.path);
+	else
+		log_event(LOG_NOTICE, MSGID_STARTED, fields,
+		    "upcased %s started: %u workers, TCP ports %s, UDP ports "
+		    "%s (from %s)", PACKAGE_VERSION, pool_size(s->pool), tp, up,
+		    s->cf.path);
+}
+
+static void
+server_refuse(struct server *s, const char *why)
+{
+	char f1[1100];
+	const char *fields[] = { f1, NULL };
+
+	snprintf(f1, sizeof(f1), "UPCASED_CONFIG=%s", s->cf.path);
+	log_event(LOG_ERR, MSGID_RELOAD_REFUSED, fields,
+	    "reload refused, still serving the previous configuration: %s",
+	    why);
+}
+
+static void
+server_reload(struct server *s)
+{
+	char err[CONFIG_ERRLEN], f1[1100];
+	const char *fields[] = { f1, NULL };
+	struct listener_set *next, *old;
+	struct config cf;
+
+	notify_reloading();
+	snprintf(f1, sizeof(f1), "UPCASED_CONFIG=%s", s->cf.path);
+	log_event(LOG_INFO, MSGID_RELOADING, fields, "reloading %s",
+	    s->cf.path);
+	s->ready_due = true;
+	if (confchild_load(s->cf.path, &cf, err, sizeof(err)) == -1) {
+		server_refuse(s, err);
+		return;
+	}
+	if ((next = malloc(sizeof(*next))) == NULL) {
+		server_refuse(s, "out of memory");
+		return;
+	}
+	if (s->set->activated) {
+		*next = *s->set;
+		if (!server_same_ports(&s->cf, &cf))
+			log_notice("socket activation: the ports in %s are not "
+			    "used; change the socket unit instead",
+			    cf.path);
+	} else if (listen_open(&cf, s->set, next, err, sizeof(err)) == -1) {
+		free(next);
+		server_refuse(s, err);
+		return;
+	}
+	server_bury(s, s->set, next);
+	old = s->set;
+	s->set = next;
+	s->cf = cf;
+	log_set_level(cf.log_level);
+	if (pool_apply(s->pool, &s->cf, s->set) == -1)
+		log_errx("no worker thread could be started");
+	server_fd_limit(s);
+	if (!s->set->activated)
+		server_log_listeners(s, old);
+	log_event(LOG_NOTICE, MSGID_RELOADED, fields,
+	    "reloaded %s: %u workers", s->cf.path, pool_size(s->pool));
+}
+
+static void
+server_stop(struct server *s, const char *why)
+{
+	if (s->stopping) {
+		log_notice("%s again: stopping at once", why);
+		pool_stop_now(s->pool);
+		return;
+	}
+	s->stopping = true;
+	notify_stopping();
+	log_event(LOG_NOTICE, MSGID_STOPPING, NULL,
+	    "stopping on %s: answering pending data for up to %u s", why,
+	    s->cf.drain_timeout);
+	pool_drain(s->pool, s->cf.drain_timeout);
+}
+
+static void
+server_signal(struct server *s)
+{
+	struct signalfd_siginfo si;
+
+	while (read(s->sigfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+		switch (si.ssi_signo) {
+		case SIGHUP:
+			if (s->stopping)
+				log_info("SIGHUP while stopping: ignored");
+			else
+				server_reload(s);
+			break;
+		case SIGTERM:
+			server_stop(s, "SIGTERM");
+			break;
+		case SIGINT:
+			server_stop(s, "SIGINT");
+			break;
+		default:
+			break;
+		}
+	}
+}
+
+/* Workers took a state, or ended. */
+static void
+server_wake(struct server *s)
+{
+	uint64_t v;
+
+	(void)!read(s->wakefd, &v, sizeof(v));
+	pool_collect(s->pool);
+	if (!pool_settled(s->pool))
+		return;
+	server_sweep_grave(s);
+	if (s->ready_due && !s->stopping) {
+		s->ready_due = false;
+		notify_ready();
+		if (!s->started) {
+			s->started = true;
+			server_log_started(s);
+		}
+		server_status(s);
+	}
+}
+
+/* --- start and stop --------------------------------------------------- */
+
+static int
+server_signals(struct server *s)
+{
+	sigset_t set;
+
+	signal(SIGPIPE, SIG_IGN);	/* EPIPE from send() instead */
+	sigemptyset(&set);
+	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	/* Blocked before any thread exists: workers inherit the mask. */
+	if (pthread_sigmask(SIG_BLOCK, &set, NULL) != 0)
+		return -1;
+	s->sigfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+	return s->sigfd == -1 ? -1 : 0;
+}
+
+static int
+server_listen(struct server *s)
+{
+	char err[CONFIG_ERRLEN];
+	int n;
+
+	if ((s->set = calloc(1, sizeof(*s->set))) == NULL)
+		fatal(EX_OSERR, "calloc");
+	if ((n = listen_from_systemd(s->set, err, sizeof(err))) == -1) {
+		log_event(LOG_ERR, MSGID_CONFIG_ERROR, NULL, "%s", err);
+		return EX_CONFIG;
+	}
+	if (n > 0) {
+		log_notice("socket activation: serving the %d sockets passed "
+		    "by systemd; the ports in %s are not used", n, s->cf.path);
+		server_log_listeners(s, NULL);
+		return 0;
+	}
+	if (s->cf.tcp.nports == 0 && s->cf.udp.nports == 0) {
+		log_event(LOG_ERR, MSGID_CONFIG_ERROR, NULL,
+		    "%s: no TCP or UDP ports to listen on, and no sockets "
+		    "passed by systemd", s->cf.path);
+		return EX_CONFIG;
+	}
+	if (listen_open(&s->cf, NULL, s->set, err, sizeof(err)) == -1) {
+		log_errx("cannot listen: %s", err);
+		return EX_OSERR;
+	}
+	server_log_listeners(s, NULL);
+	return 0;
+}
+
+static void
+server_loop(struct server *s)
+{
+	struct pollfd pfd[3];
+
+	pfd[0].fd = s->sigfd;
+	pfd[1].fd = s->timerfd;
+	pfd[2].fd = s->wakefd;
+	pfd[0].events = pfd[1].events = pfd[2].events = POLLIN;
+	while (!(s->stopping && pool_done(s->pool))) {
+		if (poll(pfd, 3, -1) == -1) {
+			if (errno != EINTR)
+				fatal(EX_OSERR, "poll");
+			continue;
+		}
+		if (pfd[2].revents & POLLIN)
+			server_wake(s);
+		if (pfd[0].revents & POLLIN)
+			server_signal(s);
+		if (pfd[1].revents & POLLIN)
+			server_tick(s);
+	}
+}
+
+static void
+server_log_stopped(struct server *s)
+{
+	struct stats_snapshot st;
+	char f1[48], f2[48], f3[48], f4[48];
+	const char *fields[] = { f1, f2, f3, f4, NULL };
+
+	pool_stats(s->pool, &st);
+	snprintf(f1, sizeof(f1), "UPCASED_CONNECTIONS=%" PRIu64,
+	    st.conns_total);
+	snprintf(f2, sizeof(f2), "UPCASED_BYTES_IN=%" PRIu64, st.bytes_in);
+	snprintf(f3, sizeof(f3), "UPCASED_BYTES_OUT=%" PRIu64, st.bytes_out);
+	snprintf(f4, sizeof(f4), "UPCASED_DATAGRAMS=%" PRIu64, st.dgrams_in);
+	log_event(LOG_NOTICE, MSGID_STOPPED, fields,
+	    "stopped: served %" PRIu64 " connections and %" PRIu64
+	    " datagrams", st.conns_total, st.dgrams_in);
+}
+
+int
+server_run(const struct config *cf)
+{
+	struct server s;
+	uint64_t tick_ms;
+	int rc;
+
+	memset(&s, 0, sizeof(s));
+	s.cf = *cf;
+	s.sigfd = s.timerfd = s.wakefd = -1;
+	if (server_signals(&s) == -1 || server_timer(&s) == -1 ||
+	    (s.wakefd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) == -1)
+		fatal(EX_OSERR, "start-up");
+	if ((rc = server_listen(&s)) != 0)
+		return rc;
+	/* Workers wake at least four times per watchdog period. */
+	tick_ms = s.wd_usec > 0 ? s.wd_usec / 4000 : 1000;
+	if (tick_ms > 1000)
+		tick_ms = 1000;
+	if (tick_ms < 10)
+		tick_ms = 10;
+	if ((s.pool = pool_new(s.wakefd, (unsigned)tick_ms)) == NULL)
+		fatal(EX_OSERR, "pool");
+	server_fd_limit(&s);
+	if (pool_apply(s.pool, &s.cf, s.set) == -1)
+		fatalx(EX_OSERR, "no worker thread could be started");
+	s.ready_due = true;
+	server_loop(&s);
+
+	server_log_stopped(&s);
+	pool_free(s.pool);
+	server_sweep_grave(&s);
+	listen_release(s.set, NULL);
+	free(s.set);
+	close(s.sigfd);
+	close(s.timerfd);
+	close(s.wakefd);
+	return 0;
+}

@@ -1,0 +1,776 @@
+/*
+ * tcp.c - the TCP connections of one worker.
+ *
+ * A connection costs one small struct and no buffer while it is idle: it
+ * reads into the worker's scratch buffer, uppercases in place, and writes
+ * straight back.  Only what the kernel would not take is copied into a
+ * per-connection output buffer, which is freed as soon as it drains.
+ * While output is pending the connection reads at most up to
+ * max_pending_output, then stops reading until the client catches up:
+ * a client that never reads costs at most that much memory.
+ *
+ * Closing follows one rule: we never close a socket that may still have
+ * unread input, because the kernel then answers with a reset that can
+ * destroy replies the client has not read yet.  After the client's FIN
+ * (read returns 0) everything is answered and the socket closed at once.
+ * After the exit line, or when the daemon stops, we flush, send our FIN
+ * (shutdown), and discard input until the client's FIN arrives or
+ * TCP_LINGER seconds pass: the "lingering close".
+ *
+ * Connections sit on one of two lists, both in time order so the sweeps
+ * only look at their heads: "active", in order of last activity (for
+ * idle_timeout), and "closing", in order of our FIN (for TCP_LINGER).
+ */
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "addr.h"
+#include "config.h"
+#include "event.h"
+#include "exitmatch.h"
+#include "log.h"
+#include "stats.h"
+#include "tcp.h"
+#include "upcase.h"
+
+#define ACCEPT_BATCH	64
+#define HEADROOM	128	/* >= CONFIG_MAX_EXIT + 2: replayed bytes */
+#define WARN_INTERVAL	10	/* seconds between rate-limited warnings */
+
+enum {
+	TC_EOF		= 0x01,	/* client sent FIN: close once answered */
+	TC_EXIT		= 0x02,	/* exit line seen: answer no more input */
+	TC_LINGER	= 0x04,	/* our FIN is sent: on the closing list */
+	TC_POLLIN	= 0x08,	/* what epoll watches now */
+	TC_POLLOUT	= 0x10
+};
+
+struct outbuf {
+	size_t		 off;
+	size_t		 len;
+	size_t		 cap;
+	uint8_t		 data[];
+};
+
+struct tcp_conn {
+	struct evsrc	 ev;		/* EV_TCP_CONN; must be first */
+	uint8_t		 flags;
+	exitmatch_state	 xs;
+	int		 fd;
+	uint32_t	 last;		/* engine clock at last activity */
+	struct tcp_conn	*prev;
+	struct tcp_conn	*next;
+	struct outbuf	*out;		/* NULL when nothing is pending */
+	uint64_t	 bytes_in;
+	uint64_t	 bytes_out;
+	union {				/* for the debug log at close: */
+		struct sockaddr		sa;	/* the socket no longer */
+		struct sockaddr_in	in;	/* knows it by then */
+		struct sockaddr_in6	in6;
+	}		 peer;
+};
+
+struct conn_list {
+	struct tcp_conn	*head;
+	struct tcp_conn	*tail;
+};
+
+struct tcp_engine {
+	int		 epfd;
+	struct tcp_limits *lim;
+	struct stats	*st;
+	struct exitcmd	 exit;
+	size_t		 max_pending;
+	unsigned	 idle_timeout;
+	uint32_t	 now;
+	bool		 draining;
+	uint32_t	 deadline;
+	size_t		 count;
+	struct conn_list active;
+	struct conn_list closing;
+	uint8_t		*scratch;	/* HEADROOM + TCP_READ_SIZE */
+};
+
+static bool	conn_settle(struct tcp_engine *, struct tcp_conn *);
+
+/* --- lists ------------------------------------------------------------ */
+
+static void
+list_push(struct conn_list *l, struct tcp_conn *c)
+{
+	c->next = NULL;
+	c->prev = l->tail;
+	if (l->tail != NULL)
+		l->tail->next = c;
+	else
+		l->head = c;
+	l->tail = c;
+}
+
+static void
+list_unlink(struct conn_list *l, struct tcp_conn *c)
+{
+	if (c->prev != NULL)
+		c->prev->next = c->next;
+	else
+		l->head = c->next;
+	if (c->next != NULL)
+		c->next->prev = c->prev;
+	else
+		l->tail = c->prev;
+	c->prev = c->next = NULL;
+}
+
+static struct conn_list *
+conn_list_of(struct tcp_engine *e, const struct tcp_conn *c)
+{
+	return (c->flags & TC_LINGER) ? &e->closing : &e->active;
+}
+
+/* Activity: move to the tail of the idle order. */
+static void
+conn_touch(struct tcp_engine *e, struct tcp_conn *c)
+{
+	if (c->last == e->now || (c->flags & TC_LINGER))
+		return;
+	c->last = e->now;
+	if (e->active.tail != c) {
+		list_unlink(&e->active, c);
+		list_push(&e->active, c);
+	}
+}
+
+/* --- engine ----------------------------------------------------------- */
+
+struct tcp_engine *
+tcp_engine_new(int epfd, struct tcp_limits *lim, struct stats *st)
+{
+	struct tcp_engine *e;
+
+	if ((e = calloc(1, sizeof(*e))) == NULL)
+		return NULL;
+	if ((e->scratch = malloc(HEADROOM + TCP_READ_SIZE)) == NULL) {
+		free(e);
+		return NULL;
+	}
+	e->epfd = epfd;
+	e->lim = lim;
+	e->st = st;
+	e->max_pending = CONFIG_DEF_MAX_PENDING;
+	e->idle_timeout = CONFIG_DEF_IDLE_TIMEOUT;
+	exitcmd_init(&e->exit, CONFIG_DEF_EXIT);
+	return e;
+}
+
+void
+tcp_engine_free(struct tcp_engine *e)
+{
+	if (e == NULL)
+		return;
+	tcp_close_all(e);
+	free(e->scratch);
+	free(e);
+}
+
+void
+tcp_engine_configure(struct tcp_engine *e, const struct config *cf)
+{
+	struct exitcmd next;
+
+	exitcmd_init(&next, cf->exit_command);
+	if (next.len != e->exit.len ||
+	    memcmp(next.text, e->exit.text, next.len) != 0)
+		e->exit = next;
+	/*
+	 * A line held back under the old command keeps its held count; the
+	 * count only ever indexes a prefix of "command\r", so a changed
+	 * command can at worst replay the new command's bytes for a line
+	 * that was being typed during the reload.
+	 */
+	e->max_pending = cf->max_pending_output;
+	e->idle_timeout = cf->idle_timeout;
+}
+
+void
+tcp_engine_clock(struct tcp_engine *e, time_t now)
+{
+	e->now = (uint32_t)now;
+}
+
+size_t
+tcp_count(const struct tcp_engine *e)
+{
+	return e->count;
+}
+
+/* --- closing ---------------------------------------------------------- */
+
+static void
+conn_log_close(const struct tcp_conn *c, const char *why)
+{
+	char peer[ADDR_STRLEN], f1[ADDR_STRLEN + 16], f2[40], f3[40];
+	const char *fields[5];
+
+	if (!log_enabled(LOG_DEBUG))
+		return;
+	addr_format(&c->peer.sa, peer, sizeof(peer));
+	snprintf(f1, sizeof(f1), "UPCASED_PEER=%s", peer);
+	snprintf(f2, sizeof(f2), "UPCASED_BYTES_IN=%llu",
+	    (unsigned long long)c->bytes_in);
+	snprintf(f3, sizeof(f3), "UPCASED_BYTES_OUT=%llu",
+	    (unsigned long long)c->bytes_out);
+	fields[0] = "UPCASED_PROTOCOL=tcp";
+	fields[1] = f1;
+	fields[2] = f2;
+	fields[3] = f3;
+	fields[4] = NULL;
+	log_event(LOG_DEBUG, NULL, fields,
+	    "connection from %s closed (%s): %llu bytes in, %llu out", peer,
+	    why, (unsigned long long)c->bytes_in,
+	    (unsigned long long)c->bytes_out);
+}
+
+static void
+conn_close(struct tcp_engine *e, struct tcp_conn *c, const char *why)
+{
+	conn_log_close(c, why);
+	list_unlink(conn_list_of(e, c), c);
+	/* close() also removes fd from the epoll set. */
+	close(c->fd);
+	free(c->out);
+	free(c);
+	e->count--;
+	atomic_fetch_sub_explicit(&e->lim->open, 1, memory_order_relaxed);
+}
+
+void
+tcp_close_all(struct tcp_engine *e)
+{
+	while (e->active.head != NULL)
+		conn_close(e, e->active.head, "stopped");
+	while (e->closing.head != NULL)
+		conn_close(e, e->closing.head, "stopped");
+}
+
+/*
+ * Our FIN: nothing more will be sent.  Input is still read (and thrown
+ * away) until the client's FIN, so no reset can overtake our replies.
+ */
+static bool
+conn_linger(struct tcp_engine *e, struct tcp_conn *c)
+{
+	if (shutdown(c->fd, SHUT_WR) == -1) {
+		conn_close(e, c, "shutdown failed");
+		return false;
+	}
+	list_unlink(&e->active, c);
+	c->flags |= TC_LINGER;
+	c->last = e->now;
+	list_push(&e->closing, c);
+	return true;
+}
+
+size_t
+tcp_sweep(struct tcp_engine *e)
+{
+	size_t n = 0;
+	struct tcp_conn *c;
+
+	if (e->draining && e->now >= e->deadline) {
+		n = e->count;
+		tcp_close_all(e);
+		return n;
+	}
+	while ((c = e->closing.head) != NULL &&
+	    e->now - c->last >= TCP_LINGER) {
+		conn_close(e, c, "closed");
+		n++;
+	}
+	if (e->idle_timeout == 0)
+		return n;
+	while ((c = e->active.head) != NULL &&
+	    e->now - c->last >= e->idle_timeout) {
+		conn_close(e, c, "idle timeout");
+		n++;
+	}
+	return n;
+}
+
+/* --- output ----------------------------------------------------------- */
+
+size_t
+tcp_conn_pending(const struct tcp_conn *c)
+{
+	return c->out != NULL ? c->out->len : 0;
+}
+
+static bool
+conn_can_read(const struct tcp_engine *e, const struct tcp_conn *c)
+{
+	if (c->flags & TC_LINGER)
+		return true;		/* to see the client's FIN */
+	if (c->flags & (TC_EOF | TC_EXIT))
+		return false;
+	return tcp_conn_pending(c) < e->max_pending;
+}
+
+bool
+tcp_conn_reading(const struct tcp_conn *c)
+{
+	return (c->flags & TC_POLLIN) != 0;
+}
+
+/* Tell epoll what c waits for now, if that changed. */
+static bool
+conn_poll(struct tcp_engine *e, struct tcp_conn *c, int op)
+{
+	struct epoll_event ev;
+	uint8_t want = 0;
+
+	if (conn_can_read(e, c))
+		want |= TC_POLLIN;
+	if (tcp_conn_pending(c) > 0)
+		want |= TC_POLLOUT;
+	if (op == EPOLL_CTL_MOD &&
+	    want == (c->flags & (TC_POLLIN | TC_POLLOUT)))
+		return true;
+	ev.events = ((want & TC_POLLIN) ? EPOLLIN : 0u) |
+	    ((want & TC_POLLOUT) ? EPOLLOUT : 0u);
+	ev.data.ptr = c;
+	if (epoll_ctl(e->epfd, op, c->fd, &ev) == -1) {
+		log_warn("epoll_ctl (connection)");
+		return false;
+	}
+	c->flags = (uint8_t)((c->flags & ~(TC_POLLIN | TC_POLLOUT)) | want);
+	return true;
+}
+
+/* Keep len bytes that the kernel did not take. */
+static bool
+conn_queue(struct tcp_conn *c, const uint8_t *p, size_t len)
+{
+	struct outbuf *o = c->out, *n;
+	size_t need, cap;
+
+	if (o != NULL && o->off + o->len + len > o->cap && o->off > 0) {
+		memmove(o->data, o->data + o->off, o->len);
+		o->off = 0;
+	}
+	need = (o != NULL ? o->len : 0) + len;
+	if (o == NULL || o->off + need > o->cap) {
+		cap = o != NULL ? o->cap * 2 : 4096;
+		while (cap < need)
+			cap *= 2;
+		if ((n = realloc(o, sizeof(*n) + cap)) == NULL)
+			return false;
+		if (o == NULL)
+			n->off = n->len = 0;
+		n->cap = cap;
+		c->out = o = n;
+	}
+	memcpy(o->data + o->off + o->len, p, len);
+	o->len += len;
+	return true;
+}
+
+static ssize_t
+conn_write(struct tcp_engine *e, struct tcp_conn *c, const uint8_t *p,
+    size_t len)
+{
+	ssize_t n;
+
+	do {
+		n = send(c->fd, p, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+	} while (n == -1 && errno == EINTR);
+	if (n == -1)
+		return (errno == EAGAIN || errno == EWOULDBLOCK) ? 0 : -1;
+	c->bytes_out += (uint64_t)n;
+	stats_add(&e->st->bytes_out, (uint64_t)n);
+	return n;
+}
+
+/* Send p, or queue what does not go out now behind what is queued. */
+static bool
+conn_send(struct tcp_engine *e, struct tcp_conn *c, const uint8_t *p,
+    size_t len)
+{
+	ssize_t n = 0;
+
+	if (len == 0)
+		return true;
+	if (c->out == NULL && (n = conn_write(e, c, p, len)) == -1) {
+		conn_close(e, c, "write error");
+		return false;
+	}
+	if ((size_t)n < len && !conn_queue(c, p + n, len - (size_t)n)) {
+		log_warnx("out of memory for a connection's output: closing it");
+		conn_close(e, c, "out of memory");
+		return false;
+	}
+	return true;
+}
+
+static bool
+conn_flush(struct tcp_engine *e, struct tcp_conn *c)
+{
+	struct outbuf *o = c->out;
+	ssize_t n;
+
+	while (o->len > 0) {
+		n = conn_write(e, c, o->data + o->off, o->len);
+		if (n == -1) {
+			conn_close(e, c, "write error");
+			return false;
+		}
+		if (n == 0)
+			break;
+		o->off += (size_t)n;
+		o->len -= (size_t)n;
+		conn_touch(e, c);
+	}
+	if (o->len == 0) {
+		free(o);		/* an idle connection holds no buffer */
+		c->out = NULL;
+	}
+	return true;
+}
+
+/* --- input ------------------------------------------------------------ */
+
+/* Send held bytes of the exit command that turned out not to be it. */
+static bool
+conn_replay(struct tcp_engine *e, struct tcp_conn *c, size_t n)
+{
+	uint8_t buf[HEADROOM];
+
+	upcase_ascii(buf, (const uint8_t *)e->exit.text, n);
+	return conn_send(e, c, buf, n);
+}
+
+static bool
+conn_eof(struct tcp_engine *e, struct tcp_conn *c)
+{
+	c->flags |= TC_EOF;
+	if (c->flags & TC_LINGER) {
+		conn_close(e, c, "closed");
+		return false;
+	}
+	/* An unfinished last line is not the exit command: answer it. */
+	if (!conn_replay(e, c, exitmatch_release(&c->xs)))
+		return false;
+	return true;
+}
+
+static bool
+conn_read(struct tcp_engine *e, struct tcp_conn *c)
+{
+	struct exitmatch_step step;
+	uint8_t *in = e->scratch + HEADROOM, *out;
+	size_t room = TCP_READ_SIZE, pending = tcp_conn_pending(c);
+	ssize_t n;
+
+	/* Read no more than max_pending_output may still hold. */
+	if (!(c->flags & TC_LINGER) && e->max_pending - pending < room)
+		room = e->max_pending - pending;
+	do {
+		n = recv(c->fd, in, room, MSG_DONTWAIT);
+	} while (n == -1 && errno == EINTR);
+	if (n == -1) {
+		if (errno == EAGAIN || errno == EWOULDBLOCK)
+			return true;
+		conn_close(e, c, errno == ECONNRESET ? "reset" : "read error");
+		return false;
+	}
+	if (n == 0)
+		return conn_eof(e, c);
+	c->bytes_in += (uint64_t)n;
+	stats_add(&e->st->bytes_in, (uint64_t)n);
+	if (c->flags & TC_LINGER)
+		return true;		/* after our FIN: thrown away */
+	conn_touch(e, c);
+
+	step = exitmatch_feed(&e->exit, &c->xs, in, (size_t)n);
+	out = in - step.replay;
+	memcpy(out, e->exit.text, step.replay);
+	upcase_ascii(out, out, step.replay + step.emit);
+	if (step.matched)
+		c->flags |= TC_EXIT;
+	return conn_send(e, c, out, step.replay + step.emit);
+}
+
+/* Is there nothing more to answer on c right now? */
+static bool
+conn_quiet(struct tcp_conn *c)
+{
+	int avail = 0;
+
+	if (c->out != NULL)
+		return false;
+	if (ioctl(c->fd, FIONREAD, &avail) == -1)
+		return true;
+	return avail == 0;
+}
+
+/*
+ * After any event: close, linger or wait, and tell epoll which.
+ * Returns false if c is gone.
+ */
+static bool
+conn_settle(struct tcp_engine *e, struct tcp_conn *c)
+{
+	if (c->out == NULL && !(c->flags & TC_LINGER)) {
+		if (c->flags & TC_EOF) {
+			conn_close(e, c, "closed by peer");
+			return false;
+		}
+		if ((c->flags & TC_EXIT) ||
+		    (e->draining && conn_quiet(c))) {
+			if (e->draining &&
+			    !conn_replay(e, c, exitmatch_release(&c->xs)))
+				return false;
+			if (c->out == NULL && !conn_linger(e, c))
+				return false;
+		}
+	}
+	if (!conn_poll(e, c, EPOLL_CTL_MOD)) {
+		conn_close(e, c, "epoll error");
+		return false;
+	}
+	return true;
+}
+
+bool
+tcp_conn_event(struct tcp_engine *e, struct tcp_conn *c, uint32_t events)
+{
+	bool err = (events & (EPOLLERR | EPOLLHUP)) != 0;
+
+	if (c->out != NULL && ((events & EPOLLOUT) || err) &&
+	    !conn_flush(e, c))
+		return false;
+	if ((events & EPOLLIN) || err) {
+		if (conn_can_read(e, c)) {
+			if (!conn_read(e, c))
+				return false;
+		} else if (err && c->out == NULL) {
+			conn_close(e, c, "error");
+			return false;
+		}
+	}
+	return conn_settle(e, c);
+}
+
+/* --- accepting -------------------------------------------------------- */
+
+static struct tcp_conn *
+conn_new(struct tcp_engine *e, int fd, const struct sockaddr_storage *ss)
+{
+	struct tcp_conn *c;
+
+	if ((c = calloc(1, sizeof(*c))) == NULL) {
+		log_warnx("out of memory for a new connection: refused");
+		close(fd);
+		return NULL;
+	}
+	c->ev.kind = EV_TCP_CONN;
+	c->fd = fd;
+	c->xs = EXITMATCH_START;
+	c->last = e->now;
+	if (ss != NULL && (ss->ss_family == AF_INET ||
+	    ss->ss_family == AF_INET6))
+		memcpy(&c->peer, ss, ss->ss_family == AF_INET ?
+		    sizeof(c->peer.in) : sizeof(c->peer.in6));
+	if (!conn_poll(e, c, EPOLL_CTL_ADD)) {
+		close(fd);
+		free(c);
+		return NULL;
+	}
+	list_push(&e->active, c);
+	e->count++;
+	stats_add(&e->st->conns_total, 1);
+	return c;
+}
+
+struct tcp_conn *
+tcp_conn_add(struct tcp_engine *e, int fd)
+{
+	struct tcp_conn *c;
+
+	atomic_fetch_add_explicit(&e->lim->open, 1, memory_order_relaxed);
+	if ((c = conn_new(e, fd, NULL)) == NULL)
+		atomic_fetch_sub_explicit(&e->lim->open, 1,
+		    memory_order_relaxed);
+	return c;
+}
+
+/* At most one warning per WARN_INTERVAL over all workers. */
+static bool
+warn_due(_Atomic uint64_t *at, uint32_t now)
+{
+	uint64_t prev = atomic_load_explicit(at, memory_order_relaxed);
+
+	if (prev != 0 && now < prev + WARN_INTERVAL)
+		return false;
+	return atomic_compare_exchange_strong(at, &prev, (uint64_t)now + 0);
+}
+
+static void
+accept_refuse(struct tcp_engine *e, int fd, unsigned max)
+{
+	char f1[40];
+	const char *fields[] = { "UPCASED_PROTOCOL=tcp", f1, NULL };
+
+	close(fd);
+	stats_add(&e->st->conns_refused, 1);
+	if (!warn_due(&e->lim->limit_warned, e->now + 1))
+		return;
+	snprintf(f1, sizeof(f1), "UPCASED_LIMIT=%u", max);
+	log_event(LOG_WARNING, MSGID_LIMIT_REACHED, fields,
+	    "max_connections (%u) reached: refusing new connections "
+	    "(this warning is repeated at most every %d s)", max,
+	    WARN_INTERVAL);
+}
+
+static void
+accept_log(int fd, const struct sockaddr_storage *ss)
+{
+	char peer[ADDR_STRLEN], f1[ADDR_STRLEN + 16];
+	const char *fields[] = { "UPCASED_PROTOCOL=tcp", f1, NULL };
+
+	(void)fd;
+	if (!log_enabled(LOG_DEBUG))
+		return;
+	addr_format((const struct sockaddr *)ss, peer, sizeof(peer));
+	snprintf(f1, sizeof(f1), "UPCASED_PEER=%s", peer);
+	log_event(LOG_DEBUG, NULL, fields, "connection from %s", peer);
+}
+
+/* accept(2) errors that concern one connection only: skip it. */
+static bool
+accept_transient(int err)
+{
+	switch (err) {
+	case EINTR:
+	case ECONNABORTED:
+	case EPROTO:
+	case EPERM:		/* a firewall rule */
+	case ENETDOWN:
+	case ENETUNREACH:
+	case EHOSTDOWN:
+	case EHOSTUNREACH:
+	case ENONET:
+	case ENOPROTOOPT:
+	case EOPNOTSUPP:
+	case ETIMEDOUT:
+		return true;
+	default:
+		return false;
+	}
+}
+
+enum tcp_accept_result
+tcp_accept(struct tcp_engine *e, int lfd)
+{
+	struct sockaddr_storage ss;
+	socklen_t len;
+	unsigned max, open;
+	int fd, i;
+
+	for (i = 0; i < ACCEPT_BATCH; i++) {
+		len = sizeof(ss);
+		fd = accept4(lfd, (struct sockaddr *)&ss, &len,
+		    SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd == -1) {
+			if (errno == EAGAIN || errno == EWOULDBLOCK)
+				return TCP_ACCEPT_OK;
+			if (accept_transient(errno))
+				continue;
+			/* EMFILE, ENFILE, ENOBUFS, ENOMEM: back off. */
+			if (warn_due(&e->lim->fd_warned, e->now + 1))
+				log_warn("accept (backing off; this warning "
+				    "is repeated at most every %d s)",
+				    WARN_INTERVAL);
+			return TCP_ACCEPT_BACKOFF;
+		}
+		max = atomic_load_explicit(&e->lim->max, memory_order_relaxed);
+		open = atomic_fetch_add_explicit(&e->lim->open, 1,
+		    memory_order_relaxed);
+		if (open >= max) {
+			atomic_fetch_sub_explicit(&e->lim->open, 1,
+			    memory_order_relaxed);
+			accept_refuse(e, fd, max);
+			continue;
+		}
+		accept_log(fd, &ss);
+		if (conn_new(e, fd, &ss) == NULL)
+			atomic_fetch_sub_explicit(&e->lim->open, 1,
+			    memory_order_relaxed);
+	}
+	return TCP_ACCEPT_OK;
+}
+
+/* --- stopping and moving ---------------------------------------------- */
+
+void
+tcp_drain(struct tcp_engine *e, time_t deadline)
+{
+	struct tcp_conn *c, *next;
+
+	e->draining = true;
+	e->deadline = (uint32_t)deadline;
+	for (c = e->active.head; c != NULL; c = next) {
+		next = c->next;
+		(void)conn_settle(e, c);
+	}
+}
+
+struct tcp_conn *
+tcp_detach_all(struct tcp_engine *e)
+{
+	struct tcp_conn *head = NULL, *c;
+	struct conn_list *lists[] = { &e->active, &e->closing };
+	size_t i;
+
+	for (i = 0; i < 2; i++) {
+		while ((c = lists[i]->head) != NULL) {
+			list_unlink(lists[i], c);
+			(void)epoll_ctl(e->epfd, EPOLL_CTL_DEL, c->fd, NULL);
+			c->flags &= (uint8_t)~(TC_POLLIN | TC_POLLOUT);
+			c->next = head;
+			head = c;
+			e->count--;
+		}
+	}
+	return head;
+}
+
+struct tcp_conn *
+tcp_conn_next_detached(struct tcp_conn *c)
+{
+	return c->next;
+}
+
+void
+tcp_conn_link_detached(struct tcp_conn *c, struct tcp_conn *next)
+{
+	c->next = next;
+}
+
+bool
+tcp_adopt(struct tcp_engine *e, struct tcp_conn *c)
+{
+	c->prev = c->next = NULL;
+	c->last = e->now;
+	list_push(conn_list_of(e, c), c);
+	e->count++;
+	if (!conn_poll(e, c, EPOLL_CTL_ADD)) {
+		conn_close(e, c, "epoll error");
+		return false;
+	}
+	return true;
+}

@@ -1,0 +1,97 @@
+/*
+ * tcp.h - TCP connections of one worker: accept, the per-connection state
+ * machine (echo, exit line, half-close, backpressure, lingering close),
+ * and the idle and drain sweeps.
+ *
+ * Everything here runs on the owning worker's thread; only the open
+ * connection count (max_connections) is shared between workers.  The
+ * engine does not own an event loop: the worker hands it events, which
+ * lets the unit tests drive a connection over a socketpair directly.
+ */
+#ifndef UPCASED_TCP_H
+#define UPCASED_TCP_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+struct config;
+struct stats;
+struct tcp_conn;
+struct tcp_engine;
+
+/* Shared by all workers: connections open now, and the cap. */
+struct tcp_limits {
+	_Atomic unsigned	 open;
+	_Atomic unsigned	 max;	/* effective max_connections */
+	_Atomic uint64_t	 limit_warned;	/* rate limits of warnings */
+	_Atomic uint64_t	 fd_warned;
+};
+
+/* The bytes a connection reads at a time, and so the scratch size. */
+#define TCP_READ_SIZE	65536
+
+/* Seconds a closing connection waits for the peer's FIN. */
+#define TCP_LINGER	2
+
+/* What a result of tcp_accept() asks of the caller. */
+enum tcp_accept_result {
+	TCP_ACCEPT_OK,		/* drained the backlog (or hit the batch) */
+	TCP_ACCEPT_BACKOFF	/* out of descriptors: stop polling the
+				   listener for a while */
+};
+
+struct tcp_engine *tcp_engine_new(int epfd, struct tcp_limits *lim,
+	    struct stats *st);
+void	tcp_engine_free(struct tcp_engine *e);	/* closes every conn */
+
+/* Take the settings of cf (exit_command, limits); existing connections
+ * keep their state. */
+void	tcp_engine_configure(struct tcp_engine *e, const struct config *cf);
+
+/* Set the engine's clock (CLOCK_MONOTONIC seconds), once per loop. */
+void	tcp_engine_clock(struct tcp_engine *e, time_t now);
+
+/* Accept a batch from a non-blocking listening socket. */
+enum tcp_accept_result tcp_accept(struct tcp_engine *e, int lfd);
+
+/*
+ * Make a connection of an already accepted, non-blocking socket and
+ * register it with epoll.  Returns NULL (and closes fd) on failure.
+ */
+struct tcp_conn *tcp_conn_add(struct tcp_engine *e, int fd);
+
+/* Handle epoll events for c.  Returns false if c was closed and freed. */
+bool	tcp_conn_event(struct tcp_engine *e, struct tcp_conn *c,
+	    uint32_t events);
+
+/* Bytes waiting to be sent on c; the state flags (for tests). */
+size_t	tcp_conn_pending(const struct tcp_conn *c);
+bool	tcp_conn_reading(const struct tcp_conn *c);
+
+/* Close the connections idle past their timeout; returns how many. */
+size_t	tcp_sweep(struct tcp_engine *e);
+
+/* Stop: close every connection with nothing left to answer now, and
+ * close the rest when they are done or at the deadline (monotonic s). */
+void	tcp_drain(struct tcp_engine *e, time_t deadline);
+
+/* Close every connection now. */
+void	tcp_close_all(struct tcp_engine *e);
+
+size_t	tcp_count(const struct tcp_engine *e);
+
+/*
+ * Move every connection out of e (deregistered from its epoll) so another
+ * worker can adopt them; returns the head of a list, or NULL.
+ */
+struct tcp_conn *tcp_detach_all(struct tcp_engine *e);
+struct tcp_conn *tcp_conn_next_detached(struct tcp_conn *c);
+void	tcp_conn_link_detached(struct tcp_conn *c, struct tcp_conn *next);
+
+/* Adopt a detached connection into e.  False (c closed) on failure. */
+bool	tcp_adopt(struct tcp_engine *e, struct tcp_conn *c);
+
+#endif

@@ -1,0 +1,549 @@
+/*
+ * worker.c - the worker threads and the pool that runs them.
+ *
+ * Contract: pool_* functions are called from the main thread only; the
+ * worker_* statics run on their worker's thread.  The two meet in each
+ * worker's mailbox (a mutex-protected slot holding the latest desired
+ * state, plus connections handed over by a retiring worker) and in a few
+ * atomics the main thread reads (heartbeat, acknowledged generation,
+ * counters).  The mailbox holds state, not a queue of commands, so a
+ * storm of reloads costs each worker one update, not one per signal.
+ *
+ * A worker picks up its mailbox only at the top of its loop, between two
+ * epoll_wait() batches: no event it still has in hand can refer to a
+ * listener the update removes.  The main thread closes a removed listener
+ * only after every worker has acknowledged the generation that removed
+ * it.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "listen.h"
+#include "log.h"
+#include "stats.h"
+#include "tcp.h"
+#include "udp.h"
+#include "worker.h"
+
+#define EVENTS_MAX	256
+#define BACKOFF_MS	100	/* pause accepting after EMFILE and co. */
+
+struct worker {
+	struct evsrc	 wake_ev;	/* EV_WAKE, for epoll */
+	struct pool	*pool;
+	unsigned	 id;
+	pthread_t	 thread;
+	int		 epfd;
+	int		 wakefd;
+	struct tcp_engine *tcp;
+	struct udp_engine *udp;
+	struct stats	 st;
+	_Atomic uint64_t heartbeat;	/* worker_now_ms() of its last loop */
+	_Atomic uint64_t acked;		/* generation applied */
+	_Atomic bool	 exited;
+
+	/* The mailbox, under mu: written by main (and by retirees). */
+	pthread_mutex_t	 mu;
+	uint64_t	 gen;
+	struct config	 cf;
+	const struct listener_set *set;
+	bool		 drain;
+	time_t		 drain_deadline;
+	bool		 stop_now;
+	bool		 retire;
+	struct worker	*heirs[CONFIG_MAX_WORKERS];
+	size_t		 nheirs;
+	struct tcp_conn	*adopt;
+
+	/* Private to the worker thread. */
+	uint64_t	 applied;
+	const struct listener_set *cur;
+	struct listener	*reg[LISTEN_MAX];	/* in our epoll now */
+	size_t		 nreg;
+	bool		 draining;
+	uint64_t	 paused_until;	/* TCP listeners off until then */
+};
+
+struct pool {
+	int		 wake_fd;
+	unsigned	 tick_ms;
+	struct tcp_limits lim;
+	struct worker	*w[CONFIG_MAX_WORKERS];
+	size_t		 n;
+	struct stats_snapshot past;	/* counters of joined workers */
+	uint64_t	 gen;
+	struct config	 cf;
+	const struct listener_set *set;
+	bool		 draining;
+};
+
+uint64_t
+worker_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+static void
+poke(int fd)
+{
+	(void)eventfd_write(fd, 1);
+}
+
+/* --- the worker thread ------------------------------------------------ */
+
+static bool
+worker_wants(const struct worker *w, const struct listener *l, uint64_t now)
+{
+	if (w->draining)
+		return false;
+	if (l->ev.kind == EV_TCP_LISTEN && now < w->paused_until)
+		return false;
+	return true;
+}
+
+/* Make our epoll watch exactly the listeners we want now. */
+static void
+worker_sync_listeners(struct worker *w, uint64_t now)
+{
+	struct epoll_event ev;
+	size_t i, j;
+
+	for (i = 0; i < w->nreg;) {
+		if (listen_set_has(w->cur, w->reg[i]) &&
+		    worker_wants(w, w->reg[i], now)) {
+			i++;
+			continue;
+		}
+		(void)epoll_ctl(w->epfd, EPOLL_CTL_DEL, w->reg[i]->fd, NULL);
+		w->reg[i] = w->reg[--w->nreg];
+	}
+	for (i = 0; w->cur != NULL && i < w->cur->n; i++) {
+		struct listener *l = w->cur->l[i];
+
+		if (!worker_wants(w, l, now))
+			continue;
+		for (j = 0; j < w->nreg && w->reg[j] != l; j++)
+			;
+		if (j < w->nreg)
+			continue;
+		/* EPOLLEXCLUSIVE: one waiting worker wakes, not all. */
+		ev.events = EPOLLIN | EPOLLEXCLUSIVE;
+		ev.data.ptr = l;
+		if (epoll_ctl(w->epfd, EPOLL_CTL_ADD, l->fd, &ev) == -1) {
+			log_warn("worker %u: epoll_ctl (%s)", w->id, l->name);
+			continue;
+		}
+		w->reg[w->nreg++] = l;
+	}
+}
+
+/* Hand every connection to the surviving workers, round robin. */
+static void
+worker_hand_over(struct worker *w, struct worker *const *heirs, size_t n)
+{
+	struct tcp_conn *c, *next;
+	struct worker *h;
+	size_t k = w->id;
+
+	for (c = tcp_detach_all(w->tcp); c != NULL; c = next) {
+		next = tcp_conn_next_detached(c);
+		h = heirs[k++ % n];
+		pthread_mutex_lock(&h->mu);
+		tcp_conn_link_detached(c, h->adopt);
+		h->adopt = c;
+		pthread_mutex_unlock(&h->mu);
+	}
+	for (k = 0; k < n; k++)
+		poke(heirs[k]->wakefd);
+}
+
+/* Returns false when the worker is to end its loop. */
+static bool
+worker_mailbox(struct worker *w, uint64_t now)
+{
+	struct worker *heirs[CONFIG_MAX_WORKERS];
+	struct tcp_conn *adopt, *next;
+	uint16_t ports[CONFIG_MAX_PORTS];
+	size_t nheirs = 0;
+	bool changed, retire, stop;
+
+	pthread_mutex_lock(&w->mu);
+	changed = w->gen != w->applied;
+	if (changed) {
+		tcp_engine_configure(w->tcp, &w->cf);
+		w->cur = w->set;
+		if (w->drain && !w->draining) {
+			w->draining = true;
+			tcp_drain(w->tcp, w->drain_deadline);
+		}
+		w->applied = w->gen;
+	}
+	adopt = w->adopt;
+	w->adopt = NULL;
+	retire = w->retire;
+	stop = w->stop_now;
+	if (retire) {
+		nheirs = w->nheirs;
+		memcpy(heirs, w->heirs, nheirs * sizeof(heirs[0]));
+	}
+	pthread_mutex_unlock(&w->mu);
+
+	for (; adopt != NULL; adopt = next) {
+		next = tcp_conn_next_detached(adopt);
+		(void)tcp_adopt(w->tcp, adopt);
+	}
+	if (changed) {
+		if (w->cur != NULL)
+			udp_engine_ports(w->udp, ports, listen_udp_ports(w->cur,
+			    ports, CONFIG_MAX_PORTS));
+		worker_sync_listeners(w, now);
+		atomic_store(&w->acked, w->applied);
+		poke(w->pool->wake_fd);
+	}
+	if (stop) {
+		tcp_close_all(w->tcp);
+		return false;
+	}
+	if (retire) {
+		w->cur = NULL;
+		worker_sync_listeners(w, now);
+		if (nheirs > 0)
+			worker_hand_over(w, heirs, nheirs);
+		else
+			tcp_close_all(w->tcp);
+		return false;
+	}
+	return true;
+}
+
+static void
+worker_dispatch(struct worker *w, struct epoll_event *ev, uint64_t now,
+    bool *mail)
+{
+	struct evsrc *src = ev->data.ptr;
+	eventfd_t v;
+
+	switch (src->kind) {
+	case EV_WAKE:
+		(void)eventfd_read(w->wakefd, &v);
+		*mail = true;
+		break;
+	case EV_TCP_LISTEN:
+		if (tcp_accept(w->tcp, ((struct listener *)(void *)src)->fd) ==
+		    TCP_ACCEPT_BACKOFF) {
+			w->paused_until = now + BACKOFF_MS;
+			worker_sync_listeners(w, now);
+		}
+		break;
+	case EV_UDP:
+		udp_serve(w->udp, (struct listener *)(void *)src);
+		break;
+	case EV_TCP_CONN:
+		(void)tcp_conn_event(w->tcp, (struct tcp_conn *)(void *)src,
+		    ev->events);
+		break;
+	default:
+		break;
+	}
+}
+
+static void *
+worker_main(void *arg)
+{
+	struct worker *w = arg;
+	struct epoll_event evs[EVENTS_MAX];
+	uint64_t now = worker_now_ms();
+	int i, n, timeout;
+	bool mail = true, paused;
+
+	for (;;) {
+		atomic_store_explicit(&w->heartbeat, now,
+		    memory_order_relaxed);
+		tcp_engine_clock(w->tcp, (time_t)(now / 1000));
+		if (mail && !worker_mailbox(w, now))
+			break;
+		mail = false;
+		if (w->draining && tcp_count(w->tcp) == 0)
+			break;
+		paused = w->paused_until != 0;
+		timeout = (int)w->pool->tick_ms;
+		if (paused && w->paused_until - now < (uint64_t)timeout)
+			timeout = (int)(w->paused_until - now);
+		n = epoll_wait(w->epfd, evs, EVENTS_MAX, timeout);
+		if (n == -1 && errno != EINTR)
+			log_warn("worker %u: epoll_wait", w->id);
+		now = worker_now_ms();
+		tcp_engine_clock(w->tcp, (time_t)(now / 1000));
+		for (i = 0; i < n; i++)
+			worker_dispatch(w, &evs[i], now, &mail);
+		(void)tcp_sweep(w->tcp);
+		if (paused && now >= w->paused_until) {
+			w->paused_until = 0;
+			worker_sync_listeners(w, now);
+		}
+	}
+	atomic_store(&w->exited, true);
+	poke(w->pool->wake_fd);
+	return NULL;
+}
+
+/* --- the pool (main thread) ------------------------------------------- */
+
+static void
+worker_free(struct worker *w)
+{
+	if (w == NULL)
+		return;
+	tcp_engine_free(w->tcp);
+	udp_engine_free(w->udp);
+	if (w->epfd != -1)
+		close(w->epfd);
+	if (w->wakefd != -1)
+		close(w->wakefd);
+	pthread_mutex_destroy(&w->mu);
+	free(w);
+}
+
+static struct worker *
+worker_new(struct pool *p, unsigned id)
+{
+	struct epoll_event ev;
+	struct worker *w;
+
+	if ((w = calloc(1, sizeof(*w))) == NULL)
+		return NULL;
+	w->pool = p;
+	w->id = id;
+	w->wake_ev.kind = EV_WAKE;
+	w->wakefd = -1;
+	pthread_mutex_init(&w->mu, NULL);
+	w->epfd = epoll_create1(EPOLL_CLOEXEC);
+	w->wakefd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (w->epfd == -1 || w->wakefd == -1)
+		goto fail;
+	ev.events = EPOLLIN;
+	ev.data.ptr = &w->wake_ev;
+	if (epoll_ctl(w->epfd, EPOLL_CTL_ADD, w->wakefd, &ev) == -1)
+		goto fail;
+	w->tcp = tcp_engine_new(w->epfd, &p->lim, &w->st);
+	w->udp = udp_engine_new(&w->st);
+	if (w->tcp == NULL || w->udp == NULL)
+		goto fail;
+	atomic_store(&w->heartbeat, worker_now_ms());
+	return w;
+fail:
+	log_warn("worker %u", id);
+	worker_free(w);
+	return NULL;
+}
+
+/* Put the pool's current state in w's mailbox. */
+static void
+pool_post(struct pool *p, struct worker *w)
+{
+	pthread_mutex_lock(&w->mu);
+	w->gen = p->gen;
+	w->cf = p->cf;
+	w->set = p->set;
+	pthread_mutex_unlock(&w->mu);
+	poke(w->wakefd);
+}
+
+static int
+pool_spawn(struct pool *p)
+{
+	struct worker *w;
+	int rc;
+
+	if ((w = worker_new(p, (unsigned)p->n)) == NULL)
+		return -1;
+	pool_post(p, w);
+	/* Workers inherit the main thread's signal mask: all blocked. */
+	if ((rc = pthread_create(&w->thread, NULL, worker_main, w)) != 0) {
+		errno = rc;
+		log_warn("pthread_create");
+		worker_free(w);
+		return -1;
+	}
+	p->w[p->n++] = w;
+	return 0;
+}
+
+static void
+pool_join(struct pool *p, struct worker *w)
+{
+	pthread_join(w->thread, NULL);
+	stats_sum(&p->past, &w->st);
+	worker_free(w);
+}
+
+/* Retire the last worker; its connections go to the others. */
+static void
+pool_retire_one(struct pool *p)
+{
+	struct worker *w = p->w[--p->n];
+
+	pthread_mutex_lock(&w->mu);
+	w->retire = true;
+	w->nheirs = p->n;
+	memcpy(w->heirs, p->w, p->n * sizeof(p->w[0]));
+	pthread_mutex_unlock(&w->mu);
+	poke(w->wakefd);
+	/* Handing over is quick (no I/O); waiting keeps heirs alive. */
+	pool_join(p, w);
+}
+
+struct pool *
+pool_new(int wake_fd, unsigned tick_ms)
+{
+	struct pool *p;
+
+	if ((p = calloc(1, sizeof(*p))) == NULL)
+		return NULL;
+	p->wake_fd = wake_fd;
+	p->tick_ms = tick_ms > 0 ? tick_ms : 1000;
+	return p;
+}
+
+int
+pool_apply(struct pool *p, const struct config *cf,
+    const struct listener_set *set)
+{
+	unsigned want = config_effective_workers(cf);
+	size_t i;
+
+	if (p->draining)
+		return 0;
+	p->gen++;
+	p->cf = *cf;
+	p->set = set;
+	while (p->n > want && p->n > 1)
+		pool_retire_one(p);
+	for (i = 0; i < p->n; i++)
+		pool_post(p, p->w[i]);
+	while (p->n < want)
+		if (pool_spawn(p) == -1)
+			break;
+	return p->n > 0 ? 0 : -1;
+}
+
+void
+pool_set_max_connections(struct pool *p, unsigned max)
+{
+	atomic_store(&p->lim.max, max);
+}
+
+void
+pool_collect(struct pool *p)
+{
+	size_t i;
+
+	for (i = 0; i < p->n;) {
+		if (atomic_load(&p->w[i]->exited)) {
+			pool_join(p, p->w[i]);
+			p->w[i] = p->w[--p->n];
+		} else
+			i++;
+	}
+}
+
+bool
+pool_settled(const struct pool *p)
+{
+	size_t i;
+
+	for (i = 0; i < p->n; i++)
+		if (atomic_load(&p->w[i]->acked) != p->gen)
+			return false;
+	return true;
+}
+
+void
+pool_drain(struct pool *p, unsigned timeout_s)
+{
+	time_t deadline = (time_t)(worker_now_ms() / 1000) + timeout_s;
+	size_t i;
+
+	p->draining = true;
+	p->gen++;
+	for (i = 0; i < p->n; i++) {
+		pthread_mutex_lock(&p->w[i]->mu);
+		p->w[i]->drain = true;
+		p->w[i]->drain_deadline = deadline;
+		pthread_mutex_unlock(&p->w[i]->mu);
+		pool_post(p, p->w[i]);
+	}
+}
+
+void
+pool_stop_now(struct pool *p)
+{
+	size_t i;
+
+	p->draining = true;
+	for (i = 0; i < p->n; i++) {
+		pthread_mutex_lock(&p->w[i]->mu);
+		p->w[i]->stop_now = true;
+		pthread_mutex_unlock(&p->w[i]->mu);
+		poke(p->w[i]->wakefd);
+	}
+}
+
+bool
+pool_done(const struct pool *p)
+{
+	return p->n == 0;
+}
+
+unsigned
+pool_size(const struct pool *p)
+{
+	return (unsigned)p->n;
+}
+
+void
+pool_stats(struct pool *p, struct stats_snapshot *out)
+{
+	size_t i;
+
+	*out = p->past;
+	for (i = 0; i < p->n; i++)
+		stats_sum(out, &p->w[i]->st);
+	out->conns_open = atomic_load_explicit(&p->lim.open,
+	    memory_order_relaxed);
+}
+
+bool
+pool_alive(const struct pool *p, uint64_t max_age_ms)
+{
+	uint64_t now = worker_now_ms();
+	size_t i;
+
+	for (i = 0; i < p->n; i++)
+		if (now - atomic_load_explicit(&p->w[i]->heartbeat,
+		    memory_order_relaxed) > max_age_ms)
+			return false;
+	return true;
+}
+
+void
+pool_free(struct pool *p)
+{
+	if (p == NULL)
+		return;
+	pool_stop_now(p);
+	while (p->n > 0)
+		pool_join(p, p->w[--p->n]);
+	free(p);
+}

@@ -1,0 +1,68 @@
+/*
+ * worker.h - the pool of worker threads.
+ *
+ * Each worker runs its own epoll loop and owns its connections.  All
+ * workers poll every listening socket with EPOLLEXCLUSIVE, so a new
+ * connection or datagram wakes one of them, not all.  The pool is driven
+ * by the main thread only: it publishes the desired state (config,
+ * listeners, size) as a new generation, and each worker picks it up at a
+ * safe point between events, acknowledges it, and pokes the main thread's
+ * eventfd.  Workers never see signals.
+ */
+#ifndef UPCASED_WORKER_H
+#define UPCASED_WORKER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+struct config;
+struct listener_set;
+struct stats_snapshot;
+struct pool;
+
+/*
+ * A pool that wakes the main thread through wake_fd (an eventfd) when a
+ * worker acknowledged a generation or finished.  tick_ms bounds how long
+ * a worker sleeps, and so how stale its heartbeat can be.
+ */
+struct pool *pool_new(int wake_fd, unsigned tick_ms);
+
+/*
+ * Apply cf and the listeners of set: start or retire workers to reach the
+ * configured count (a retired worker hands its connections to the
+ * others, none is closed), and publish the settings to every worker.
+ * set must stay valid until pool_settled() says every worker took it.
+ * Returns 0, or -1 if no worker thread could be started.
+ */
+int	pool_apply(struct pool *p, const struct config *cf,
+	    const struct listener_set *set);
+
+/* The effective connection cap (max_connections, or less when the
+ * descriptor limit does not allow it). */
+void	pool_set_max_connections(struct pool *p, unsigned max);
+
+/* Main thread, on wake_fd: join finished workers.  Then: has every
+ * running worker acknowledged the latest pool_apply()? */
+void	pool_collect(struct pool *p);
+bool	pool_settled(const struct pool *p);
+
+/* Stop: no more accepting; answer what is pending for up to timeout_s,
+ * then close.  pool_done() is true when every worker has exited. */
+void	pool_drain(struct pool *p, unsigned timeout_s);
+void	pool_stop_now(struct pool *p);
+bool	pool_done(const struct pool *p);
+
+unsigned pool_size(const struct pool *p);
+
+/* Sum of the counters of every worker, past and present. */
+void	pool_stats(struct pool *p, struct stats_snapshot *out);
+
+/* Has every worker run its loop within the last max_age_ms? */
+bool	pool_alive(const struct pool *p, uint64_t max_age_ms);
+
+void	pool_free(struct pool *p);
+
+/* CLOCK_MONOTONIC in milliseconds. */
+uint64_t worker_now_ms(void);
+
+#endif
