@@ -1,0 +1,373 @@
+/*
+ * check_tcp.c - the TCP connection state machine, driven over an AF_UNIX
+ * socketpair with a real epoll set but no network: echo, exit line,
+ * half-close, partial writes and backpressure, idle timeout, lingering
+ * close, drain, and handing a connection to another engine.
+ */
+#include <check.h>
+#include <errno.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "stats.h"
+#include "tcp.h"
+
+struct rig {
+	int		 epfd;
+	int		 client;
+	struct tcp_limits lim;
+	struct stats	 st;
+	struct tcp_engine *e;
+	struct tcp_conn	*c;
+};
+
+static void
+settings(struct config *cf, const char *exitcmd, size_t pending,
+    unsigned idle)
+{
+	memset(cf, 0, sizeof(*cf));
+	snprintf(cf->exit_command, sizeof(cf->exit_command), "%s", exitcmd);
+	cf->max_pending_output = pending;
+	cf->idle_timeout = idle;
+	cf->max_connections = 100;
+}
+
+static void
+rig_open(struct rig *r, const char *exitcmd, size_t pending, unsigned idle)
+{
+	struct config cf;
+	int sv[2];
+
+	memset(r, 0, sizeof(*r));
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0,
+	    sv), 0);
+	r->client = sv[0];
+	r->epfd = epoll_create1(0);
+	ck_assert_int_ge(r->epfd, 0);
+	atomic_store(&r->lim.max, 100);
+	r->e = tcp_engine_new(r->epfd, &r->lim, &r->st);
+	ck_assert_ptr_nonnull(r->e);
+	settings(&cf, exitcmd, pending, idle);
+	tcp_engine_configure(r->e, &cf);
+	tcp_engine_clock(r->e, 1000);
+	r->c = tcp_conn_add(r->e, sv[1]);
+	ck_assert_ptr_nonnull(r->c);
+	ck_assert_uint_eq(atomic_load(&r->lim.open), 1);
+}
+
+static void
+rig_close(struct rig *r)
+{
+	tcp_engine_free(r->e);
+	ck_assert_uint_eq(atomic_load(&r->lim.open), 0);
+	close(r->client);
+	close(r->epfd);
+}
+
+/* Run the engine's events until nothing happens for a short while. */
+static void
+pump(struct tcp_engine *e, int epfd)
+{
+	struct epoll_event ev[16];
+	int n, i;
+
+	while ((n = epoll_wait(epfd, ev, 16, 20)) > 0)
+		for (i = 0; i < n; i++)
+			(void)tcp_conn_event(e, ev[i].data.ptr, ev[i].events);
+}
+
+/* Read what the client has; returns bytes read, and *eof on EOF. */
+static size_t
+drain_client(int fd, char *buf, size_t cap, bool *eof)
+{
+	size_t got = 0;
+	ssize_t n;
+
+	*eof = false;
+	while (got < cap) {
+		n = read(fd, buf + got, cap - got);
+		if (n > 0) {
+			got += (size_t)n;
+			continue;
+		}
+		if (n == 0)
+			*eof = true;
+		break;
+	}
+	return got;
+}
+
+START_TEST(test_echo)
+{
+	struct rig r;
+	char buf[64];
+	bool eof;
+
+	rig_open(&r, "exit", 65536, 0);
+	ck_assert_int_eq(write(r.client, "Hello, world 123\n", 17), 17);
+	pump(r.e, r.epfd);
+	ck_assert_uint_eq(drain_client(r.client, buf, sizeof(buf), &eof), 17);
+	ck_assert_mem_eq(buf, "HELLO, WORLD 123\n", 17);
+	ck_assert(!eof);
+	ck_assert_uint_eq(tcp_count(r.e), 1);
+	ck_assert_uint_eq(stats_get(&r.st.bytes_in), 17);
+	ck_assert_uint_eq(stats_get(&r.st.bytes_out), 17);
+	rig_close(&r);
+}
+END_TEST
+
+START_TEST(test_exit_line_lingering_close)
+{
+	struct rig r;
+	char buf[64];
+	bool eof;
+
+	rig_open(&r, "exit", 65536, 0);
+	ck_assert_int_eq(write(r.client, "one\nex", 6), 6);
+	pump(r.e, r.epfd);
+	ck_assert_uint_eq(drain_client(r.client, buf, sizeof(buf), &eof), 4);
+	ck_assert_mem_eq(buf, "ONE\n", 4);
+	ck_assert_int_eq(write(r.client, "it\r\nlost\n", 9), 9);
+	pump(r.e, r.epfd);
+	/* Our FIN came, nothing after "ONE\n"; we linger for theirs. */
+	ck_assert_uint_eq(drain_client(r.client, buf, sizeof(buf), &eof), 0);
+	ck_assert(eof);
+	ck_assert_uint_eq(tcp_count(r.e), 1);
+	ck_assert_int_eq(shutdown(r.client, SHUT_WR), 0);
+	pump(r.e, r.epfd);
+	ck_assert_uint_eq(tcp_count(r.e), 0);
+	rig_close(&r);
+}
+END_TEST
+
+START_TEST(test_linger_times_out)
+{
+	struct rig r;
+
+	rig_open(&r, "exit", 65536, 0);
+	ck_assert_int_eq(write(r.client, "exit\n", 5), 5);
+	pump(r.e, r.epfd);
+	ck_assert_uint_eq(tcp_count(r.e), 1);
+	tcp_engine_clock(r.e, 1000 + TCP_LINGER - 1);
+	ck_assert_uint_eq(tcp_sweep(r.e), 0);
+	tcp_engine_clock(r.e, 1000 + TCP_LINGER);
+	ck_assert_uint_eq(tcp_sweep(r.e), 1);
+	ck_assert_uint_eq(tcp_count(r.e), 0);
+	rig_close(&r);
+}
+END_TEST
+
+START_TEST(test_half_close_answers_all)
+{
+	struct rig r;
+	char buf[64];
+	bool eof;
+
+	rig_open(&r, "exit", 65536, 0);
+	/* The last line is unfinished and could still become "exit". */
+	ck_assert_int_eq(write(r.client, "abc\nexi", 7), 7);
+	ck_assert_int_eq(shutdown(r.client, SHUT_WR), 0);
+	pump(r.e, r.epfd);
+	ck_assert_uint_eq(drain_client(r.client, buf, sizeof(buf), &eof), 7);
+	ck_assert_mem_eq(buf, "ABC\nEXI", 7);
+	ck_assert(eof);
+	ck_assert_uint_eq(tcp_count(r.e), 0);
+	rig_close(&r);
+}
+END_TEST
+
+START_TEST(test_backpressure_and_partial_writes)
+{
+	enum { TOTAL = 1 << 20, MAXP = 8192 };
+	struct rig r;
+	char *in = malloc(TOTAL), *out = malloc(TOTAL + 1);
+	size_t sent = 0, got = 0, i;
+	int small = 4096;
+	bool eof, stalled = false;
+	ssize_t n;
+
+	ck_assert_ptr_nonnull(in);
+	ck_assert_ptr_nonnull(out);
+	for (i = 0; i < TOTAL; i++)
+		in[i] = "abcXYZ\n\x80"[i % 8];
+	rig_open(&r, "", MAXP, 0);
+	/* Small kernel buffers force partial writes on the server side. */
+	setsockopt(r.client, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small));
+	setsockopt(r.client, SOL_SOCKET, SO_SNDBUF, &small, sizeof(small));
+	/* Phase 1: send without reading until the engine stops reading. */
+	for (i = 0; i < 2000 && sent < TOTAL; i++) {
+		n = write(r.client, in + sent, TOTAL - sent < 4096 ?
+		    TOTAL - sent : 4096);
+		if (n > 0)
+			sent += (size_t)n;
+		pump(r.e, r.epfd);
+		if (n < 0 && !tcp_conn_reading(r.c)) {
+			stalled = true;
+			break;
+		}
+	}
+	ck_assert(stalled);
+	ck_assert_uint_ge(tcp_conn_pending(r.c), 1);
+	ck_assert_uint_le(tcp_conn_pending(r.c), MAXP + 128);
+	/* Phase 2: read and send until everything came back. */
+	for (i = 0; i < 200000 && got < TOTAL; i++) {
+		if (sent < TOTAL) {
+			n = write(r.client, in + sent, TOTAL - sent);
+			if (n > 0)
+				sent += (size_t)n;
+		}
+		pump(r.e, r.epfd);
+		ck_assert_uint_le(tcp_conn_pending(r.c), MAXP + 128);
+		got += drain_client(r.client, out + got, TOTAL - got, &eof);
+	}
+	ck_assert_uint_eq(got, TOTAL);
+	for (i = 0; i < TOTAL; i++)
+		ck_assert_int_eq(out[i], "ABCXYZ\n\x80"[i % 8]);
+	ck_assert_uint_eq(tcp_conn_pending(r.c), 0);
+	rig_close(&r);
+	free(in);
+	free(out);
+}
+END_TEST
+
+START_TEST(test_idle_timeout)
+{
+	struct rig r;
+	char buf[8];
+	bool eof;
+
+	rig_open(&r, "exit", 65536, 5);
+	tcp_engine_clock(r.e, 1004);
+	ck_assert_uint_eq(tcp_sweep(r.e), 0);
+	/* Traffic resets the clock of the connection. */
+	ck_assert_int_eq(write(r.client, "x", 1), 1);
+	pump(r.e, r.epfd);
+	tcp_engine_clock(r.e, 1008);
+	ck_assert_uint_eq(tcp_sweep(r.e), 0);
+	tcp_engine_clock(r.e, 1009);
+	ck_assert_uint_eq(tcp_sweep(r.e), 1);
+	ck_assert_uint_eq(tcp_count(r.e), 0);
+	ck_assert_uint_eq(drain_client(r.client, buf, sizeof(buf), &eof), 1);
+	ck_assert(eof);
+	rig_close(&r);
+}
+END_TEST
+
+START_TEST(test_drain_answers_pending)
+{
+	struct rig r;
+	char buf[64];
+	bool eof;
+
+	rig_open(&r, "exit", 65536, 0);
+	ck_assert_int_eq(write(r.client, "abc\nde", 6), 6);
+	tcp_drain(r.e, 1005);
+	pump(r.e, r.epfd);
+	ck_assert_uint_eq(drain_client(r.client, buf, sizeof(buf), &eof), 6);
+	ck_assert_mem_eq(buf, "ABC\nDE", 6);
+	ck_assert(eof);
+	ck_assert_int_eq(shutdown(r.client, SHUT_WR), 0);
+	pump(r.e, r.epfd);
+	ck_assert_uint_eq(tcp_count(r.e), 0);
+	rig_close(&r);
+}
+END_TEST
+
+START_TEST(test_drain_deadline)
+{
+	struct rig r;
+
+	rig_open(&r, "exit", 65536, 0);
+	tcp_drain(r.e, 1003);
+	pump(r.e, r.epfd);
+	ck_assert_uint_eq(tcp_count(r.e), 1);	/* lingering */
+	tcp_engine_clock(r.e, 1003);
+	ck_assert_uint_eq(tcp_sweep(r.e), 1);
+	ck_assert_uint_eq(tcp_count(r.e), 0);
+	rig_close(&r);
+}
+END_TEST
+
+START_TEST(test_hand_over)
+{
+	struct rig r;
+	struct tcp_engine *e2;
+	struct tcp_conn *list, *next;
+	struct stats st2;
+	struct config cf;
+	int ep2 = epoll_create1(0);
+	char buf[16];
+	bool eof;
+
+	memset(&st2, 0, sizeof(st2));
+	rig_open(&r, "exit", 65536, 0);
+	ck_assert_int_eq(write(r.client, "ex", 2), 2);	/* held */
+	pump(r.e, r.epfd);
+	e2 = tcp_engine_new(ep2, &r.lim, &st2);
+	settings(&cf, "exit", 65536, 0);
+	tcp_engine_configure(e2, &cf);
+	list = tcp_detach_all(r.e);
+	ck_assert_ptr_nonnull(list);
+	ck_assert_uint_eq(tcp_count(r.e), 0);
+	for (; list != NULL; list = next) {
+		next = tcp_conn_next_detached(list);
+		ck_assert(tcp_adopt(e2, list));
+	}
+	ck_assert_uint_eq(tcp_count(e2), 1);
+	ck_assert_int_eq(write(r.client, "tx\n", 3), 3);
+	pump(e2, ep2);
+	ck_assert_uint_eq(drain_client(r.client, buf, sizeof(buf), &eof), 5);
+	ck_assert_mem_eq(buf, "EXTX\n", 5);
+	ck_assert_uint_eq(atomic_load(&r.lim.open), 1);
+	tcp_engine_free(e2);
+	close(ep2);
+	rig_close(&r);
+}
+END_TEST
+
+START_TEST(test_reset_by_peer)
+{
+	struct rig r;
+
+	rig_open(&r, "exit", 65536, 0);
+	close(r.client);
+	r.client = -1;
+	pump(r.e, r.epfd);
+	ck_assert_uint_eq(tcp_count(r.e), 0);
+	tcp_engine_free(r.e);
+	ck_assert_uint_eq(atomic_load(&r.lim.open), 0);
+	close(r.epfd);
+}
+END_TEST
+
+int
+main(void)
+{
+	Suite *s = suite_create("tcp");
+	TCase *tc = tcase_create("tcp");
+	SRunner *sr;
+	int failed;
+
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, test_echo);
+	tcase_add_test(tc, test_exit_line_lingering_close);
+	tcase_add_test(tc, test_linger_times_out);
+	tcase_add_test(tc, test_half_close_answers_all);
+	tcase_add_test(tc, test_backpressure_and_partial_writes);
+	tcase_add_test(tc, test_idle_timeout);
+	tcase_add_test(tc, test_drain_answers_pending);
+	tcase_add_test(tc, test_drain_deadline);
+	tcase_add_test(tc, test_hand_over);
+	tcase_add_test(tc, test_reset_by_peer);
+	suite_add_tcase(s, tc);
+	sr = srunner_create(s);
+	srunner_run_all(sr, CK_ENV);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
