@@ -18,6 +18,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -264,9 +265,13 @@ worker_main(void *arg)
 	struct worker *w = arg;
 	struct epoll_event evs[EVENTS_MAX];
 	uint64_t now = worker_now_ms();
+	char name[16];
 	int i, n, timeout;
 	bool mail = true, paused;
 
+	/* "upcased-w3" in top -H, ps -L and /proc/PID/task/TID/comm. */
+	snprintf(name, sizeof(name), "upcased-w%u", w->id);
+	(void)pthread_setname_np(pthread_self(), name);
 	for (;;) {
 		atomic_store_explicit(&w->heartbeat, now,
 		    memory_order_relaxed);

@@ -1,0 +1,130 @@
+#!/bin/bash
+# tests/run-all.sh - the whole test suite, exactly as CI runs it.
+#
+# Installs what it needs (tests/deps.sh), then, each in its own build
+# directory under build-ci/:
+#   1. gcc, -Werror: make check (unit + integration), the unit tests
+#      under valgrind, and make distcheck;
+#   2. ASan + UBSan: make check;
+#   3. TSan: make check;
+#   4. the system test on a real systemd in a container (tests/system),
+#      when this is root with systemd-nspawn; said clearly when skipped.
+# Ends with "N passed, N failed" over every test case of every stage, and
+# exits non-zero if anything failed.
+set -u
+cd "$(dirname "$0")/.." || exit 1
+top=$PWD
+out=$top/build-ci
+jobs=$(nproc 2>/dev/null || echo 2)
+passed=0
+failed=0
+failures=()
+
+note() { printf '\n=== %s\n' "$*"; }
+
+# Add the results of an automake test-suite.log to the totals.
+count_suite() {
+	local log=$1 stage=$2 p f
+	if [ ! -f "$log" ]; then
+		failed=$((failed + 1)); failures+=("$stage: no test-suite.log")
+		return
+	fi
+	p=$(sed -n 's/^# PASS: *//p' "$log" | head -1)
+	f=$(( $(sed -n 's/^# FAIL: *//p' "$log" | head -1) + \
+	    $(sed -n 's/^# ERROR: *//p' "$log" | head -1) + \
+	    $(sed -n 's/^# XPASS: *//p' "$log" | head -1) ))
+	passed=$((passed + p)); failed=$((failed + f))
+	echo "$stage: $p passed, $f failed"
+	if [ "$f" -gt 0 ]; then
+		failures+=("$stage: $f failed (see $log)")
+		grep -E '^(FAIL|ERROR|XPASS)' "$log" | head -40
+	fi
+}
+
+# One pass/fail result for a whole step.
+count_step() {
+	local stage=$1 rc=$2
+	if [ "$rc" -eq 0 ]; then
+		passed=$((passed + 1)); echo "$stage: passed"
+	else
+		failed=$((failed + 1)); failures+=("$stage")
+		echo "$stage: FAILED (exit $rc)"
+	fi
+}
+
+# configure + make in build-ci/NAME; returns non-zero on failure.
+build() {
+	local name=$1; shift
+	mkdir -p "$out/$name" && cd "$out/$name" || return 1
+	if ! "$top/configure" --enable-werror "$@" >configure.out 2>&1; then
+		tail -30 configure.out; return 1
+	fi
+	if ! make -j"$jobs" >make.out 2>&1; then
+		tail -40 make.out; return 1
+	fi
+}
+
+check() {
+	local name=$1
+	( cd "$out/$name" && make -j"$jobs" check >check.out 2>&1 )
+	count_suite "$out/$name/test-suite.log" "$name"
+}
+
+note "dependencies"
+sh tests/deps.sh test || { echo "0 passed, 1 failed"; exit 1; }
+
+note "autoreconf"
+autoreconf -fi >/dev/null 2>&1 || { echo "autoreconf failed"; echo "0 passed, 1 failed"; exit 1; }
+rm -rf "$out"
+
+note "gcc -Werror: build, make check"
+if build gcc; then
+	check gcc
+	note "unit tests under valgrind"
+	( cd "$out/gcc" && make check-valgrind >valgrind.out 2>&1 )
+	rc=$?; [ $rc -ne 0 ] && tail -40 "$out/gcc/valgrind.out"
+	count_step "valgrind (unit tests)" $rc
+	note "make distcheck"
+	( cd "$out/gcc" && make -j"$jobs" distcheck >distcheck.out 2>&1 )
+	rc=$?; [ $rc -ne 0 ] && tail -40 "$out/gcc/distcheck.out"
+	count_step "distcheck" $rc
+else
+	count_step "gcc build" 1
+fi
+
+note "ASan + UBSan: build, make check"
+if build asan --enable-sanitizers=address,undefined; then
+	check asan
+else
+	count_step "asan build" 1
+fi
+
+note "TSan: build, make check"
+if build tsan --enable-sanitizers=thread; then
+	check tsan
+else
+	count_step "tsan build" 1
+fi
+
+note "system test (real systemd in a container)"
+if [ -x tests/system/run.sh ] && [ "$(id -u)" = 0 ] &&
+    command -v systemd-nspawn >/dev/null; then
+	bash tests/system/run.sh >"$out/system.out" 2>&1
+	rc=$?
+	sp=$(grep -c '^ok ' "$out/system.out")
+	sf=$(grep -c '^not ok ' "$out/system.out")
+	grep -E '^(ok|not ok|#)' "$out/system.out"
+	passed=$((passed + sp)); failed=$((failed + sf))
+	if [ $rc -ne 0 ] && [ "$sf" -eq 0 ]; then
+		failed=$((failed + 1)); tail -30 "$out/system.out"
+	fi
+	[ $rc -ne 0 ] && failures+=("system test (see $out/system.out)")
+else
+	echo "SKIPPED: the system test needs root, systemd-nspawn and" \
+	    "tests/system/run.sh"
+fi
+
+note "summary"
+for f in "${failures[@]}"; do echo "FAILED: $f"; done
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
