@@ -384,6 +384,15 @@ server_wake(struct server *s)
 	if (!pool_settled(s->pool))
 		return;
 	server_sweep_grave(s);
+	if (s->stopping && s->set->n > 0) {
+		/*
+		 * No worker polls the listeners any more: close them, so new
+		 * clients are refused now rather than queued in a backlog
+		 * that would be reset at exit.  Sockets passed by systemd
+		 * stay open in systemd, which queues them for the next start.
+		 */
+		listen_release(s->set, NULL);
+	}
 	if (s->ready_due && !s->stopping) {
 		s->ready_due = false;
 		notify_ready();
