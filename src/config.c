@@ -1,0 +1,1029 @@
+/*
+ * config.c - read, validate and print the upcased configuration.
+ *
+ * libconfig does the syntax; everything else is done here.  Every value
+ * is type checked and range checked, every name must be known (a typo
+ * must not silently fall back to a default), and settings are visited in
+ * file order so that the first problem reported is the first one in the
+ * file: "FILE:LINE: setting: what is wrong".  The result is the flat
+ * struct config of config.h; the parser keeps no state of its own.
+ *
+ * The daemon never calls setlocale(), so libconfig's number parsing runs
+ * in the C locale whatever LC_NUMERIC says ("1.5" stays a float).
+ *
+ * libconfig 1.5 stores an integer literal without an L suffix with
+ * atoi(): "5000000000" silently becomes 705032704, which is in range for
+ * max_pending_output.  scan_literals() therefore scans the text of every
+ * file libconfig read once more and notes each such "wide" literal, and
+ * get_int() reports the one behind a value as out of range, as written.
+ */
+
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <libconfig.h>
+#include <limits.h>
+#include <sched.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <syslog.h>
+#include <unistd.h>
+
+#include "addr.h"
+#include "config.h"
+
+#define CONFIG_MAX_FILE	(1024 * 1024)	/* no sane config is larger */
+#define QUOTE_LEN	(4 * CONFIG_ADDRSTRLEN + 16)	/* every byte \xNN */
+#define PATH_LEN	128	/* "limits.max_pending_output" and more */
+#define MAX_WIDE	16	/* wide literals noted; more is an error */
+
+/*
+ * An integer literal beyond 32 bits, without an L suffix: where it is,
+ * how it is written, and what libconfig 1.5 stored instead.
+ */
+struct wide {
+	const char	*file;
+	unsigned	 line;
+	uint32_t	 stored;
+	char		 text[32];
+};
+
+struct parse {
+	struct config		*cf;
+	struct config_proto	*proto;		/* tcp or udp, while in it */
+	const char		*name;		/* file name for messages */
+	char			*err;
+	size_t			 errlen;
+	struct wide		 wide[MAX_WIDE];
+	unsigned		 nwide;
+};
+
+/* The settings allowed in one group, in no particular order. */
+struct known {
+	const char	*name;
+	int		(*parse)(struct parse *, const config_setting_t *);
+};
+
+static const struct {
+	const char	*name;
+	int		 level;
+} levels[] = {
+	{ "debug",	LOG_DEBUG },
+	{ "info",	LOG_INFO },
+	{ "notice",	LOG_NOTICE },
+	{ "warning",	LOG_WARNING },
+	{ "err",	LOG_ERR },
+};
+#define NLEVELS	(sizeof(levels) / sizeof(levels[0]))
+
+static int	fail(struct parse *, const config_setting_t *, const char *,
+		    ...) __attribute__((__format__(__printf__, 3, 4)));
+
+void
+config_defaults(struct config *cf)
+{
+	struct config_proto *pr;
+	int i;
+
+	/* Zero everything, padding included, so snapshots compare equal. */
+	memset(cf, 0, sizeof(*cf));
+	cf->workers = 0;
+	for (i = 0; i < 2; i++) {
+		pr = i == 0 ? &cf->tcp : &cf->udp;
+		pr->ports[0] = CONFIG_DEF_PORT;
+		pr->nports = 1;
+		strcpy(pr->binds[0].text, CONFIG_DEF_BIND);
+		/* Cannot fail: "::" is a valid numeric address. */
+		(void)addr_parse(CONFIG_DEF_BIND, &pr->binds[0].addr,
+		    &pr->binds[0].addrlen);
+		pr->nbinds = 1;
+	}
+	strcpy(cf->exit_command, CONFIG_DEF_EXIT);
+	cf->max_connections = CONFIG_DEF_MAX_CONNECTIONS;
+	cf->idle_timeout = CONFIG_DEF_IDLE_TIMEOUT;
+	cf->max_pending_output = CONFIG_DEF_MAX_PENDING;
+	cf->drain_timeout = CONFIG_DEF_DRAIN_TIMEOUT;
+	cf->log_level = LOG_INFO;
+}
+
+static void
+set_path(struct config *cf, const char *path)
+{
+	/* A longer path is cut: it only ever names the file in messages. */
+	snprintf(cf->path, sizeof(cf->path), "%s", path);
+}
+
+/* "an integer", for "expected a string, got an integer". */
+static const char *
+type_name(int type)
+{
+	switch (type) {
+	case CONFIG_TYPE_GROUP:
+		return "a group";
+	case CONFIG_TYPE_INT:
+	case CONFIG_TYPE_INT64:
+		return "an integer";
+	case CONFIG_TYPE_FLOAT:
+		return "a float";
+	case CONFIG_TYPE_STRING:
+		return "a string";
+	case CONFIG_TYPE_BOOL:
+		return "a boolean";
+	case CONFIG_TYPE_ARRAY:
+		return "an array";
+	case CONFIG_TYPE_LIST:
+		return "a list";
+	default:
+		return "nothing";
+	}
+}
+
+/*
+ * Write s as a libconfig string literal: printable ASCII as is, '"' and
+ * '\' escaped, every other byte as \xNN.  Used both for messages (a value
+ * from the file may hold a newline or an escape sequence) and by
+ * config_dump, which must print what libconfig reads back unchanged.
+ * Cut with "..." if buf is too small; len must be at least 8.
+ */
+static void
+quote(const char *s, char *buf, size_t len)
+{
+	unsigned char c;
+	size_t o = 0;
+
+	buf[o++] = '"';
+	for (; (c = (unsigned char)*s) != '\0'; s++) {
+		if (o + 4 + 5 > len) {		/* \xNN, then ...", NUL */
+			memcpy(buf + o, "...", 3);
+			o += 3;
+			break;
+		}
+		if (c == '"' || c == '\\') {
+			buf[o++] = '\\';
+			buf[o++] = (char)c;
+		} else if (c < 0x20 || c >= 0x7f) {
+			snprintf(buf + o, len - o, "\\x%02x", c);
+			o += 4;
+		} else
+			buf[o++] = (char)c;
+	}
+	buf[o++] = '"';
+	buf[o] = '\0';
+}
+
+/* "tcp.ports" for a member of a group, "workers" at the top level. */
+static void
+setting_path(const config_setting_t *s, char *buf, size_t len)
+{
+	const config_setting_t *up;
+	const char *name;
+	size_t n;
+
+	/* An element of a list has no name: name the list instead. */
+	while (config_setting_name(s) == NULL &&
+	    config_setting_parent(s) != NULL)
+		s = config_setting_parent(s);
+	name = config_setting_name(s);
+	if (name == NULL)
+		name = "";
+	up = config_setting_parent(s);
+	if (up == NULL || config_setting_parent(up) == NULL) {
+		snprintf(buf, len, "%s", name);
+		return;
+	}
+	setting_path(up, buf, len);
+	n = strlen(buf);
+	snprintf(buf + n, len - n, ".%s", name);
+}
+
+/* The file s was read from: an @include'd one, or the main file. */
+static const char *
+source_file(const struct parse *p, const config_setting_t *s)
+{
+	const char *file = config_setting_source_file(s);
+
+	return file != NULL ? file : p->name;
+}
+
+/* Report "FILE:LINE: setting: ..." about s; returns -1 for the caller. */
+static int
+fail(struct parse *p, const config_setting_t *s, const char *fmt, ...)
+{
+	char what[CONFIG_ERRLEN], path[PATH_LEN];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(what, sizeof(what), fmt, ap);
+	va_end(ap);
+	setting_path(s, path, sizeof(path));
+	snprintf(p->err, p->errlen, "%s:%u: %s: %s", source_file(p, s),
+	    (unsigned)config_setting_source_line(s), path, what);
+	return -1;
+}
+
+/*
+ * The wide literal that libconfig turned into the value v of s, if any.
+ * Matched by place and by the truncated value, so that a neighbour on
+ * the same line is not blamed for it.
+ */
+static const struct wide *
+find_wide(const struct parse *p, const config_setting_t *s, long long v)
+{
+	const char *file = source_file(p, s);
+	unsigned i;
+
+	for (i = 0; i < p->nwide; i++)
+		if (p->wide[i].line == config_setting_source_line(s) &&
+		    p->wide[i].stored == (uint32_t)v &&
+		    strcmp(p->wide[i].file, file) == 0)
+			return &p->wide[i];
+	return NULL;
+}
+
+/* Integer of either width, range checked before anything narrows it. */
+static int
+get_int(struct parse *p, const config_setting_t *s, long long min,
+    long long max, long long *v)
+{
+	const struct wide *w;
+
+	*v = 0;
+	switch (config_setting_type(s)) {
+	case CONFIG_TYPE_INT:
+		*v = config_setting_get_int(s);
+		/* Every range here is within 32 bits: wide is too much. */
+		if ((w = find_wide(p, s, *v)) != NULL)
+			return fail(p, s, "%s is out of range (%lld..%lld)",
+			    w->text, min, max);
+		break;
+	case CONFIG_TYPE_INT64:
+		*v = config_setting_get_int64(s);
+		break;
+	default:
+		return fail(p, s, "expected an integer, got %s",
+		    type_name(config_setting_type(s)));
+	}
+	if (*v < min || *v > max)
+		return fail(p, s, "%lld is out of range (%lld..%lld)", *v,
+		    min, max);
+	return 0;
+}
+
+static int
+get_string(struct parse *p, const config_setting_t *s, const char **v)
+{
+	*v = "";
+	if (config_setting_type(s) != CONFIG_TYPE_STRING)
+		return fail(p, s, "expected a string, got %s",
+		    type_name(config_setting_type(s)));
+	if ((*v = config_setting_get_string(s)) == NULL)
+		*v = "";	/* not seen for "", but not promised */
+	return 0;
+}
+
+/*
+ * Visit the members of group in file order: the known ones are parsed,
+ * any other name is an error.
+ */
+static int
+walk(struct parse *p, const config_setting_t *group,
+    const struct known *table)
+{
+	const config_setting_t *s;
+	const struct known *k;
+	char path[PATH_LEN];
+	unsigned i;
+
+	for (i = 0; (s = config_setting_get_elem(group, i)) != NULL; i++) {
+		for (k = table; k->name != NULL; k++)
+			if (strcmp(k->name, config_setting_name(s)) == 0)
+				break;
+		if (k->name == NULL) {
+			setting_path(s, path, sizeof(path));
+			snprintf(p->err, p->errlen,
+			    "%s:%u: unknown setting '%s'", source_file(p, s),
+			    (unsigned)config_setting_source_line(s), path);
+			return -1;
+		}
+		if (k->parse(p, s) == -1)
+			return -1;
+	}
+	return 0;
+}
+
+static int
+expect_group(struct parse *p, const config_setting_t *s)
+{
+	if (config_setting_is_group(s))
+		return 0;
+	return fail(p, s, "expected a group, got %s",
+	    type_name(config_setting_type(s)));
+}
+
+/* --- top level ------------------------------------------------------- */
+
+static int
+parse_workers(struct parse *p, const config_setting_t *s)
+{
+	long long v;
+
+	if (get_int(p, s, 0, CONFIG_MAX_WORKERS, &v) == -1)
+		return -1;
+	p->cf->workers = (unsigned)v;
+	return 0;
+}
+
+static int
+parse_exit_command(struct parse *p, const config_setting_t *s)
+{
+	const char *text;
+	size_t len, i;
+	unsigned char c;
+
+	if (get_string(p, s, &text) == -1)
+		return -1;
+	len = strlen(text);
+	if (len > CONFIG_MAX_EXIT)
+		return fail(p, s, "too long (%zu bytes, at most %d)", len,
+		    CONFIG_MAX_EXIT);
+	/* It is compared with a line: CR or LF could never match. */
+	for (i = 0; i < len; i++) {
+		c = (unsigned char)text[i];
+		if (c < 0x20 || c == 0x7f)
+			return fail(p, s,
+			    "contains the control character 0x%02x", c);
+	}
+	memcpy(p->cf->exit_command, text, len + 1);
+	return 0;
+}
+
+/* --- tcp and udp ----------------------------------------------------- */
+
+static int
+parse_ports(struct parse *p, const config_setting_t *s)
+{
+	struct config_proto *pr = p->proto;
+	const config_setting_t *e;
+	long long v;
+	unsigned i, j, n;
+
+	if (!config_setting_is_array(s) && !config_setting_is_list(s))
+		return fail(p, s, "expected an array of integers, got %s",
+		    type_name(config_setting_type(s)));
+	n = (unsigned)config_setting_length(s);
+	if (n > CONFIG_MAX_PORTS)
+		return fail(p, s, "too many ports (%u, at most %d)", n,
+		    CONFIG_MAX_PORTS);
+	pr->nports = 0;
+	for (i = 0; i < n; i++) {
+		e = config_setting_get_elem(s, i);
+		if (get_int(p, e, 1, 65535, &v) == -1)
+			return -1;
+		for (j = 0; j < pr->nports; j++)
+			if (pr->ports[j] == v)
+				return fail(p, e, "duplicate port %lld", v);
+		pr->ports[pr->nports++] = (uint16_t)v;
+	}
+	return 0;
+}
+
+/* Append the address in string setting s to the current bind list. */
+static int
+add_bind(struct parse *p, const config_setting_t *s)
+{
+	struct config_proto *pr = p->proto;
+	struct config_bind *b = &pr->binds[pr->nbinds];
+	const char *text;
+	char q[QUOTE_LEN];
+	unsigned j;
+
+	if (get_string(p, s, &text) == -1)
+		return -1;
+	quote(text, q, sizeof(q));
+	if (strlen(text) >= sizeof(b->text) ||
+	    addr_parse(text, &b->addr, &b->addrlen) == -1)
+		return fail(p, s, "%s is not a numeric IPv4 or IPv6 address",
+		    q);
+	for (j = 0; j < pr->nbinds; j++)
+		if (pr->binds[j].addrlen == b->addrlen &&
+		    memcmp(&pr->binds[j].addr, &b->addr, b->addrlen) == 0)
+			return fail(p, s, "duplicate address %s", q);
+	strcpy(b->text, text);
+	pr->nbinds++;
+	return 0;
+}
+
+static int
+parse_bind(struct parse *p, const config_setting_t *s)
+{
+	unsigned i, n;
+
+	if (config_setting_type(s) == CONFIG_TYPE_STRING) {
+		p->proto->nbinds = 0;
+		return add_bind(p, s);
+	}
+	if (!config_setting_is_array(s) && !config_setting_is_list(s))
+		return fail(p, s,
+		    "expected a string or a list of strings, got %s",
+		    type_name(config_setting_type(s)));
+	n = (unsigned)config_setting_length(s);
+	if (n == 0)
+		return fail(p, s, "empty list (at least one address)");
+	if (n > CONFIG_MAX_BINDS)
+		return fail(p, s, "too many addresses (%u, at most %d)", n,
+		    CONFIG_MAX_BINDS);
+	p->proto->nbinds = 0;
+	for (i = 0; i < n; i++)
+		if (add_bind(p, config_setting_get_elem(s, i)) == -1)
+			return -1;
+	return 0;
+}
+
+static const struct known proto_settings[] = {
+	{ "ports",	parse_ports },
+	{ "bind",	parse_bind },
+	{ NULL,		NULL }
+};
+
+static int
+parse_tcp(struct parse *p, const config_setting_t *s)
+{
+	p->proto = &p->cf->tcp;
+	if (expect_group(p, s) == -1)
+		return -1;
+	return walk(p, s, proto_settings);
+}
+
+static int
+parse_udp(struct parse *p, const config_setting_t *s)
+{
+	p->proto = &p->cf->udp;
+	if (expect_group(p, s) == -1)
+		return -1;
+	return walk(p, s, proto_settings);
+}
+
+/* --- limits ---------------------------------------------------------- */
+
+static int
+parse_max_connections(struct parse *p, const config_setting_t *s)
+{
+	long long v;
+
+	if (get_int(p, s, CONFIG_MIN_CONNECTIONS, CONFIG_MAX_CONNECTIONS,
+	    &v) == -1)
+		return -1;
+	p->cf->max_connections = (unsigned)v;
+	return 0;
+}
+
+static int
+parse_idle_timeout(struct parse *p, const config_setting_t *s)
+{
+	long long v;
+
+	if (get_int(p, s, 0, CONFIG_MAX_IDLE_TIMEOUT, &v) == -1)
+		return -1;
+	p->cf->idle_timeout = (unsigned)v;
+	return 0;
+}
+
+static int
+parse_max_pending_output(struct parse *p, const config_setting_t *s)
+{
+	long long v;
+
+	if (get_int(p, s, CONFIG_MIN_PENDING, CONFIG_MAX_PENDING, &v) == -1)
+		return -1;
+	p->cf->max_pending_output = (size_t)v;
+	return 0;
+}
+
+static int
+parse_drain_timeout(struct parse *p, const config_setting_t *s)
+{
+	long long v;
+
+	if (get_int(p, s, 0, CONFIG_MAX_DRAIN_TIMEOUT, &v) == -1)
+		return -1;
+	p->cf->drain_timeout = (unsigned)v;
+	return 0;
+}
+
+static const struct known limits_settings[] = {
+	{ "max_connections",	parse_max_connections },
+	{ "idle_timeout",	parse_idle_timeout },
+	{ "max_pending_output",	parse_max_pending_output },
+	{ "drain_timeout",	parse_drain_timeout },
+	{ NULL,			NULL }
+};
+
+static int
+parse_limits(struct parse *p, const config_setting_t *s)
+{
+	if (expect_group(p, s) == -1)
+		return -1;
+	return walk(p, s, limits_settings);
+}
+
+/* --- log ------------------------------------------------------------- */
+
+static int
+parse_level(struct parse *p, const config_setting_t *s)
+{
+	const char *text;
+	char q[QUOTE_LEN];
+	size_t i;
+
+	if (get_string(p, s, &text) == -1)
+		return -1;
+	for (i = 0; i < NLEVELS; i++)
+		if (strcmp(levels[i].name, text) == 0) {
+			p->cf->log_level = levels[i].level;
+			return 0;
+		}
+	quote(text, q, sizeof(q));
+	return fail(p, s,
+	    "unknown level %s (debug, info, notice, warning, err)", q);
+}
+
+static const struct known log_settings[] = {
+	{ "level",	parse_level },
+	{ NULL,		NULL }
+};
+
+static int
+parse_log(struct parse *p, const config_setting_t *s)
+{
+	if (expect_group(p, s) == -1)
+		return -1;
+	return walk(p, s, log_settings);
+}
+
+static const struct known root_settings[] = {
+	{ "workers",		parse_workers },
+	{ "tcp",		parse_tcp },
+	{ "udp",		parse_udp },
+	{ "exit_command",	parse_exit_command },
+	{ "limits",		parse_limits },
+	{ "log",		parse_log },
+	{ NULL,			NULL }
+};
+
+/* --- integer literals libconfig 1.5 would truncate ------------------- */
+
+static bool
+is_name_start(char c)
+{
+	return isalpha((unsigned char)c) || c == '*';
+}
+
+static bool
+is_name_char(char c)
+{
+	return isalnum((unsigned char)c) || c == '*' || c == '-' || c == '_';
+}
+
+/* Does a number start at s?  "5", "-5", "+.5", ".5", "0x1F" ... */
+static bool
+is_number_start(const char *s)
+{
+	if (*s == '-' || *s == '+')
+		s++;
+	if (*s == '.')
+		s++;
+	return isdigit((unsigned char)*s);
+}
+
+/* Past the comment or string starting at s, counting newlines. */
+static const char *
+skip_comment(const char *s, unsigned *line)
+{
+	if (s[0] == '/' && s[1] == '*') {
+		for (s += 2; *s != '\0' && !(s[0] == '*' && s[1] == '/'); s++)
+			if (*s == '\n')
+				(*line)++;
+		return *s != '\0' ? s + 2 : s;
+	}
+	while (*s != '\0' && *s != '\n')	/* # or // to end of line */
+		s++;
+	return s;
+}
+
+static const char *
+skip_string(const char *s, unsigned *line)
+{
+	for (s++; *s != '\0' && *s != '"'; s++) {
+		if (*s == '\n')
+			(*line)++;
+		else if (*s == '\\' && s[1] != '\0')
+			s++;		/* \" and \\ do not end it */
+	}
+	return *s != '\0' ? s + 1 : s;
+}
+
+static const char *
+number_end(const char *s)
+{
+	const char *t = s + 1;
+
+	/* A sign inside a valid number only follows a float's exponent. */
+	while (isalnum((unsigned char)*t) || *t == '.' ||
+	    ((*t == '-' || *t == '+') && (t[-1] == 'e' || t[-1] == 'E')))
+		t++;
+	return t;
+}
+
+/*
+ * Is the number literal tok (len bytes) wide: does libconfig 1.5 store
+ * it truncated?  Floats and L-suffixed integers are stored as written; a
+ * plain integer goes through atoi() (strtoul() for hex) into an int.
+ * What that makes of it goes to *stored, as 32 bits.
+ */
+static bool
+wide_literal(const char *tok, size_t len, uint32_t *stored)
+{
+	unsigned long u;
+	long v;
+	bool hex;
+
+	if (memchr(tok, '.', len) != NULL || tok[len - 1] == 'L')
+		return false;
+	hex = len > 2 && tok[0] == '0' && (tok[1] == 'x' || tok[1] == 'X');
+	if (!hex && (memchr(tok, 'e', len) != NULL ||
+	    memchr(tok, 'E', len) != NULL))
+		return false;
+	/* Both stop where the literal ends; on overflow both clamp. */
+	errno = 0;
+	if (hex) {
+		u = strtoul(tok, NULL, 16);
+		*stored = (uint32_t)u;
+		return errno == ERANGE || u > INT_MAX;
+	}
+	v = strtol(tok, NULL, 10);
+	*stored = (uint32_t)(unsigned long)v;
+	return errno == ERANGE || v < INT_MIN || v > INT_MAX;
+}
+
+/* "FILE:LINE: integer ... does not fit" for a wide literal. */
+static int
+wide_error(struct parse *p, const struct wide *w)
+{
+	snprintf(p->err, p->errlen, "%s:%u: integer %s does not fit in 32 "
+	    "bits (libconfig would truncate it)", w->file, w->line, w->text);
+	return -1;
+}
+
+/* Note the wide literal tok of len bytes at file:line. */
+static int
+add_wide(struct parse *p, const char *file, unsigned line,
+    const char *tok, size_t len, uint32_t stored)
+{
+	struct wide w;
+
+	w.file = file;
+	w.line = line;
+	w.stored = stored;
+	if (len < sizeof(w.text))
+		snprintf(w.text, sizeof(w.text), "%.*s", (int)len, tok);
+	else
+		snprintf(w.text, sizeof(w.text), "%.*s...",
+		    (int)sizeof(w.text) - 4, tok);
+	/* A file full of them: no need to tell which setting has each. */
+	if (p->nwide == MAX_WIDE)
+		return wide_error(p, &w);
+	p->wide[p->nwide++] = w;
+	return 0;
+}
+
+/*
+ * Scan text (of file) with libconfig's lexical rules: comments, strings
+ * and names are skipped, and every number literal is checked.  Only text
+ * libconfig has accepted comes here, so malformed input needs no good
+ * message, only safe handling.
+ */
+static int
+scan_literals(struct parse *p, const char *text, const char *file)
+{
+	const char *s = text, *end;
+	unsigned line = 1;
+	uint32_t stored;
+
+	while (*s != '\0') {
+		if (*s == '\n') {
+			line++;
+			s++;
+		} else if (*s == '#' || (s[0] == '/' &&
+		    (s[1] == '/' || s[1] == '*')))
+			s = skip_comment(s, &line);
+		else if (*s == '"')
+			s = skip_string(s, &line);
+		else if (is_name_start(*s)) {
+			while (is_name_char(*s))
+				s++;
+		} else if (is_number_start(s)) {
+			end = number_end(s);
+			if (wide_literal(s, (size_t)(end - s), &stored) &&
+			    add_wide(p, file, line, s, (size_t)(end - s),
+			    stored) == -1)
+				return -1;
+			s = end;
+		} else
+			s++;
+	}
+	return 0;
+}
+
+/* --- files ----------------------------------------------------------- */
+
+/* Read all of fd into a new NUL-terminated buffer of *lenp bytes. */
+static int
+read_fd(int fd, const char *path, char **textp, size_t *lenp, char *err,
+    size_t errlen)
+{
+	char *buf;
+	size_t len = 0;
+	ssize_t n;
+
+	/*
+	 * One byte more than allowed tells "too large" from "just fits".
+	 * Pages never written to cost nothing, so no need to size it.
+	 */
+	if ((buf = malloc(CONFIG_MAX_FILE + 2)) == NULL) {
+		snprintf(err, errlen, "%s: out of memory", path);
+		return -1;
+	}
+	while (len < CONFIG_MAX_FILE + 1) {
+		n = read(fd, buf + len, CONFIG_MAX_FILE + 1 - len);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1) {
+			snprintf(err, errlen, "%s: cannot read: %s", path,
+			    strerror(errno));
+			free(buf);
+			return -1;
+		}
+		if (n == 0)
+			break;
+		len += (size_t)n;
+	}
+	if (len > CONFIG_MAX_FILE) {
+		snprintf(err, errlen, "%s: too large (more than %d bytes)",
+		    path, CONFIG_MAX_FILE);
+		free(buf);
+		return -1;
+	}
+	buf[len] = '\0';
+	*textp = buf;
+	*lenp = len;
+	return 0;
+}
+
+/*
+ * The whole file at path, or a message with the errno text.  Only a
+ * regular file will do: opening a FIFO would block the daemon, and
+ * libconfig would report a directory as a bare "file I/O error".
+ */
+static int
+read_file(const char *path, char **textp, char *err, size_t errlen)
+{
+	struct stat st;
+	const char *nul, *s;
+	unsigned line = 1;
+	size_t len;
+	int fd, rc;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	if (fd == -1 || fstat(fd, &st) == -1) {
+		snprintf(err, errlen, "%s: cannot open: %s", path,
+		    strerror(errno));
+		if (fd != -1)
+			close(fd);
+		return -1;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		snprintf(err, errlen, "%s: cannot open: %s", path,
+		    S_ISDIR(st.st_mode) ? strerror(EISDIR) :
+		    "not a regular file");
+		close(fd);
+		return -1;
+	}
+	rc = read_fd(fd, path, textp, &len, err, errlen);
+	close(fd);
+	if (rc == -1 || (nul = memchr(*textp, '\0', len)) == NULL)
+		return rc;
+	/* The text goes to libconfig as a C string: it would end here. */
+	for (s = *textp; s < nul; s++)
+		if (*s == '\n')
+			line++;
+	snprintf(err, errlen, "%s:%u: unexpected NUL byte", path, line);
+	free(*textp);
+	return -1;
+}
+
+/*
+ * libconfig reads @include'd files itself: scan their literals too.  An
+ * include is resolved from the current directory (no include_dir is set:
+ * libconfig 1.5 would prefix it to absolute paths as well), and the
+ * filenames member of config_t lists the files as libconfig opened them
+ * - the very strings config_setting_source_file() returns.
+ */
+static int
+scan_included(struct parse *p, const config_t *lc)
+{
+	char *text;
+	unsigned i;
+	int rc;
+
+	for (i = 0; i < lc->num_filenames; i++) {
+		if (read_file(lc->filenames[i], &text, p->err, p->errlen) == -1)
+			return -1;
+		rc = scan_literals(p, text, lc->filenames[i]);
+		free(text);
+		if (rc == -1)
+			return -1;
+	}
+	return 0;
+}
+
+static int
+parse_config(config_t *lc, const char *text, struct parse *p)
+{
+	const char *file;
+
+	if (config_read_string(lc, text) != CONFIG_TRUE) {
+		file = config_error_file(lc);
+		snprintf(p->err, p->errlen, "%s:%d: %s",
+		    file != NULL ? file : p->name, config_error_line(lc),
+		    config_error_text(lc) != NULL ? config_error_text(lc) :
+		    "syntax error");
+		return -1;
+	}
+	/* Before the walk, which would see truncated values. */
+	if (scan_literals(p, text, p->name) == -1 ||
+	    scan_included(p, lc) == -1 ||
+	    walk(p, config_root_setting(lc), root_settings) == -1)
+		return -1;
+	/*
+	 * Every integer is the value of a setting, and a wide one is out
+	 * of range for each: get_int() has reported it.  Unless libconfig
+	 * and scan_literals() disagree on what a literal is; then refuse.
+	 */
+	if (p->nwide > 0)
+		return wide_error(p, &p->wide[0]);
+	return 0;
+}
+
+/* Parse text, named name in messages, into *cf. */
+static int
+parse_text(const char *text, const char *name, struct config *cf,
+    char *err, size_t errlen)
+{
+	struct parse p;
+	config_t lc;
+	int rc;
+
+	config_defaults(cf);
+	set_path(cf, name);
+	memset(&p, 0, sizeof(p));
+	p.cf = cf;
+	p.name = name;
+	p.err = err;
+	p.errlen = errlen;
+	config_init(&lc);
+	rc = parse_config(&lc, text, &p);
+	config_destroy(&lc);
+	if (rc == -1) {
+		config_defaults(cf);
+		set_path(cf, name);
+	}
+	return rc;
+}
+
+int
+config_parse_file(const char *path, struct config *cf, char *err,
+    size_t errlen)
+{
+	char *text;
+	int rc;
+
+	config_defaults(cf);
+	set_path(cf, path);
+	/*
+	 * Read the file here rather than with config_read_file(): the
+	 * errno text reaches the message, and scan_literals() sees the
+	 * very bytes libconfig parsed.
+	 */
+	if (read_file(path, &text, err, errlen) == -1)
+		return -1;
+	rc = parse_text(text, path, cf, err, errlen);
+	free(text);
+	return rc;
+}
+
+int
+config_parse_string(const char *text, const char *name, struct config *cf,
+    char *err, size_t errlen)
+{
+	return parse_text(text, name, cf, err, errlen);
+}
+
+/* --- use ------------------------------------------------------------- */
+
+/* CPUs this process may run on: the affinity mask, else all online. */
+static unsigned
+usable_cpus(void)
+{
+	cpu_set_t set;
+	long n = 0;
+
+	CPU_ZERO(&set);
+	if (sched_getaffinity(0, sizeof(set), &set) == 0)
+		n = CPU_COUNT(&set);
+	/* Fails with more than CPU_SETSIZE CPUs: count them instead. */
+	if (n <= 0)
+		n = sysconf(_SC_NPROCESSORS_ONLN);
+	if (n < 1)
+		n = 1;
+	if (n > CONFIG_MAX_WORKERS)
+		n = CONFIG_MAX_WORKERS;
+	return (unsigned)n;
+}
+
+unsigned
+config_effective_workers(const struct config *cf)
+{
+	return cf->workers != 0 ? cf->workers : usable_cpus();
+}
+
+const char *
+config_level_name(int level)
+{
+	size_t i;
+
+	for (i = 0; i < NLEVELS; i++)
+		if (levels[i].level == level)
+			return levels[i].name;
+	return NULL;
+}
+
+bool
+config_udp_port_is_ours(const struct config *cf, uint16_t port)
+{
+	unsigned i;
+
+	for (i = 0; i < cf->udp.nports; i++)
+		if (cf->udp.ports[i] == port)
+			return true;
+	return false;
+}
+
+/* --- dump ------------------------------------------------------------ */
+
+static void
+dump_proto(const char *name, const struct config_proto *pr, FILE *fp)
+{
+	char q[QUOTE_LEN];
+	unsigned i;
+
+	fprintf(fp, "%s = {\n\tports = [", name);
+	for (i = 0; i < pr->nports; i++)
+		fprintf(fp, "%s %u", i > 0 ? "," : "", pr->ports[i]);
+	fprintf(fp, " ];\n\tbind = [");
+	for (i = 0; i < pr->nbinds; i++) {
+		quote(pr->binds[i].text, q, sizeof(q));
+		fprintf(fp, "%s %s", i > 0 ? "," : "", q);
+	}
+	fprintf(fp, " ];\n};\n");
+}
+
+void
+config_dump(const struct config *cf, FILE *fp)
+{
+	const char *level = config_level_name(cf->log_level);
+	char q[QUOTE_LEN];
+	unsigned n = config_effective_workers(cf);
+	const char *s;
+
+	/* The path may hold anything; a newline would end the comment. */
+	fputs("# effective configuration of ", fp);
+	for (s = cf->path; *s != '\0'; s++)
+		fputc((unsigned char)*s < 0x20 || *s == 0x7f ? '?' : *s, fp);
+	fprintf(fp, "\nworkers = %u;  # %u thread%s\n", cf->workers, n,
+	    n == 1 ? "" : "s");
+	dump_proto("tcp", &cf->tcp, fp);
+	dump_proto("udp", &cf->udp, fp);
+	quote(cf->exit_command, q, sizeof(q));
+	fprintf(fp, "exit_command = %s;\n", q);
+	fprintf(fp, "limits = {\n"
+	    "\tmax_connections = %u;\n"
+	    "\tidle_timeout = %u;\n"
+	    "\tmax_pending_output = %zu;\n"
+	    "\tdrain_timeout = %u;\n"
+	    "};\n", cf->max_connections, cf->idle_timeout,
+	    cf->max_pending_output, cf->drain_timeout);
+	fprintf(fp, "log = {\n\tlevel = \"%s\";\n};\n",
+	    level != NULL ? level : "unknown");
+}
