@@ -284,6 +284,11 @@ server_refuse(struct server *s, const char *why)
 	log_event(LOG_ERR, MSGID_RELOAD_REFUSED, fields,
 	    "reload refused, still serving the previous configuration: %s",
 	    why);
+	/* Nothing changed, so no worker will report back: ready now, or
+	 * systemd would keep the unit in "reloading". */
+	s->ready_due = false;
+	notify_ready();
+	server_status(s);
 }
 
 static void

@@ -178,23 +178,34 @@ tcp_engine_free(struct tcp_engine *e)
 	free(e);
 }
 
+static bool	conn_replay(struct tcp_engine *, struct tcp_conn *,
+		    const struct exitcmd *, size_t);
+
 void
 tcp_engine_configure(struct tcp_engine *e, const struct config *cf)
 {
-	struct exitcmd next;
+	struct exitcmd next, old;
+	struct tcp_conn *c, *nc;
 
-	exitcmd_init(&next, cf->exit_command);
-	if (next.len != e->exit.len ||
-	    memcmp(next.text, e->exit.text, next.len) != 0)
-		e->exit = next;
-	/*
-	 * A line held back under the old command keeps its held count; the
-	 * count only ever indexes a prefix of "command\r", so a changed
-	 * command can at worst replay the new command's bytes for a line
-	 * that was being typed during the reload.
-	 */
 	e->max_pending = cf->max_pending_output;
 	e->idle_timeout = cf->idle_timeout;
+	exitcmd_init(&next, cf->exit_command);
+	if (next.len == e->exit.len &&
+	    memcmp(next.text, e->exit.text, next.len) == 0)
+		return;
+	old = e->exit;
+	e->exit = next;
+	/*
+	 * A line held back as a possible old command is decided now: it is
+	 * not the command, and its held bytes are sent from the old text.
+	 * (Held counts index "command\r" and mean nothing for another.)
+	 */
+	for (c = e->active.head; c != NULL; c = nc) {
+		nc = c->next;
+		if (c->xs > 0 && conn_replay(e, c, &old,
+		    exitmatch_release(&c->xs)))
+			(void)conn_settle(e, c);
+	}
 }
 
 void
@@ -445,11 +456,12 @@ conn_flush(struct tcp_engine *e, struct tcp_conn *c)
 
 /* Send held bytes of the exit command that turned out not to be it. */
 static bool
-conn_replay(struct tcp_engine *e, struct tcp_conn *c, size_t n)
+conn_replay(struct tcp_engine *e, struct tcp_conn *c,
+    const struct exitcmd *cmd, size_t n)
 {
 	uint8_t buf[HEADROOM];
 
-	upcase_ascii(buf, (const uint8_t *)e->exit.text, n);
+	upcase_ascii(buf, (const uint8_t *)cmd->text, n);
 	return conn_send(e, c, buf, n);
 }
 
@@ -462,7 +474,7 @@ conn_eof(struct tcp_engine *e, struct tcp_conn *c)
 		return false;
 	}
 	/* An unfinished last line is not the exit command: answer it. */
-	if (!conn_replay(e, c, exitmatch_release(&c->xs)))
+	if (!conn_replay(e, c, &e->exit, exitmatch_release(&c->xs)))
 		return false;
 	return true;
 }
@@ -532,7 +544,7 @@ conn_settle(struct tcp_engine *e, struct tcp_conn *c)
 		if ((c->flags & TC_EXIT) ||
 		    (e->draining && conn_quiet(c))) {
 			if (e->draining &&
-			    !conn_replay(e, c, exitmatch_release(&c->xs)))
+			    !conn_replay(e, c, &e->exit, exitmatch_release(&c->xs)))
 				return false;
 			if (c->out == NULL && !conn_linger(e, c))
 				return false;
