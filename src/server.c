@@ -231,20 +231,29 @@ server_timer(struct server *s)
 
 /* --- lifecycle events ------------------------------------------------- */
 
+/* "8008,8009" for the ports of kind that the listeners serve. */
 static void
-server_ports_text(const struct config_proto *p, char *buf, size_t len)
+server_ports_text(const struct listener_set *set, int kind, char *buf,
+    size_t len)
 {
-	size_t off = 0;
-	unsigned i;
+	size_t off = 0, i, j;
 	int r;
 
 	buf[0] = '\0';
-	for (i = 0; i < p->nports && off < len; i++) {
-		r = snprintf(buf + off, len - off, "%s%u", i ? "," : "",
-		    p->ports[i]);
+	for (i = 0; i < set->n && off < len; i++) {
+		if (set->l[i]->ev.kind != kind)
+			continue;
+		for (j = 0; j < i; j++)		/* each port once */
+			if (set->l[j]->ev.kind == kind &&
+			    set->l[j]->port == set->l[i]->port)
+				break;
+		if (j < i)
+			continue;
+		r = snprintf(buf + off, len - off, "%s%u", off ? "," : "",
+		    set->l[i]->port);
 		off += r > 0 ? (size_t)r : 0;
 	}
-	if (p->nports == 0)
+	if (off == 0)
 		snprintf(buf, len, "none");
 }
 
@@ -254,8 +263,8 @@ server_log_started(struct server *s)
 	char f1[1100], f2[64], f3[40], f4[400], f5[400], tp[350], up[350];
 	const char *fields[] = { f1, f2, f3, f4, f5, NULL };
 
-	server_ports_text(&s->cf.tcp, tp, sizeof(tp));
-	server_ports_text(&s->cf.udp, up, sizeof(up));
+	server_ports_text(s->set, EV_TCP_LISTEN, tp, sizeof(tp));
+	server_ports_text(s->set, EV_UDP, up, sizeof(up));
 	snprintf(f1, sizeof(f1), "UPCASED_CONFIG=%s", s->cf.path);
 	snprintf(f2, sizeof(f2), "UPCASED_WORKERS=%u", pool_size(s->pool));
 	snprintf(f3, sizeof(f3), "UPCASED_SOCKET_ACTIVATION=%s",
@@ -265,8 +274,9 @@ server_log_started(struct server *s)
 	if (s->set->activated)
 		log_event(LOG_NOTICE, MSGID_STARTED, fields,
 		    "upcased %s started: %u workers, %zu sockets passed by "
-		    "systemd (the ports in %s are not used)", PACKAGE_VERSION,
-		    pool_size(s->pool), s->set->n, s->cf.path);
+		    "systemd: TCP ports %s, UDP ports %s (socket activation; "
+		    "the ports in %s are not used)", PACKAGE_VERSION,
+		    pool_size(s->pool), s->set->n, tp, up, s->cf.path);
 	else
 		log_event(LOG_NOTICE, MSGID_STARTED, fields,
 		    "upcased %s started: %u workers, TCP ports %s, UDP ports "
@@ -441,8 +451,7 @@ server_listen(struct server *s)
 		return EX_CONFIG;
 	}
 	if (n > 0) {
-		log_notice("socket activation: serving the %d sockets passed "
-		    "by systemd; the ports in %s are not used", n, s->cf.path);
+		/* The started event says that the file's ports are unused. */
 		server_log_listeners(s, NULL);
 		return 0;
 	}

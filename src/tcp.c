@@ -298,15 +298,19 @@ tcp_sweep(struct tcp_engine *e)
 		tcp_close_all(e);
 		return n;
 	}
+	/*
+	 * The clock counts whole seconds, so "more than" makes a timeout of
+	 * T seconds fire after T to T+1 seconds, never before T.
+	 */
 	while ((c = e->closing.head) != NULL &&
-	    e->now - c->last >= TCP_LINGER) {
+	    e->now - c->last > TCP_LINGER) {
 		conn_close(e, c, "closed");
 		n++;
 	}
 	if (e->idle_timeout == 0)
 		return n;
 	while ((c = e->active.head) != NULL &&
-	    e->now - c->last >= e->idle_timeout) {
+	    e->now - c->last > e->idle_timeout) {
 		conn_close(e, c, "idle timeout");
 		n++;
 	}

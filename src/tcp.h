@@ -33,7 +33,8 @@ struct tcp_limits {
 /* The bytes a connection reads at a time, and so the scratch size. */
 #define TCP_READ_SIZE	65536
 
-/* Seconds a closing connection waits for the peer's FIN. */
+/* Seconds (2 to 3: whole-second clock) a closing connection waits for
+ * the peer's FIN. */
 #define TCP_LINGER	2
 
 /* What a result of tcp_accept() asks of the caller. */

@@ -57,7 +57,7 @@ struct worker {
 	struct config	 cf;
 	const struct listener_set *set;
 	bool		 drain;
-	time_t		 drain_deadline;
+	uint64_t	 drain_deadline;	/* worker_now_ms() */
 	bool		 stop_now;
 	bool		 retire;
 	struct worker	*heirs[CONFIG_MAX_WORKERS];
@@ -70,6 +70,7 @@ struct worker {
 	struct listener	*reg[LISTEN_MAX];	/* in our epoll now */
 	size_t		 nreg;
 	bool		 draining;
+	uint64_t	 deadline;	/* of the drain, worker_now_ms() */
 	uint64_t	 paused_until;	/* TCP listeners off until then */
 };
 
@@ -186,7 +187,9 @@ worker_mailbox(struct worker *w, uint64_t now)
 		w->cur = w->set;
 		if (w->drain && !w->draining) {
 			w->draining = true;
-			tcp_drain(w->tcp, w->drain_deadline);
+			w->deadline = w->drain_deadline;
+			tcp_drain(w->tcp,
+			    (time_t)((w->deadline + 999) / 1000));
 		}
 		w->applied = w->gen;
 	}
@@ -279,12 +282,16 @@ worker_main(void *arg)
 		if (mail && !worker_mailbox(w, now))
 			break;
 		mail = false;
+		if (w->draining && now >= w->deadline)
+			tcp_close_all(w->tcp);
 		if (w->draining && tcp_count(w->tcp) == 0)
 			break;
 		paused = w->paused_until != 0;
 		timeout = (int)w->pool->tick_ms;
 		if (paused && w->paused_until - now < (uint64_t)timeout)
 			timeout = (int)(w->paused_until - now);
+		if (w->draining && w->deadline - now < (uint64_t)timeout)
+			timeout = (int)(w->deadline - now);
 		n = epoll_wait(w->epfd, evs, EVENTS_MAX, timeout);
 		if (n == -1 && errno != EINTR)
 			log_warn("worker %u: epoll_wait", w->id);
@@ -477,7 +484,7 @@ pool_settled(const struct pool *p)
 void
 pool_drain(struct pool *p, unsigned timeout_s)
 {
-	time_t deadline = (time_t)(worker_now_ms() / 1000) + timeout_s;
+	uint64_t deadline = worker_now_ms() + (uint64_t)timeout_s * 1000;
 	size_t i;
 
 	p->draining = true;

@@ -153,9 +153,9 @@ START_TEST(test_linger_times_out)
 	ck_assert_int_eq(write(r.client, "exit\n", 5), 5);
 	pump(r.e, r.epfd);
 	ck_assert_uint_eq(tcp_count(r.e), 1);
-	tcp_engine_clock(r.e, 1000 + TCP_LINGER - 1);
-	ck_assert_uint_eq(tcp_sweep(r.e), 0);
 	tcp_engine_clock(r.e, 1000 + TCP_LINGER);
+	ck_assert_uint_eq(tcp_sweep(r.e), 0);
+	tcp_engine_clock(r.e, 1000 + TCP_LINGER + 1);
 	ck_assert_uint_eq(tcp_sweep(r.e), 1);
 	ck_assert_uint_eq(tcp_count(r.e), 0);
 	rig_close(&r);
@@ -247,9 +247,9 @@ START_TEST(test_idle_timeout)
 	/* Traffic resets the clock of the connection. */
 	ck_assert_int_eq(write(r.client, "x", 1), 1);
 	pump(r.e, r.epfd);
-	tcp_engine_clock(r.e, 1008);
-	ck_assert_uint_eq(tcp_sweep(r.e), 0);
 	tcp_engine_clock(r.e, 1009);
+	ck_assert_uint_eq(tcp_sweep(r.e), 0);
+	tcp_engine_clock(r.e, 1010);
 	ck_assert_uint_eq(tcp_sweep(r.e), 1);
 	ck_assert_uint_eq(tcp_count(r.e), 0);
 	ck_assert_uint_eq(drain_client(r.client, buf, sizeof(buf), &eof), 1);
