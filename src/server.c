@@ -67,22 +67,26 @@ server_bury(struct server *s, struct listener_set *old,
     const struct listener_set *next)
 {
 	struct graveyard *g = &s->grave;
-	size_t i, n = 0;
-	void *p;
+	struct listener **l;
+	struct listener_set **sets;
+	size_t i;
 
+	/*
+	 * Out of memory: leave the old ones open and allocated for good
+	 * rather than close a socket a worker may still poll.
+	 */
+	l = reallocarray(g->l, g->nl + old->n, sizeof(*l));
+	sets = reallocarray(g->sets, g->nsets + 1, sizeof(*sets));
+	if (l != NULL)
+		g->l = l;
+	if (sets != NULL)
+		g->sets = sets;
+	if (l == NULL || sets == NULL)
+		return;
 	for (i = 0; i < old->n; i++)
 		if (!listen_set_has(next, old->l[i]))
-			n++;
-	if ((p = realloc(g->l, (g->nl + n) * sizeof(*g->l))) != NULL || n == 0)
-		g->l = p;
-	for (i = 0; i < old->n && p != NULL; i++)
-		if (!listen_set_has(next, old->l[i]))
 			g->l[g->nl++] = old->l[i];
-	if ((p = realloc(g->sets, (g->nsets + 1) * sizeof(*g->sets))) != NULL) {
-		g->sets = p;
-		g->sets[g->nsets++] = old;
-	}
-	/* Out of memory: leak the old ones rather than close them early. */
+	g->sets[g->nsets++] = old;
 }
 
 /* Every worker took the latest set: close what the older ones held. */

@@ -653,12 +653,11 @@ accept_refuse(struct tcp_engine *e, int fd, unsigned max)
 }
 
 static void
-accept_log(int fd, const struct sockaddr_storage *ss)
+accept_log(const struct sockaddr_storage *ss)
 {
 	char peer[ADDR_STRLEN], f1[ADDR_STRLEN + 16];
 	const char *fields[] = { "UPCASED_PROTOCOL=tcp", f1, NULL };
 
-	(void)fd;
 	if (!log_enabled(LOG_DEBUG))
 		return;
 	addr_format((const struct sockaddr *)ss, peer, sizeof(peer));
@@ -722,7 +721,7 @@ tcp_accept(struct tcp_engine *e, int lfd)
 			accept_refuse(e, fd, max);
 			continue;
 		}
-		accept_log(fd, &ss);
+		accept_log(&ss);
 		if (conn_new(e, fd, &ss) == NULL)
 			atomic_fetch_sub_explicit(&e->lim->open, 1,
 			    memory_order_relaxed);
