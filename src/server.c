@@ -528,8 +528,10 @@ server_run(const struct config *cf)
 	if (server_signals(&s) == -1 || server_timer(&s) == -1 ||
 	    (s.wakefd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) == -1)
 		fatal(EX_OSERR, "start-up");
-	if ((rc = server_listen(&s)) != 0)
+	if ((rc = server_listen(&s)) != 0) {
+		free(s.set);
 		return rc;
+	}
 	/* Workers wake at least four times per watchdog period. */
 	tick_ms = s.wd_usec > 0 ? s.wd_usec / 4000 : 1000;
 	if (tick_ms > 1000)
