@@ -1,5 +1,5 @@
 /*
- * upcase.c - the ASCII uppercase transform.
+ * upcase.c - the uppercase transforms, ASCII and Unicode.
  *
  * The fast path works on eight bytes at a time in a plain 64-bit
  * register (SWAR), which every target has, so there is nothing to
@@ -9,8 +9,17 @@
  * with additions that cannot carry into the next byte, and bytes with the
  * high bit set (UTF-8, binary) are masked out, so no byte outside 'a'..'z'
  * is ever changed.
+ *
+ * The Unicode transform keeps that fast path for runs of ASCII and
+ * decodes only bytes with the high bit set.  Decoding is strict (RFC
+ * 3629): overlong forms, surrogates and code points past U+10FFFF are not
+ * valid sequences, so their bytes pass through unchanged like any other
+ * invalid byte, and no client byte is ever lost.  The case tables are
+ * libutf8proc's; see upcase_codepoint() for the one place we differ.
  */
 #include <string.h>
+
+#include <utf8proc.h>
 
 #include "upcase.h"
 
@@ -58,4 +67,236 @@ upcase_ascii_scalar(uint8_t *dst, const uint8_t *src, size_t n)
 	for (i = 0; i < n; i++)
 		dst[i] = (src[i] >= 'a' && src[i] <= 'z') ?
 		    (uint8_t)(src[i] - 'a' + 'A') : src[i];
+}
+
+/* --- Unicode ------------------------------------------------------------ */
+
+/*
+ * Decode the sequence at p (avail > 0 bytes).  Returns its length, 0 if
+ * the bytes are a valid but unfinished beginning of one, or -1 if p[0]
+ * does not start a valid sequence.
+ */
+static int
+utf8_decode(const uint8_t *p, size_t avail, uint32_t *cp)
+{
+	uint8_t c = p[0], lo = 0x80, hi = 0xbf;
+	uint32_t v;
+	size_t need, k;
+
+	if (c >= 0xc2 && c <= 0xdf) {
+		need = 1;
+		v = c & 0x1fu;
+	} else if (c >= 0xe0 && c <= 0xef) {
+		need = 2;
+		v = c & 0x0fu;
+		if (c == 0xe0)
+			lo = 0xa0;		/* overlong */
+		else if (c == 0xed)
+			hi = 0x9f;		/* surrogates */
+	} else if (c >= 0xf0 && c <= 0xf4) {
+		need = 3;
+		v = c & 0x07u;
+		if (c == 0xf0)
+			lo = 0x90;		/* overlong */
+		else if (c == 0xf4)
+			hi = 0x8f;		/* past U+10FFFF */
+	} else
+		return -1;
+	for (k = 1; k <= need; k++) {
+		if (k >= avail)
+			return 0;
+		if (p[k] < lo || p[k] > hi)
+			return -1;
+		lo = 0x80;
+		hi = 0xbf;
+		v = v << 6 | (p[k] & 0x3fu);
+	}
+	*cp = v;
+	return (int)need + 1;
+}
+
+static size_t
+utf8_len(uint32_t c)
+{
+	return c < 0x80 ? 1 : c < 0x800 ? 2 : c < 0x10000 ? 3 : 4;
+}
+
+static size_t
+utf8_encode(uint32_t c, uint8_t *out)
+{
+	switch (utf8_len(c)) {
+	case 1:
+		out[0] = (uint8_t)c;
+		return 1;
+	case 2:
+		out[0] = (uint8_t)(0xc0 | c >> 6);
+		out[1] = (uint8_t)(0x80 | (c & 0x3f));
+		return 2;
+	case 3:
+		out[0] = (uint8_t)(0xe0 | c >> 12);
+		out[1] = (uint8_t)(0x80 | (c >> 6 & 0x3f));
+		out[2] = (uint8_t)(0x80 | (c & 0x3f));
+		return 3;
+	default:
+		out[0] = (uint8_t)(0xf0 | c >> 18);
+		out[1] = (uint8_t)(0x80 | (c >> 12 & 0x3f));
+		out[2] = (uint8_t)(0x80 | (c >> 6 & 0x3f));
+		out[3] = (uint8_t)(0x80 | (c & 0x3f));
+		return 4;
+	}
+}
+
+/*
+ * The simple (one code point to one code point) uppercase mapping, as
+ * Go's strings.ToUpper applies it.  utf8proc 2.8 maps U+00DF (sharp s) to
+ * U+1E9E, which Unicode's simple mapping does not: sharp s has no simple
+ * uppercase and stays as it is.
+ */
+uint32_t
+upcase_codepoint(uint32_t c)
+{
+	utf8proc_int32_t u;
+
+	if (c < 0x80)
+		return (uint32_t)upcase_byte((uint8_t)c);
+	if (c == 0xdf)
+		return c;
+	u = utf8proc_toupper((utf8proc_int32_t)c);
+	return u > 0 ? (uint32_t)u : c;
+}
+
+const char *
+upcase_unicode_version(void)
+{
+	return utf8proc_unicode_version();
+}
+
+/*
+ * Finish a sequence carried from the last buffer with the first bytes of
+ * this one.  Returns bytes written to dst; *used says how many of src were
+ * taken.  The carry is a valid unfinished beginning, so either the joined
+ * bytes complete it, or its first byte is invalid after all and the rest
+ * of it (continuation bytes) is invalid too.
+ */
+static size_t
+carry_join(uint8_t *dst, const uint8_t *src, size_t n,
+    struct upcase_carry *cy, size_t *used)
+{
+	uint8_t tmp[8];
+	size_t clen = cy->len, take = n < 3 ? n : 3, tl, i = 0, o = 0;
+	uint32_t cp;
+	int r;
+
+	memcpy(tmp, cy->b, clen);
+	memcpy(tmp + clen, src, take);
+	tl = clen + take;
+	cy->len = 0;
+	while (i < clen) {
+		r = utf8_decode(tmp + i, tl - i, &cp);
+		if (r == 0) {			/* still unfinished */
+			memcpy(cy->b, tmp + i, tl - i);
+			cy->len = (uint8_t)(tl - i);
+			*used = n;
+			return o;
+		}
+		if (r > 0) {
+			o += utf8_encode(upcase_codepoint(cp), dst + o);
+			i += (size_t)r;
+		} else
+			dst[o++] = tmp[i++];
+	}
+	*used = i - clen;
+	return o;
+}
+
+size_t
+upcase_utf8(uint8_t *dst, const uint8_t *src, size_t n,
+    struct upcase_carry *carry)
+{
+	size_t i = 0, o = 0;
+	uint64_t w;
+	uint32_t cp;
+	int r;
+
+	if (carry->len > 0)
+		o = carry_join(dst, src, n, carry, &i);
+	while (i < n) {
+		/* ASCII, eight bytes at a time. */
+		for (; i + 8 <= n; i += 8, o += 8) {
+			memcpy(&w, src + i, 8);
+			if (w & HIGHS)
+				break;
+			w = upcase_word(w);
+			memcpy(dst + o, &w, 8);
+		}
+		if (i >= n)
+			break;
+		if (src[i] < 0x80) {
+			dst[o++] = upcase_byte(src[i++]);
+			continue;
+		}
+		r = utf8_decode(src + i, n - i, &cp);
+		if (r > 0) {
+			o += utf8_encode(upcase_codepoint(cp), dst + o);
+			i += (size_t)r;
+		} else if (r == 0) {		/* cut at the end: carry it */
+			carry->len = (uint8_t)(n - i);
+			memcpy(carry->b, src + i, n - i);
+			break;
+		} else
+			dst[o++] = src[i++];
+	}
+	return o;
+}
+
+size_t
+upcase_utf8_flush(uint8_t *dst, struct upcase_carry *carry)
+{
+	size_t n = carry->len;
+
+	memcpy(dst, carry->b, n);
+	carry->len = 0;
+	return n;
+}
+
+size_t
+upcase_utf8_nogrow(uint8_t *buf, size_t n)
+{
+	uint8_t enc[4];
+	size_t i = 0, o = 0, len;
+	uint64_t w;
+	uint32_t cp;
+	int r;
+
+	/* o <= i throughout, so writing never overtakes reading. */
+	while (i < n) {
+		for (; i + 8 <= n; i += 8, o += 8) {
+			memcpy(&w, buf + i, 8);
+			if (w & HIGHS)
+				break;
+			w = upcase_word(w);
+			memcpy(buf + o, &w, 8);
+		}
+		if (i >= n)
+			break;
+		if (buf[i] < 0x80) {
+			buf[o++] = upcase_byte(buf[i++]);
+			continue;
+		}
+		r = utf8_decode(buf + i, n - i, &cp);
+		if (r <= 0) {			/* invalid or cut: as is */
+			buf[o++] = buf[i++];
+			continue;
+		}
+		len = utf8_encode(upcase_codepoint(cp), enc);
+		if (len > (size_t)r) {		/* would grow: as is */
+			memmove(buf + o, buf + i, (size_t)r);
+			o += (size_t)r;
+		} else {
+			memcpy(buf + o, enc, len);
+			o += len;
+		}
+		i += (size_t)r;
+	}
+	return o;
 }

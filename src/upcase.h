@@ -1,9 +1,13 @@
 /*
- * upcase.h - the transform: ASCII a-z to A-Z, every other byte unchanged.
+ * upcase.h - the transforms.
  *
- * Pure functions on byte buffers; no allocation, no state.  The output
- * has exactly the length of the input, which is what lets UDP replies
- * never be larger than their requests.
+ * "ascii": a-z to A-Z, every other byte unchanged; the output has the
+ * length of the input.  "unicode": Unicode's simple uppercase mapping
+ * applied to every valid UTF-8 sequence, every other byte unchanged; the
+ * output may be shorter or longer (at most 3/2 of the input, a 2-byte
+ * character whose uppercase takes 3 bytes).  Pure functions on byte
+ * buffers; the only state is the caller's carry of a character cut at
+ * the end of a buffer.
  */
 #ifndef UPCASED_UPCASE_H
 #define UPCASED_UPCASE_H
@@ -16,5 +20,39 @@ void	upcase_ascii(uint8_t *dst, const uint8_t *src, size_t n);
 
 /* The same, one byte at a time: the reference the tests compare with. */
 void	upcase_ascii_scalar(uint8_t *dst, const uint8_t *src, size_t n);
+
+/* A UTF-8 sequence cut at the end of a buffer, kept for the next one. */
+struct upcase_carry {
+	uint8_t		 len;
+	uint8_t		 b[3];
+};
+
+/* Room the output of upcase_utf8() may need for n input bytes. */
+#define UPCASE_UTF8_MAX(n)	((n) + (n) / 2 + 8)
+
+/*
+ * Uppercase n bytes of UTF-8 from src into dst (not overlapping; room for
+ * UPCASE_UTF8_MAX(n) bytes); returns the bytes written.  A valid sequence
+ * cut at the end of src is kept in *carry and completed by the next call;
+ * invalid bytes are written unchanged.
+ */
+size_t	upcase_utf8(uint8_t *dst, const uint8_t *src, size_t n,
+	    struct upcase_carry *carry);
+
+/* End of the stream: write the carried bytes unchanged (at most 3). */
+size_t	upcase_utf8_flush(uint8_t *dst, struct upcase_carry *carry);
+
+/*
+ * In place, never longer: a character whose uppercase needs more bytes
+ * is left as it is (a UDP reply must not outgrow its request).  Returns
+ * the new length; a sequence cut at the end is left unchanged.
+ */
+size_t	upcase_utf8_nogrow(uint8_t *buf, size_t n);
+
+/* The simple uppercase of one code point, as the transform applies it. */
+uint32_t upcase_codepoint(uint32_t c);
+
+/* The Unicode version of the case tables (from libutf8proc). */
+const char *upcase_unicode_version(void);
 
 #endif

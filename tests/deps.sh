@@ -10,7 +10,7 @@
 set -eu
 
 build="build-essential autoconf automake pkg-config libsystemd-dev \
-libconfig-dev check"
+libconfig-dev libutf8proc-dev check"
 test="$build python3 systemd valgrind socat iproute2 procps \
 systemd-container debhelper lintian dpkg-dev man-db"
 
