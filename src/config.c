@@ -106,6 +106,7 @@ config_defaults(struct config *cf)
 	cf->max_pending_output = CONFIG_DEF_MAX_PENDING;
 	cf->drain_timeout = CONFIG_DEF_DRAIN_TIMEOUT;
 	cf->log_level = LOG_INFO;
+	cf->transform = CONFIG_TRANSFORM_UNICODE;
 }
 
 static void
@@ -562,8 +563,36 @@ parse_log(struct parse *p, const config_setting_t *s)
 	return walk(p, s, log_settings);
 }
 
+/* --- transform --------------------------------------------------------- */
+
+const char *
+config_transform_name(enum config_transform t)
+{
+	return t == CONFIG_TRANSFORM_ASCII ? "ascii" : "unicode";
+}
+
+static int
+parse_transform(struct parse *p, const config_setting_t *s)
+{
+	const char *text;
+	char q[QUOTE_LEN];
+
+	if (get_string(p, s, &text) == -1)
+		return -1;
+	if (strcmp(text, "unicode") == 0)
+		p->cf->transform = CONFIG_TRANSFORM_UNICODE;
+	else if (strcmp(text, "ascii") == 0)
+		p->cf->transform = CONFIG_TRANSFORM_ASCII;
+	else {
+		quote(text, q, sizeof(q));
+		return fail(p, s, "unknown transform %s (unicode, ascii)", q);
+	}
+	return 0;
+}
+
 static const struct known root_settings[] = {
 	{ "workers",		parse_workers },
+	{ "transform",		parse_transform },
 	{ "tcp",		parse_tcp },
 	{ "udp",		parse_udp },
 	{ "exit_command",	parse_exit_command },
@@ -1013,6 +1042,8 @@ config_dump(const struct config *cf, FILE *fp)
 		fputc((unsigned char)*s < 0x20 || *s == 0x7f ? '?' : *s, fp);
 	fprintf(fp, "\nworkers = %u;  # %u thread%s\n", cf->workers, n,
 	    n == 1 ? "" : "s");
+	fprintf(fp, "transform = \"%s\";\n",
+	    config_transform_name(cf->transform));
 	dump_proto("tcp", &cf->tcp, fp);
 	dump_proto("udp", &cf->udp, fp);
 	quote(cf->exit_command, q, sizeof(q));

@@ -52,9 +52,15 @@ struct config_proto {
 	unsigned		 nbinds;
 };
 
+enum config_transform {
+	CONFIG_TRANSFORM_UNICODE,	/* simple uppercase of UTF-8 (default) */
+	CONFIG_TRANSFORM_ASCII		/* a-z only */
+};
+
 struct config {
 	char			 path[1024];	/* file it was read from */
 	unsigned		 workers;	/* as configured; 0 = nCPU */
+	enum config_transform	 transform;
 	struct config_proto	 tcp;
 	struct config_proto	 udp;
 	char			 exit_command[CONFIG_MAX_EXIT + 1]; /* "" = off */
@@ -86,6 +92,9 @@ unsigned config_effective_workers(const struct config *cf);
 
 /* Print the effective settings in libconfig syntax (for --check-config). */
 void	config_dump(const struct config *cf, FILE *fp);
+
+/* "unicode" or "ascii". */
+const char *config_transform_name(enum config_transform t);
 
 /* Name of a level for log.level ("debug" ...); NULL if unknown. */
 const char *config_level_name(int level);

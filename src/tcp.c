@@ -63,6 +63,7 @@ struct tcp_conn {
 	uint8_t		 flags;
 	exitmatch_state	 xs;
 	int		 fd;
+	struct upcase_carry carry;	/* UTF-8 cut at the end of a read */
 	uint32_t	 last;		/* engine clock at last activity */
 	struct tcp_conn	*prev;
 	struct tcp_conn	*next;
@@ -86,6 +87,7 @@ struct tcp_engine {
 	struct tcp_limits *lim;
 	struct stats	*st;
 	struct exitcmd	 exit;
+	enum config_transform transform;
 	size_t		 max_pending;
 	unsigned	 idle_timeout;
 	uint32_t	 now;
@@ -95,7 +97,10 @@ struct tcp_engine {
 	struct conn_list active;
 	struct conn_list closing;
 	uint8_t		*scratch;	/* HEADROOM + TCP_READ_SIZE */
+	uint8_t		*xbuf;		/* unicode output of a scratch */
 };
+
+#define XBUF_SIZE	UPCASE_UTF8_MAX(HEADROOM + TCP_READ_SIZE)
 
 static bool	conn_settle(struct tcp_engine *, struct tcp_conn *);
 
@@ -155,7 +160,11 @@ tcp_engine_new(int epfd, struct tcp_limits *lim, struct stats *st)
 
 	if ((e = calloc(1, sizeof(*e))) == NULL)
 		return NULL;
-	if ((e->scratch = malloc(HEADROOM + TCP_READ_SIZE)) == NULL) {
+	e->scratch = malloc(HEADROOM + TCP_READ_SIZE);
+	e->xbuf = malloc(XBUF_SIZE);
+	if (e->scratch == NULL || e->xbuf == NULL) {
+		free(e->scratch);
+		free(e->xbuf);
 		free(e);
 		return NULL;
 	}
@@ -175,11 +184,33 @@ tcp_engine_free(struct tcp_engine *e)
 		return;
 	tcp_close_all(e);
 	free(e->scratch);
+	free(e->xbuf);
 	free(e);
 }
 
 static bool	conn_replay(struct tcp_engine *, struct tcp_conn *,
-		    const struct exitcmd *, size_t);
+		    const struct exitcmd *, size_t, bool);
+static bool	conn_send(struct tcp_engine *, struct tcp_conn *,
+		    const uint8_t *, size_t);
+
+/* Switching to "ascii": send what is carried of a cut UTF-8 character
+ * as it is, since the ASCII transform carries nothing. */
+static void
+engine_flush_carries(struct tcp_engine *e)
+{
+	struct tcp_conn *c, *nc;
+	uint8_t buf[4];
+	size_t n;
+
+	for (c = e->active.head; c != NULL; c = nc) {
+		nc = c->next;
+		if (c->carry.len == 0)
+			continue;
+		n = upcase_utf8_flush(buf, &c->carry);
+		if (conn_send(e, c, buf, n))
+			(void)conn_settle(e, c);
+	}
+}
 
 void
 tcp_engine_configure(struct tcp_engine *e, const struct config *cf)
@@ -190,22 +221,27 @@ tcp_engine_configure(struct tcp_engine *e, const struct config *cf)
 	e->max_pending = cf->max_pending_output;
 	e->idle_timeout = cf->idle_timeout;
 	exitcmd_init(&next, cf->exit_command);
-	if (next.len == e->exit.len &&
-	    memcmp(next.text, e->exit.text, next.len) == 0)
-		return;
-	old = e->exit;
-	e->exit = next;
-	/*
-	 * A line held back as a possible old command is decided now: it is
-	 * not the command, and its held bytes are sent from the old text.
-	 * (Held counts index "command\r" and mean nothing for another.)
-	 */
-	for (c = e->active.head; c != NULL; c = nc) {
-		nc = c->next;
-		if (c->xs > 0 && conn_replay(e, c, &old,
-		    exitmatch_release(&c->xs)))
-			(void)conn_settle(e, c);
+	if (next.len != e->exit.len ||
+	    memcmp(next.text, e->exit.text, next.len) != 0) {
+		old = e->exit;
+		e->exit = next;
+		/*
+		 * A line held back as a possible old command is decided now:
+		 * it is not the command, and its held bytes are sent from
+		 * the old text.  (Held counts index "command\r" and mean
+		 * nothing for another command.)
+		 */
+		for (c = e->active.head; c != NULL; c = nc) {
+			nc = c->next;
+			if (c->xs > 0 && conn_replay(e, c, &old,
+			    exitmatch_release(&c->xs), false))
+				(void)conn_settle(e, c);
+		}
 	}
+	if (cf->transform != e->transform &&
+	    cf->transform == CONFIG_TRANSFORM_ASCII)
+		engine_flush_carries(e);
+	e->transform = cf->transform;
 }
 
 void
@@ -458,15 +494,36 @@ conn_flush(struct tcp_engine *e, struct tcp_conn *c)
 
 /* --- input ------------------------------------------------------------ */
 
+/*
+ * Uppercase p[0..n) (in place for "ascii", into xbuf for "unicode") and
+ * send it.  final: the stream ends here, so a UTF-8 character still cut
+ * goes out as it is.
+ */
+static bool
+conn_emit(struct tcp_engine *e, struct tcp_conn *c, uint8_t *p, size_t n,
+    bool final)
+{
+	size_t len;
+
+	if (e->transform == CONFIG_TRANSFORM_ASCII) {
+		upcase_ascii(p, p, n);
+		return conn_send(e, c, p, n);
+	}
+	len = upcase_utf8(e->xbuf, p, n, &c->carry);
+	if (final)
+		len += upcase_utf8_flush(e->xbuf + len, &c->carry);
+	return conn_send(e, c, e->xbuf, len);
+}
+
 /* Send held bytes of the exit command that turned out not to be it. */
 static bool
 conn_replay(struct tcp_engine *e, struct tcp_conn *c,
-    const struct exitcmd *cmd, size_t n)
+    const struct exitcmd *cmd, size_t n, bool final)
 {
 	uint8_t buf[HEADROOM];
 
-	upcase_ascii(buf, (const uint8_t *)cmd->text, n);
-	return conn_send(e, c, buf, n);
+	memcpy(buf, cmd->text, n);
+	return conn_emit(e, c, buf, n, final);
 }
 
 static bool
@@ -478,7 +535,7 @@ conn_eof(struct tcp_engine *e, struct tcp_conn *c)
 		return false;
 	}
 	/* An unfinished last line is not the exit command: answer it. */
-	if (!conn_replay(e, c, &e->exit, exitmatch_release(&c->xs)))
+	if (!conn_replay(e, c, &e->exit, exitmatch_release(&c->xs), true))
 		return false;
 	return true;
 }
@@ -491,9 +548,17 @@ conn_read(struct tcp_engine *e, struct tcp_conn *c)
 	size_t room = TCP_READ_SIZE, pending = tcp_conn_pending(c);
 	ssize_t n;
 
-	/* Read no more than max_pending_output may still hold. */
-	if (!(c->flags & TC_LINGER) && e->max_pending - pending < room)
+	/*
+	 * Read no more than max_pending_output may still hold, counting
+	 * that "unicode" output can be 3/2 of its input.
+	 */
+	if (!(c->flags & TC_LINGER) && pending > 0) {
 		room = e->max_pending - pending;
+		if (e->transform == CONFIG_TRANSFORM_UNICODE)
+			room = room / 3 * 2 + 1;
+		if (room > TCP_READ_SIZE)
+			room = TCP_READ_SIZE;
+	}
 	do {
 		n = recv(c->fd, in, room, MSG_DONTWAIT);
 	} while (n == -1 && errno == EINTR);
@@ -514,10 +579,9 @@ conn_read(struct tcp_engine *e, struct tcp_conn *c)
 	step = exitmatch_feed(&e->exit, &c->xs, in, (size_t)n);
 	out = in - step.replay;
 	memcpy(out, e->exit.text, step.replay);
-	upcase_ascii(out, out, step.replay + step.emit);
 	if (step.matched)
 		c->flags |= TC_EXIT;
-	return conn_send(e, c, out, step.replay + step.emit);
+	return conn_emit(e, c, out, step.replay + step.emit, step.matched);
 }
 
 /* Is there nothing more to answer on c right now? */
@@ -548,7 +612,8 @@ conn_settle(struct tcp_engine *e, struct tcp_conn *c)
 		if ((c->flags & TC_EXIT) ||
 		    (e->draining && conn_quiet(c))) {
 			if (e->draining &&
-			    !conn_replay(e, c, &e->exit, exitmatch_release(&c->xs)))
+			    !conn_replay(e, c, &e->exit,
+			    exitmatch_release(&c->xs), true))
 				return false;
 			if (c->out == NULL && !conn_linger(e, c))
 				return false;

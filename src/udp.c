@@ -4,8 +4,8 @@
  * A batch of datagrams comes in with one recvmmsg(2) and the replies go
  * out with one sendmmsg(2), each uppercased in place in its receive slot:
  * no copy, no allocation.  A reply is never longer than its request (the
- * transform keeps the length), so upcased cannot amplify a spoofed
- * request.  Datagrams that could start an echo loop (from low ports, from
+ * "unicode" transform leaves a character alone if its uppercase would
+ * need more bytes), so upcased cannot amplify a spoofed request.  Datagrams that could start an echo loop (from low ports, from
  * our own ports, from broadcast or multicast sources) are dropped and
  * counted.
  *
@@ -52,6 +52,7 @@ struct udp_engine {
 	union udp_cmsg	 cout[UDP_BATCH];
 	uint16_t	 own[UDP_OWN_MAX];
 	size_t		 nown;
+	enum config_transform transform;
 };
 
 struct udp_engine *
@@ -83,6 +84,12 @@ udp_engine_free(struct udp_engine *u)
 		return;
 	munmap(u->slots, (size_t)UDP_BATCH * UDP_SLOT);
 	free(u);
+}
+
+void
+udp_engine_configure(struct udp_engine *u, const struct config *cf)
+{
+	u->transform = cf->transform;
 }
 
 void
@@ -175,7 +182,11 @@ udp_reply(struct udp_engine *u, int i, int k, bool pktinfo)
 	if (pktinfo && (clen = udp_reply_cmsg(in, &u->cout[k])) ==
 	    (size_t)-1)
 		return false;	/* sent to a group or to everyone */
-	upcase_ascii(u->iov[i].iov_base, u->iov[i].iov_base, len);
+	/* Never longer than the request: no amplification. */
+	if (u->transform == CONFIG_TRANSFORM_ASCII)
+		upcase_ascii(u->iov[i].iov_base, u->iov[i].iov_base, len);
+	else
+		len = upcase_utf8_nogrow(u->iov[i].iov_base, len);
 	u->iov[i].iov_len = len;
 	memset(out, 0, sizeof(*out));
 	out->msg_name = &u->from[i];

@@ -21,6 +21,11 @@ struct udp_engine;
 struct udp_engine *udp_engine_new(struct stats *st);
 void	udp_engine_free(struct udp_engine *u);
 
+struct config;
+
+/* Take the settings of cf (the transform). */
+void	udp_engine_configure(struct udp_engine *u, const struct config *cf);
+
 /* Our own UDP ports: datagrams from them are dropped. */
 void	udp_engine_ports(struct udp_engine *u, const uint16_t *ports,
 	    size_t n);

@@ -184,6 +184,7 @@ worker_mailbox(struct worker *w, uint64_t now)
 	changed = w->gen != w->applied;
 	if (changed) {
 		tcp_engine_configure(w->tcp, &w->cf);
+		udp_engine_configure(w->udp, &w->cf);
 		w->cur = w->set;
 		if (w->drain && !w->draining) {
 			w->draining = true;

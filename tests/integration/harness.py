@@ -47,7 +47,49 @@ UPPER = bytes.maketrans(bytes(range(ord("a"), ord("z") + 1)),
 
 
 def upper(data):
+    """The "ascii" transform."""
     return bytes(data).translate(UPPER)
+
+
+_UNICODE_TABLE = None
+
+
+def _unicode_table():
+    """Simple uppercase mapping from tests/data/unicode (Unicode 13, plus
+    the mappings newer Unicode added: the daemon's tables are newer)."""
+    global _UNICODE_TABLE
+    if _UNICODE_TABLE is None:
+        table = {}
+        for name in ("upper-table-u13.tsv", "newer-unicode.tsv"):
+            path = os.path.join(SRCDIR, "tests", "data", "unicode", name)
+            with open(path) as f:
+                for line in f:
+                    if line.startswith("#") or not line.strip():
+                        continue
+                    lo, up = line.split()[:2]
+                    table[int(lo, 16)] = int(up, 16)
+        _UNICODE_TABLE = table
+    return _UNICODE_TABLE
+
+
+def upper_unicode(data, grow=True):
+    """The "unicode" transform: each valid UTF-8 character gets its simple
+    uppercase, every other byte is unchanged.  grow=False is the UDP rule:
+    a character whose uppercase needs more bytes stays as it is.  Python's
+    strict decoder with surrogateescape splits valid and invalid bytes
+    exactly as the daemon does."""
+    table = _unicode_table()
+    out = []
+    for ch in bytes(data).decode("utf-8", "surrogateescape"):
+        c = ord(ch)
+        if 0xDC80 <= c <= 0xDCFF:           # an invalid byte, escaped
+            out.append(ch)
+            continue
+        u = chr(table.get(c, c))
+        if not grow and len(u.encode()) > len(ch.encode()):
+            u = ch
+        out.append(u)
+    return "".join(out).encode("utf-8", "surrogateescape")
 
 
 # ---------------------------------------------------------------------------
@@ -533,11 +575,13 @@ def cstr(s):
 
 def conf(tcp="[ {P0} ]", udp="[ {P0} ]", bind='"127.0.0.1"', udp_bind=None,
          workers=2, exit_command="exit", limits=None, level="info",
-         extra=""):
+         extra="", transform=None):
     """Config text; {P0}, {P1}... are replaced by the Daemon's ports."""
     lines = []
     if workers is not None:
         lines.append("workers = %d;" % workers)
+    if transform is not None:
+        lines.append("transform = %s;" % cstr(transform))
     if tcp is not None:
         lines.append("tcp = { ports = %s; bind = %s; };" % (tcp, bind))
     if udp is not None:

@@ -42,7 +42,9 @@ def test_tcp_echo_partial_line_without_newline():
 
 
 def test_tcp_all_256_byte_values():
-    d = Daemon(conf())
+    # "ascii": each byte stands alone (under "unicode" a lone UTF-8 lead
+    # byte such as 0xe9 waits for the next one: see test_unicode.py)
+    d = Daemon(conf(transform="ascii"))
     s = tcp_connect(d.port)
     data = bytes(range(256)) * 4 + bytes(range(255, -1, -1))
     s.sendall(data)
@@ -56,17 +58,29 @@ def test_tcp_all_256_byte_values():
                     "reply to byte 0x%02x" % b)
 
 
-def test_tcp_large_stream_roundtrip():
-    d = Daemon(conf())
+def _large_stream(transform, expect_fn):
+    d = Daemon(conf(transform=transform))
     s = tcp_connect(d.port)
     data = harness.random_bytes(1 << 20, seed=1)
+    want = expect_fn(data)
     t0 = time.monotonic()
     th, res = harness.sender_thread(s, data)
-    got = recv_exact(s, len(data), timeout=20)
+    got = recv_exact(s, len(want), timeout=20)
     th.join(5)
     assert res["error"] is None, res["error"]
-    check_bytes(got, upper(data))
-    diag("1 MiB echoed in %.3f s" % (time.monotonic() - t0))
+    check_bytes(got, want)
+    harness.expect_silence(s, 0.1)
+    diag("1 MiB of random bytes echoed (%s) in %.3f s" %
+         (transform, time.monotonic() - t0))
+
+
+def test_tcp_large_stream_roundtrip_unicode():
+    # random bytes hold valid UTF-8 sequences now and then (e.g. c3 a9)
+    _large_stream("unicode", harness.upper_unicode)
+
+
+def test_tcp_large_stream_roundtrip_ascii():
+    _large_stream("ascii", upper)
 
 
 def test_udp_echo():
@@ -85,7 +99,8 @@ def test_udp_65507_byte_datagram():
     s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
     reply = udp_exchange(d.port, data, sock=s, timeout=3)
     assert reply is not None, "no reply to a 65507-byte datagram"
-    check_bytes(reply, upper(data))
+    check_bytes(reply, harness.upper_unicode(data, grow=False))
+    assert len(reply) <= len(data)
     # and the sizes around the usual MTU limits
     for n in (1, 1472, 1473, 8972, 9000, 65506):
         msg = harness.fill_random_lower(n, seed=n)

@@ -86,6 +86,7 @@ static void
 assert_config_eq(const struct config *a, const struct config *b)
 {
 	ck_assert_uint_eq(a->workers, b->workers);
+	ck_assert_int_eq(a->transform, b->transform);
 	assert_proto_eq(&a->tcp, &b->tcp);
 	assert_proto_eq(&a->udp, &b->udp);
 	ck_assert_str_eq(a->exit_command, b->exit_command);
@@ -527,6 +528,38 @@ START_TEST(log_level_each)
 	ck_assert_str_eq(config_level_name(levels[_i].level), levels[_i].name);
 }
 END_TEST
+
+START_TEST(transform_values)
+{
+	accept_text("");
+	ck_assert_int_eq(cf.transform, CONFIG_TRANSFORM_UNICODE);
+	accept_text("transform = \"ascii\";");
+	ck_assert_int_eq(cf.transform, CONFIG_TRANSFORM_ASCII);
+	ck_assert_str_eq(config_transform_name(cf.transform), "ascii");
+	accept_text("transform = \"unicode\";");
+	ck_assert_int_eq(cf.transform, CONFIG_TRANSFORM_UNICODE);
+	ck_assert_str_eq(config_transform_name(cf.transform), "unicode");
+}
+END_TEST
+
+START_TEST(transform_round_trip)
+{
+	struct config first;
+	char *text;
+
+	accept_text("transform = \"ascii\";");
+	first = cf;
+	text = dump(&first);
+	accept_text(text);
+	free(text);
+	ck_assert_int_eq(cf.transform, CONFIG_TRANSFORM_ASCII);
+}
+END_TEST
+
+REJECT(transform_unknown, "\n\ntransform = \"utf8\";",
+    "t.conf:3: transform: unknown transform \"utf8\" (unicode, ascii)")
+REJECT(transform_int, "transform = 1;",
+    "t.conf:1: transform: expected a string, got an integer")
 
 START_TEST(level_name_unknown)
 {
@@ -1054,6 +1087,7 @@ START_TEST(dump_exact)
 	ck_assert_str_eq(text,
 	    "# effective configuration of t.conf\n"
 	    "workers = 3;  # 3 threads\n"
+	    "transform = \"unicode\";\n"
 	    "tcp = {\n\tports = [ 8008 ];\n\tbind = [ \"::\" ];\n};\n"
 	    "udp = {\n\tports = [ 8008 ];\n\tbind = [ \"::\" ];\n};\n"
 	    "exit_command = \"exit\";\n"
@@ -1284,6 +1318,7 @@ config_suite(void)
 	    bind_list_parens, bind_16, bind_scope, exit_command_value,
 	    exit_command_empty, exit_command_63, limits_all, limits_partial,
 	    limits_lowest, limits_highest, int64_in_range, level_name_unknown,
+	    transform_values, transform_round_trip,
 	    udp_port_is_ours, everything_non_default,
 	    literals_outside_values_ignored);
 	tcase_add_loop_test(tc, log_level_each, 0,
@@ -1291,7 +1326,8 @@ config_suite(void)
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("reject");
-	ADD(tc, workers_string, workers_float, workers_float_exponent,
+	ADD(tc, transform_unknown, transform_int,
+	    workers_string, workers_float, workers_float_exponent,
 	    workers_bool, workers_array, workers_group, limit_string,
 	    limit_float, limit_list, exit_command_int, level_int,
 	    ports_scalar, ports_string_element, ports_mixed_list,

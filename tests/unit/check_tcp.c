@@ -26,11 +26,14 @@ struct rig {
 	struct tcp_conn	*c;
 };
 
+static enum config_transform transform = CONFIG_TRANSFORM_UNICODE;
+
 static void
 settings(struct config *cf, const char *exitcmd, size_t pending,
     unsigned idle)
 {
 	memset(cf, 0, sizeof(*cf));
+	cf->transform = transform;
 	snprintf(cf->exit_command, sizeof(cf->exit_command), "%s", exitcmd);
 	cf->max_pending_output = pending;
 	cf->idle_timeout = idle;
@@ -345,6 +348,108 @@ START_TEST(test_reset_by_peer)
 }
 END_TEST
 
+START_TEST(test_unicode_split_character)
+{
+	struct rig r;
+	char buf[64];
+	bool eof;
+
+	rig_open(&r, "exit", 65536, 0);
+	/* e-acute cut after its first byte: nothing can be sent yet */
+	ck_assert_int_eq(write(r.client, "caf\xc3", 4), 4);
+	pump(r.e, r.epfd);
+	ck_assert_uint_eq(drain_client(r.client, buf, sizeof(buf), &eof), 3);
+	ck_assert_mem_eq(buf, "CAF", 3);
+	ck_assert_int_eq(write(r.client, "\xa9 \xc3\x9f\n", 5), 5);
+	pump(r.e, r.epfd);
+	ck_assert_uint_eq(drain_client(r.client, buf, sizeof(buf), &eof), 6);
+	ck_assert_mem_eq(buf, "\xc3\x89 \xc3\x9f\n", 6);	/* sharp s stays */
+	rig_close(&r);
+}
+END_TEST
+
+START_TEST(test_unicode_grows_on_tcp)
+{
+	struct rig r;
+	char buf[64];
+	bool eof;
+
+	rig_open(&r, "exit", 65536, 0);
+	/* U+0250 (2 bytes) -> U+2C6F (3 bytes); U+0131 -> 'I' (1 byte) */
+	ck_assert_int_eq(write(r.client, "\xc9\x90\xc4\xb1", 4), 4);
+	pump(r.e, r.epfd);
+	ck_assert_uint_eq(drain_client(r.client, buf, sizeof(buf), &eof), 4);
+	ck_assert_mem_eq(buf, "\xe2\xb1\xafI", 4);
+	rig_close(&r);
+}
+END_TEST
+
+START_TEST(test_unicode_cut_at_eof_and_exit)
+{
+	struct rig r;
+	char buf[64];
+	bool eof;
+
+	rig_open(&r, "exit", 65536, 0);
+	/* A character cut by the client's FIN goes back as it is. */
+	ck_assert_int_eq(write(r.client, "a\xe2\x82", 3), 3);
+	ck_assert_int_eq(shutdown(r.client, SHUT_WR), 0);
+	pump(r.e, r.epfd);
+	ck_assert_uint_eq(drain_client(r.client, buf, sizeof(buf), &eof), 3);
+	ck_assert_mem_eq(buf, "A\xe2\x82", 3);
+	ck_assert(eof);
+	rig_close(&r);
+	/* ... and by the exit line: "\xc3\nexit\n" */
+	rig_open(&r, "exit", 65536, 0);
+	ck_assert_int_eq(write(r.client, "\xc3\nexit\n", 7), 7);
+	pump(r.e, r.epfd);
+	ck_assert_uint_eq(drain_client(r.client, buf, sizeof(buf), &eof), 2);
+	ck_assert_mem_eq(buf, "\xc3\n", 2);
+	ck_assert(eof);
+	rig_close(&r);
+}
+END_TEST
+
+START_TEST(test_ascii_transform_leaves_utf8)
+{
+	struct rig r;
+	char buf[64];
+	bool eof;
+
+	transform = CONFIG_TRANSFORM_ASCII;
+	rig_open(&r, "exit", 65536, 0);
+	ck_assert_int_eq(write(r.client, "caf\xc3\xa9", 5), 5);
+	pump(r.e, r.epfd);
+	ck_assert_uint_eq(drain_client(r.client, buf, sizeof(buf), &eof), 5);
+	ck_assert_mem_eq(buf, "CAF\xc3\xa9", 5);
+	rig_close(&r);
+	transform = CONFIG_TRANSFORM_UNICODE;
+}
+END_TEST
+
+START_TEST(test_switch_to_ascii_flushes_carry)
+{
+	struct rig r;
+	struct config cf;
+	char buf[64];
+	bool eof;
+
+	rig_open(&r, "exit", 65536, 0);
+	ck_assert_int_eq(write(r.client, "x\xc3", 2), 2);
+	pump(r.e, r.epfd);
+	ck_assert_uint_eq(drain_client(r.client, buf, sizeof(buf), &eof), 1);
+	transform = CONFIG_TRANSFORM_ASCII;
+	settings(&cf, "exit", 65536, 0);
+	transform = CONFIG_TRANSFORM_UNICODE;
+	tcp_engine_configure(r.e, &cf);
+	ck_assert_int_eq(write(r.client, "\xa9", 1), 1);
+	pump(r.e, r.epfd);
+	ck_assert_uint_eq(drain_client(r.client, buf, sizeof(buf), &eof), 2);
+	ck_assert_mem_eq(buf, "\xc3\xa9", 2);	/* no byte lost */
+	rig_close(&r);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -364,6 +469,11 @@ main(void)
 	tcase_add_test(tc, test_drain_deadline);
 	tcase_add_test(tc, test_hand_over);
 	tcase_add_test(tc, test_reset_by_peer);
+	tcase_add_test(tc, test_unicode_split_character);
+	tcase_add_test(tc, test_unicode_grows_on_tcp);
+	tcase_add_test(tc, test_unicode_cut_at_eof_and_exit);
+	tcase_add_test(tc, test_ascii_transform_leaves_utf8);
+	tcase_add_test(tc, test_switch_to_ascii_flushes_carry);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_ENV);
