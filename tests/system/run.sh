@@ -1,0 +1,535 @@
+#!/bin/bash
+# tests/system/run.sh - the system test of the upcased Debian package.
+#
+# Boots a real systemd as PID 1 in a container (systemd-nspawn on an
+# overlay of this host's root, private network), installs the .deb in it
+# and plays the admin: service, reload (good and bad), crash and watchdog
+# restarts, socket activation, a restart and an upgrade under load, stop,
+# purge.  Prints TAP, one line per step with its time, and a summary.
+#
+# Usage: tests/system/run.sh [PATH/upcased_VERSION_ARCH.deb]
+#   Without an argument, builds the package first from this source tree
+#   (a copy of it, in a temporary directory; DEB_BUILD_OPTIONS=nocheck,
+#   since make check is run on its own).
+#
+# Needs root, systemd-nspawn (package systemd-container, installed if
+# missing), python3, and for the build dpkg-dev and the Build-Depends.
+# Unattended: no standard input, every wait bounded, every process it
+# starts ended by PID on every exit path, mounts undone.  A few minutes.
+
+set -u
+
+HERE=$(cd "$(dirname "$0")" && pwd)
+SRC=$(cd "$HERE/../.." && pwd)
+. "$HERE/lib.sh"
+
+NSTEPS=9
+WORK=
+DEB=${1:-}
+CONF=/etc/upcased/upcased.conf
+MSGID_STARTED=00bf4bfd2f664ec49ebcea48fe9d33ec
+MSGID_RELOADING=a7d3039c582e45f097ba0d1218235b10
+MSGID_RELOADED=3218dd31d2df4d5892b11582e90cd713
+MSGID_RELOAD_REFUSED=86deba2baef34a4cbd6c7eda577a3c40
+MSGID_STOPPING=d9665947ceac4fd688cbfca32c361dee
+MSGID_STOPPED=323e52fbd34c4cb9b84d5f9c8ff928cb
+MSGID_LISTENING=44f3aa6572b74f109a4e75fb66d39d40
+
+cleanup() {
+	ut_teardown
+	[ -z "$WORK" ] || rm -rf "$WORK"
+}
+# fd 3: the real standard output, for the trap (a check may be running
+# with its output going to the step's log).
+exec 3>&1
+trap cleanup EXIT
+trap 'say "Bail out! interrupted" >&3; exit 130' INT TERM HUP
+
+bail() {
+	say "Bail out! $*"
+	exit 1
+}
+
+# --- preparation -----------------------------------------------------------
+
+[ "$(id -u)" -eq 0 ] || bail "must run as root (mounts, nspawn)"
+
+apt_install() {
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
+	    --no-install-recommends "$@" </dev/null >/dev/null 2>&1 ||
+	{ apt-get update -q </dev/null >/dev/null 2>&1 &&
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
+	    --no-install-recommends "$@" </dev/null >/dev/null 2>&1; }
+}
+
+command -v systemd-nspawn >/dev/null || apt_install systemd-container ||
+    bail "systemd-nspawn is missing and could not be installed"
+command -v python3 >/dev/null || bail "python3 is missing"
+
+WORK=$(mktemp -d "${TMPDIR:-/var/tmp}/upcased-systest.XXXXXX") ||
+    bail "mktemp"
+mkdir "$WORK/ct"
+
+build_deb() {
+	local t0 tree=$WORK/build/upcased
+	t0=$(now)
+	mkdir -p "$tree"
+	if git -C "$SRC" rev-parse --git-dir >/dev/null 2>&1; then
+		# The working tree as it is, without build products.
+		(cd "$SRC" && git ls-files -co --exclude-standard -z |
+		    grep -z -v -e '^build/' -e '__pycache__' |
+		    tar --null -T - -cf -) | tar -xf - -C "$tree" || return 1
+	else
+		cp -a "$SRC/." "$tree/" || return 1
+	fi
+	if ! (cd "$tree" && dpkg-checkbuilddeps) >/dev/null 2>&1; then
+		apt_install build-essential debhelper dh-autoreconf pkg-config \
+		    libsystemd-dev libconfig-dev check python3 systemd \
+		    dpkg-dev fakeroot || return 1
+	fi
+	(cd "$tree" && DEB_BUILD_OPTIONS="nocheck ${DEB_BUILD_OPTIONS:-}" \
+	    dpkg-buildpackage -us -uc -b) >"$WORK/build.log" 2>&1 || {
+		tail -n 40 "$WORK/build.log" | diag
+		return 1
+	}
+	DEB=$(ls "$WORK"/build/upcased_*.deb 2>/dev/null | head -n 1)
+	say "# built $(basename "$DEB") in $(elapsed "$t0") s"
+}
+
+if [ -z "$DEB" ]; then
+	build_deb || bail "could not build the package"
+fi
+[ -f "$DEB" ] || bail "no such package: $DEB"
+cp "$DEB" "$WORK/ct/upcased.deb"
+cp "$HERE/client.py" "$WORK/ct/client.py"
+
+T_ALL=$(now)
+ut_boot "$WORK/ct" >"$WORK/boot.out" 2>&1 || {
+	diag <"$WORK/boot.out"
+	bail "the container did not boot"
+}
+say "# container booted: $(tail -n 1 "$WORK/boot.out") in $(elapsed "$T_ALL") s"
+if ct dpkg-query -W -f='${Status}' upcased 2>/dev/null | grep -q installed; then
+	ct dpkg --purge upcased >/dev/null 2>&1 ||
+	    bail "upcased is installed on the host and cannot be purged"
+fi
+
+# --- the steps -------------------------------------------------------------
+
+mainpid() {
+	prop upcased.service MainPID
+}
+
+# The service answers TCP and UDP on port $1, IPv4 and IPv6.
+answers() {
+	client tcp 127.0.0.1 "$1" && client tcp ::1 "$1" &&
+	    client udp 127.0.0.1 "$1" && client udp ::1 "$1"
+}
+
+# systemctl status upcased matches the regular expression $1 (evaluated
+# afresh at each call, for wait_for).
+status_matches() {
+	matches "$(ct systemctl status upcased.service --no-pager -n 0 2>&1)" "$1"
+}
+
+# The journal of upcased.service after cursor $1 matches $2; $3...: more
+# FIELD=VALUE filters (see jfilter.py).
+journal_matches() {
+	local c=$1 re=$2
+	shift 2
+	matches "$(journal_since "$c" -u upcased.service "$@")" "$re"
+}
+
+running() {
+	is "$(prop upcased.service ActiveState)/$(prop upcased.service SubState)" \
+	    active/running
+}
+
+# The journal entry of upcased with MESSAGE_ID $2 after cursor $1, as
+# JSON lines, must carry the fields "NAME=VALUE"... in $3...
+entry_has() {
+	local c=$1 id=$2
+	shift 2
+	journal_since "$c" -u upcased.service MESSAGE_ID="$id" -o json |
+	    python3 -c '
+import json, sys
+want = dict(a.split("=", 1) for a in sys.argv[1:])
+entries = [json.loads(l) for l in sys.stdin if l.strip()]
+if not entries:
+    sys.exit("no entry with that MESSAGE_ID")
+e = entries[-1]
+bad = {k: e.get(k) for k, v in want.items() if v != "*" and e.get(k) != v or k not in e}
+if bad:
+    sys.exit("fields %r, expected %r; entry: %r" % (bad, want, e))
+print("entry has", " ".join("%s=%s" % (k, e[k]) for k in want))
+' "$@"
+}
+
+step1() {
+	check "apt-get install ./upcased.deb" \
+	    ct_t 120 env DEBIAN_FRONTEND=noninteractive apt-get install -y \
+	    --no-install-recommends /var/tmp/ut/upcased.deb || return 1
+	check "dpkg says installed" \
+	    matches "$(ct dpkg-query -W -f='${Status}' upcased)" \
+	    'install ok installed' || return 1
+	check "the configuration file is a conffile" \
+	    matches "$(ct dpkg-query -W -f='${Conffiles}' upcased)" \
+	    "^ $CONF [0-9a-f]{32}\$" || return 1
+	check "the dpkg trigger registered the journal catalog" \
+	    matches "$(ct journalctl --list-catalog)" \
+	    "^$MSGID_STARTED upcased: " || return 1
+	check "man pages are installed" \
+	    ct test -f /usr/share/man/man8/upcased.8.gz -a \
+	    -f /usr/share/man/man5/upcased.conf.5.gz
+}
+
+step2() {
+	# shellcheck disable=SC2034 # u: set and read in an eval
+	local c pid status u
+	c=$1	# cursor from before the installation
+	check "upcased.service enabled" \
+	    is "$(ct systemctl is-enabled upcased.service)" enabled || return 1
+	check "upcased.service active" wait_for 10 running || return 1
+	check "upcased.socket not enabled, not active" \
+	    is "$(ct systemctl is-enabled upcased.socket)/$(prop upcased.socket ActiveState)" \
+	    disabled/inactive || return 1
+	check "TCP and UDP echo on 8008, IPv4 and IPv6" \
+	    wait_for 10 answers 8008 || return 1
+	check "journal: started MESSAGE_ID with UPCASED_* fields" \
+	    entry_has "$c" "$MSGID_STARTED" SYSLOG_IDENTIFIER=upcased \
+	    UPCASED_CONFIG=$CONF UPCASED_SOCKET_ACTIVATION=no \
+	    UPCASED_TCP_PORTS=8008 UPCASED_UDP_PORTS=8008 \
+	    'UPCASED_WORKERS=*' || return 1
+	check "journal: a listening MESSAGE_ID per socket" \
+	    is "$(count_msgid "$c" "$MSGID_LISTENING")" 2 || return 1
+	check "journalctl -x explains the start from the catalog" \
+	    matches "$(ct journalctl -q --no-pager -x -u upcased.service)" \
+	    'upcased, the uppercase echo service, has started' || return 1
+	# The sandbox, seen from outside: no root, no capability, seccomp.
+	pid=$(mainpid)
+	status=$(ct cat "/proc/$pid/status")
+	check "runs as a dynamic user (UID 61184..65519)" \
+	    eval 'u=$(ct ps -o uid= -p "$pid" | tr -d " "); [ "$u" -ge 61184 ] && [ "$u" -le 65519 ]' ||
+	    return 1
+	note "user: $(ct ps -o user=,uid= -p "$pid")"
+	check "not root, no capabilities, no new privileges, seccomp" \
+	    matches "$(printf '%s\n' "$status" | grep -E '^(Uid|CapEff|CapBnd|NoNewPrivs|Seccomp):' | tr -s '\t\n' '  ')" \
+	    '^Uid: [1-9][0-9]* .*CapEff: 0{16} CapBnd: 0{16} NoNewPrivs: 1 Seccomp: 2 $' ||
+	    return 1
+	check "its root file system is read-only (ProtectSystem=strict)" \
+	    matches "$(ct nsenter -t "$pid" -m findmnt -n -o OPTIONS /)" '^ro,'
+}
+
+step3() {
+	local c hold=/var/tmp/ut/hold
+	ct rm -rf "$hold"
+	ct mkdir -p "$hold"
+	ct cp "$CONF" /var/tmp/ut/upcased.conf.orig
+	# A client connected before the reload, to be served after it.
+	ct_bg 90 python3 /var/tmp/ut/client.py hold 127.0.0.1 8008 "$hold" \
+	    >>"$UT_STEPLOG" 2>&1
+	check "a client is connected to 8008" \
+	    wait_for 10 ct test -e "$hold/ready" || return 1
+	check "edit the port: 8008 -> 8009" \
+	    ct sed -i 's/ports = \[ 8008 \];/ports = [ 8009 ];/' "$CONF" ||
+	    return 1
+	check "the file now says 8009" \
+	    matches "$(ct grep -c 'ports = \[ 8009 \]' "$CONF")" '^2$' ||
+	    return 1
+	c=$(cursor)
+	check "systemctl reload upcased" ct systemctl reload upcased ||
+	    return 1
+	check "journal: reloaded MESSAGE_ID" \
+	    wait_for 10 entry_has "$c" "$MSGID_RELOADED" \
+	    UPCASED_CONFIG=$CONF || return 1
+	check "the new port 8009 answers TCP and UDP" \
+	    wait_for 10 answers 8009 || return 1
+	check "the old port 8008 is closed" \
+	    wait_for 10 client refused 127.0.0.1 8008 || return 1
+	ct touch "$hold/go"
+	check "the connection made before the reload is still served" \
+	    wait_for 15 ct test -e "$hold/result" || return 1
+	check "back to active/running" wait_for 10 running || return 1
+	# STATUS= is sent every 5 s and after each reload.
+	check "systemctl status shows the STATUS= figures of the traffic" \
+	    wait_for 12 status_matches \
+	    'Status: "[0-9]+ connections open, [1-9][0-9]* served; [1-9][0-9]* bytes in, [1-9][0-9]* out; [1-9][0-9]* datagrams' ||
+	    return 1
+	note "$(ct systemctl status upcased.service --no-pager -n 0 | grep -o 'Status: .*')"
+}
+
+# The file is restored and reloaded whatever happened, so that one
+# failure does not fail every later step.
+step4() {
+	local rc
+	step4_body
+	rc=$?
+	check "restore the file and reload" \
+	    ct sh -c "cp /var/tmp/ut/upcased.conf.orig $CONF && systemctl reload upcased" ||
+	    return 1
+	check "8008 answers again" wait_for 10 answers 8008 || return 1
+	return "$rc"
+}
+
+step4_body() {
+	local c c2 line out rc pid
+	# Broken file: a new port (8010) and, further down, a bad value.
+	ct sed -i -e 's/ports = \[ 8009 \];/ports = [ 8010 ];/' \
+	    -e 's/idle_timeout = 300;/idle_timeout = -5;/' "$CONF"
+	line=$(ct grep -n 'idle_timeout = -5;' "$CONF" | cut -d: -f1)
+	check "the broken line is line $line" matches "$line" '^[0-9]+$' ||
+	    return 1
+	c=$(cursor)
+	pid=$(mainpid)
+	out=$(ct systemctl reload upcased 2>&1)
+	rc=$?
+	say "systemctl reload: status $rc: $out" >>"$UT_STEPLOG"
+	check "systemctl reload fails" isnt "$rc" 0 || return 1
+	note "systemctl reload: exit $rc: $(printf '%s' "$out" | head -n 1)"
+	note "$(ct systemctl status upcased --no-pager -n 20 2>&1 | grep -o "$CONF:$line: .*" | head -n 1)"
+	check "systemctl status shows the error with file and line" \
+	    matches "$(ct systemctl status upcased --no-pager -n 20 2>&1)" \
+	    "$CONF:$line: limits.idle_timeout: -5 is out of range" || return 1
+	check "systemctl is-active: active" \
+	    is "$(ct systemctl is-active upcased)" active || return 1
+	check "still the same process" is "$(mainpid)" "$pid" || return 1
+	check "the daemon was not even signalled (no reloading MESSAGE_ID)" \
+	    is "$(count_msgid "$c" "$MSGID_RELOADING")" 0 || return 1
+	check "the old configuration serves: 8009 answers" answers 8009 ||
+	    return 1
+	check "and 8010 is not bound" client refused 127.0.0.1 8010 ||
+	    return 1
+	# A bare SIGHUP with the broken file.
+	c2=$(cursor)
+	check "kill -HUP the main PID" ct kill -HUP "$pid" || return 1
+	check "journal: reload refused MESSAGE_ID naming file and line" \
+	    wait_for 10 journal_matches "$c2" "reload refused.*$CONF:$line:" \
+	    MESSAGE_ID=$MSGID_RELOAD_REFUSED || return 1
+	check "READY again: active/running, not reloading" \
+	    wait_for 10 running || return 1
+	check "systemctl is-active: active" \
+	    is "$(ct systemctl is-active upcased)" active || return 1
+	check "still serving the old configuration: 8009 answers" \
+	    answers 8009 || return 1
+	check "and 8010 is still not bound" client refused 127.0.0.1 8010
+}
+
+step5() {
+	local pid n
+	pid=$(mainpid)
+	n=$(prop upcased.service NRestarts)
+	check "kill -9 $pid" ct kill -KILL "$pid" || return 1
+	check "systemd restarted it (new main PID)" \
+	    wait_for 20 eval '[ "$(mainpid)" != "$pid" ] && [ "$(mainpid)" != 0 ] && running' ||
+	    return 1
+	check "NRestarts went up by one" \
+	    is "$(prop upcased.service NRestarts)" "$((n + 1))" || return 1
+	check "8008 answers" wait_for 10 answers 8008
+}
+
+WD_DROPIN=/run/systemd/system/upcased.service.d
+
+# The drop-in goes whatever happened.
+step6() {
+	local rc
+	step6_body
+	rc=$?
+	check "remove the drop-in, restart" ct sh -c "rm -rf $WD_DROPIN && systemctl daemon-reload && systemctl restart upcased" ||
+	    return 1
+	check "active" wait_for 10 running || return 1
+	return "$rc"
+}
+
+step6_body() {
+	local pid c d=$WD_DROPIN
+	check "drop-in WatchdogSec=3s" ct sh -c "mkdir -p $d && printf '[Service]\nWatchdogSec=3s\nTimeoutAbortSec=10s\n' >$d/50-systest-watchdog.conf && systemctl daemon-reload && systemctl restart upcased" ||
+	    return 1
+	check "WatchdogUSec=3s" prop_is upcased.service WatchdogUSec 3s ||
+	    return 1
+	check "active" wait_for 10 running || return 1
+	check "it feeds the watchdog: still the same process after 7 s" \
+	    eval 'pid=$(mainpid); sleep 7; [ "$(mainpid)" = "$pid" ] && running' ||
+	    return 1
+	c=$(cursor)
+	check "kill -STOP $pid" ct kill -STOP "$pid" || return 1
+	check "the watchdog fired and systemd restarted it" \
+	    wait_for 30 eval '[ "$(mainpid)" != "$pid" ] && [ "$(mainpid)" != 0 ] && running' ||
+	    return 1
+	check "journal: watchdog timeout" \
+	    journal_matches "$c" 'Watchdog timeout' || return 1
+	check "8008 answers" wait_for 10 answers 8008
+}
+
+# A steady stream of new connections for $1 seconds while "$3..." (what:
+# $2) runs
+# after 1.5 s: none may be refused, reset or time out.  (One may be
+# closed unanswered: accepted by the daemon that stops, before its line
+# arrived - see client.py.)
+under_load() {
+	local secs=$1 what=$2 out=/var/tmp/ut/stream.out rc
+	shift 2
+	ct rm -f "$out"
+	ct_bg $((secs + 30)) sh -c \
+	    "python3 /var/tmp/ut/client.py stream 127.0.0.1 8008 $secs >$out 2>&1"
+	local bg=$BGPID
+	sleep 1.5
+	"$@"
+	rc=$?
+	wait "$bg"
+	local crc=$?
+	UT_BG=${UT_BG/ $bg/}
+	ct cat "$out"
+	note "stream of connections during $what: $(ct head -n 1 "$out")"
+	[ "$rc" -eq 0 ] && [ "$crc" -eq 0 ] &&
+	    ct grep -q ' refused=0 reset=0 timeout=0 closed=[01] other=0' "$out"
+}
+
+step7() {
+	local c pid inv ts
+	check "stop the service, enable and start the socket" \
+	    ct sh -c 'systemctl stop upcased.service && systemctl enable --now upcased.socket' ||
+	    return 1
+	# enable --now may have started the service too (Also=): stop it,
+	# the socket must start it again.
+	ct systemctl stop upcased.service >>"$UT_STEPLOG" 2>&1
+	check "the socket listens, the service is stopped" \
+	    is "$(prop upcased.socket ActiveState)/$(prop upcased.service ActiveState)" \
+	    active/inactive || return 1
+	check "the socket is TCP and UDP 8008" \
+	    matches "$(prop upcased.socket Listen | tr '\n' ' ')" \
+	    '\[::\]:8008 \(Stream\) .*\[::\]:8008 \(Datagram\)' || return 1
+	c=$(cursor)
+	check "the first TCP connection starts it and is answered" \
+	    client tcp 127.0.0.1 8008 || return 1
+	check "service active" wait_for 10 running || return 1
+	check "journal: started with UPCASED_SOCKET_ACTIVATION=yes" \
+	    wait_for 5 entry_has "$c" "$MSGID_STARTED" \
+	    UPCASED_SOCKET_ACTIVATION=yes || return 1
+	check "journal: it says the ports of the file are not used" \
+	    journal_matches "$c" "ports in $CONF are not used" || return 1
+	check "answers TCP and UDP over IPv4 and IPv6 (BindIPv6Only=both)" \
+	    answers 8008 || return 1
+	check "stop the service, the socket stays" \
+	    ct systemctl stop upcased.service || return 1
+	check "service inactive, socket active" \
+	    is "$(prop upcased.service ActiveState)/$(prop upcased.socket ActiveState)" \
+	    inactive/active || return 1
+	check "the first UDP datagram starts it and is answered" \
+	    client udp 127.0.0.1 8008 || return 1
+	check "service active" wait_for 10 running || return 1
+	pid=$(mainpid)
+	check "restart upcased.service under a stream of new connections: none refused" \
+	    under_load 6 "systemctl restart" ct systemctl restart upcased.service ||
+	    return 1
+	check "it was restarted" isnt "$(mainpid)" "$pid" || return 1
+	# An upgrade (the same package again) restarts the service, and
+	# must leave the socket alone.
+	inv=$(prop upcased.socket InvocationID)
+	ts=$(prop upcased.socket ActiveEnterTimestampMonotonic)
+	pid=$(mainpid)
+	check "upgrade the package under a stream of new connections: none refused" \
+	    under_load 8 "the upgrade" ct_t 120 env DEBIAN_FRONTEND=noninteractive \
+	    dpkg -i /var/tmp/ut/upcased.deb || return 1
+	check "the upgrade restarted the service" \
+	    eval '[ "$(mainpid)" != "$pid" ] && running' || return 1
+	check "the upgrade did not restart the socket" \
+	    is "$(prop upcased.socket InvocationID)/$(prop upcased.socket ActiveEnterTimestampMonotonic)" \
+	    "$inv/$ts"
+}
+
+step8() {
+	local c
+	check "back to the default: the service binds the file's ports" \
+	    ct sh -c 'systemctl stop upcased.socket upcased.service && systemctl disable upcased.socket && systemctl enable --now upcased.service' ||
+	    return 1
+	check "socket disabled, service enabled" \
+	    is "$(ct systemctl is-enabled upcased.socket)/$(ct systemctl is-enabled upcased.service)" \
+	    disabled/enabled || return 1
+	check "active" wait_for 10 running || return 1
+	check "8008 answers" wait_for 10 answers 8008 || return 1
+	c=$(cursor)
+	check "systemctl stop upcased" ct systemctl stop upcased || return 1
+	check "inactive" prop_is upcased.service ActiveState inactive ||
+	    return 1
+	check "journal: stopping MESSAGE_ID" \
+	    is "$(count_msgid "$c" "$MSGID_STOPPING")" 1 || return 1
+	check "journal: stopped MESSAGE_ID, with its figures" \
+	    entry_has "$c" "$MSGID_STOPPED" 'UPCASED_CONNECTIONS=*' \
+	    'UPCASED_DATAGRAMS=*' 'UPCASED_BYTES_IN=*' \
+	    'UPCASED_BYTES_OUT=*' || return 1
+	check "exited with status 0, result success" \
+	    is "$(prop upcased.service ExecMainCode)/$(prop upcased.service ExecMainStatus)/$(prop upcased.service Result)" \
+	    1/0/success
+}
+
+step9() {
+	local left
+	check "apt-get purge upcased" \
+	    ct_t 120 env DEBIAN_FRONTEND=noninteractive apt-get purge -y upcased ||
+	    return 1
+	check "dpkg knows it no more" \
+	    eval '! ct dpkg-query -W -f="\${Status}" upcased 2>/dev/null | grep -q installed' ||
+	    return 1
+	left=$(ct sh -c 'ls -d /etc/upcased /usr/sbin/upcased /usr/bin/upcase \
+	    /lib/systemd/system/upcased.* /usr/lib/systemd/system/upcased.* \
+	    /usr/lib/systemd/catalog/upcased.catalog \
+	    /usr/share/man/man8/upcased.8.gz /usr/share/man/man5/upcased.conf.5.gz \
+	    /usr/share/doc/upcased /var/lib/private/upcased \
+	    /var/lib/dpkg/info/upcased.* 2>/dev/null;
+	    find /etc/systemd /run/systemd/system /var/lib/systemd/deb-systemd-helper-enabled \
+	    /var/lib/systemd/deb-systemd-helper-masked -name "*upcased*" 2>/dev/null')
+	check "no unit, no conffile, no file left" is "$left" "" || return 1
+	check "no unit file known to systemd" \
+	    is "$(ct systemctl list-unit-files --no-legend 'upcased*')" "" ||
+	    return 1
+	check "no process left" \
+	    eval '! ct pgrep -x upcased >/dev/null' || return 1
+	check "the catalog entries are gone (dpkg trigger)" \
+	    eval '! ct journalctl --list-catalog | grep -q upcased'
+}
+
+# --- run -------------------------------------------------------------------
+
+say "1..$NSTEPS"
+PASSED=0
+FAILED_STEPS=
+C0=$(cursor)
+run_step() {
+	local n=$1 name=$2 t0 ok=1
+	shift 2
+	UT_STEPLOG=$WORK/step$n.log
+	: >"$UT_STEPLOG"
+	t0=$(now)
+	"step$n" "$@" || ok=0
+	if ! check "systemctl --failed is empty" no_failed_units; then
+		ok=0
+	fi
+	if [ "$ok" -eq 1 ]; then
+		say "ok $n - $name ($(elapsed "$t0") s)"
+		PASSED=$((PASSED + 1))
+		# The checks, for the record.
+		grep -E '^    (ok|note): ' "$UT_STEPLOG" |
+		    sed -e 's/^    ok: /#   /' -e 's/^    note: /#     -> /'
+	else
+		say "not ok $n - $name ($(elapsed "$t0") s)"
+		FAILED_STEPS="$FAILED_STEPS $n"
+		diag <"$UT_STEPLOG"
+		{
+			ct systemctl status upcased.service upcased.socket --no-pager -n 0
+			ct journalctl -q --no-pager -n 25 -u upcased.service -u upcased.socket
+		} 2>&1 | diag
+	fi
+}
+
+run_step 1 "install the package"
+run_step 2 "the default unit is active, echo on 8008, journal fields" "$C0"
+run_step 3 "edit the port, reload: new port, old connection served, STATUS="
+run_step 4 "broken config: reload fails visibly, SIGHUP refused, still serving"
+run_step 5 "kill -9: Restart=on-failure restarts it"
+run_step 6 "SIGSTOP under WatchdogSec=3s: the watchdog restarts it"
+run_step 7 "socket activation: TCP and UDP start it, restart and upgrade refuse nothing"
+run_step 8 "systemctl stop: clean stop, exit status 0"
+run_step 9 "apt-get purge: nothing left"
+
+say "# $PASSED of $NSTEPS steps passed in $(elapsed "$T_ALL") s${FAILED_STEPS:+ (failed:$FAILED_STEPS)}"
+[ "$PASSED" -eq "$NSTEPS" ]
