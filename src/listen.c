@@ -5,8 +5,9 @@
  * out TIME_WAIT), IPV6_V6ONLY off for "::" so one socket serves IPv4 and
  * IPv6, and TCP_NODELAY, which accepted connections inherit: an echo
  * must not wait for Nagle.  Sockets passed by systemd are checked, not
- * trusted (type, family, listening state), and only made non-blocking:
- * their addresses and IPV6_V6ONLY are the socket unit's business.
+ * trusted (type, family, listening state), and only made non-blocking
+ * and given TCP_NODELAY: their addresses and IPV6_V6ONLY are the socket
+ * unit's business.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -122,6 +123,13 @@ listen_adopt(int fd, const char *name, struct listener_set *set, char *err,
 		free(l);
 		return -1;
 	}
+	/*
+	 * As for our own sockets: accepted connections inherit it.  (The
+	 * socket unit's NoDelay= would also hit its datagram sockets.)
+	 */
+	if (kind == EV_TCP_LISTEN && setsockopt(fd, IPPROTO_TCP, TCP_NODELAY,
+	    &(int){ 1 }, sizeof(int)) == -1)
+		log_warn("socket activation: fd %d: TCP_NODELAY", fd);
 	l->port = addr_port((struct sockaddr *)&l->addr);
 	listen_name(l);
 	set->l[set->n++] = l;
