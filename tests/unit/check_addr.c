@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "addr.h"
+#include "unit.h"
 
 static struct sockaddr_storage
 sa(const char *text, uint16_t port)
@@ -128,8 +129,6 @@ main(void)
 {
 	Suite *s = suite_create("addr");
 	TCase *tc = tcase_create("addr");
-	SRunner *sr;
-	int failed;
 
 	tcase_add_test(tc, test_parse_valid);
 	tcase_add_test(tc, test_parse_invalid);
@@ -137,9 +136,5 @@ main(void)
 	tcase_add_test(tc, test_udp_guard_ports);
 	tcase_add_test(tc, test_udp_guard_addresses);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_ENV);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return unit_run(s);
 }

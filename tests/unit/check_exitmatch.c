@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "exitmatch.h"
+#include "unit.h"
 
 struct result {
 	uint8_t		 out[4096];
@@ -249,8 +250,6 @@ main(void)
 {
 	Suite *s = suite_create("exitmatch");
 	TCase *tc = tcase_create("exitmatch");
-	SRunner *sr;
-	int failed;
 
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_model_sanity);
@@ -261,9 +260,5 @@ main(void)
 	tcase_add_test(tc, test_every_split);
 	tcase_add_test(tc, test_random_streams);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_ENV);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return unit_run(s);
 }

@@ -16,6 +16,7 @@
 #include "config.h"
 #include "stats.h"
 #include "tcp.h"
+#include "unit.h"
 
 struct rig {
 	int		 epfd;
@@ -455,8 +456,6 @@ main(void)
 {
 	Suite *s = suite_create("tcp");
 	TCase *tc = tcase_create("tcp");
-	SRunner *sr;
-	int failed;
 
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_echo);
@@ -475,9 +474,5 @@ main(void)
 	tcase_add_test(tc, test_ascii_transform_leaves_utf8);
 	tcase_add_test(tc, test_switch_to_ascii_flushes_carry);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_ENV);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return unit_run(s);
 }

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "upcase.h"
+#include "unit.h"
 
 #define MAXCP	0x110000
 
@@ -421,8 +422,6 @@ main(void)
 {
 	Suite *s = suite_create("unicode");
 	TCase *tc = tcase_create("unicode");
-	SRunner *sr;
-	int failed;
 
 	tcase_set_timeout(tc, 120);
 	tcase_add_unchecked_fixture(tc, load, unload);
@@ -438,9 +437,5 @@ main(void)
 	tcase_add_test(tc, test_nogrow_every_code_point);
 	tcase_add_test(tc, test_nogrow_strings_never_longer);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_ENV);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return unit_run(s);
 }

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "upcase.h"
+#include "unit.h"
 
 START_TEST(test_every_byte)
 {
@@ -115,8 +116,6 @@ main(void)
 {
 	Suite *s = suite_create("upcase");
 	TCase *tc = tcase_create("upcase");
-	SRunner *sr;
-	int failed;
 
 	tcase_add_test(tc, test_every_byte);
 	tcase_add_test(tc, test_known_strings);
@@ -124,9 +123,5 @@ main(void)
 	tcase_add_test(tc, test_alignments_and_tails);
 	tcase_add_test(tc, test_random_large);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_ENV);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return unit_run(s);
 }
