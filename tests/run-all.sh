@@ -52,16 +52,21 @@ count_step() {
 	fi
 }
 
-# configure + make in build-ci/NAME; returns non-zero on failure.
+# configure + make in build-ci/NAME (in a subshell: the caller stays in
+# the source tree); returns non-zero on failure.
 build() {
 	local name=$1; shift
-	mkdir -p "$out/$name" && cd "$out/$name" || return 1
-	if ! "$top/configure" --enable-werror "$@" >configure.out 2>&1; then
-		tail -30 configure.out; return 1
-	fi
-	if ! make -j"$jobs" >make.out 2>&1; then
-		tail -40 make.out; return 1
-	fi
+	mkdir -p "$out/$name" || return 1
+	(
+		cd "$out/$name" || exit 1
+		if ! "$top/configure" --enable-werror "$@" >configure.out 2>&1
+		then
+			tail -30 configure.out; exit 1
+		fi
+		if ! make -j"$jobs" >make.out 2>&1; then
+			tail -40 make.out; exit 1
+		fi
+	)
 }
 
 check() {
@@ -107,9 +112,9 @@ else
 fi
 
 note "system test (real systemd in a container)"
-if [ -x tests/system/run.sh ] && [ "$(id -u)" = 0 ] &&
+if [ -x "$top/tests/system/run.sh" ] && [ "$(id -u)" = 0 ] &&
     command -v systemd-nspawn >/dev/null; then
-	bash tests/system/run.sh >"$out/system.out" 2>&1
+	bash "$top/tests/system/run.sh" >"$out/system.out" 2>&1
 	rc=$?
 	sp=$(grep -c '^ok ' "$out/system.out")
 	sf=$(grep -c '^not ok ' "$out/system.out")
