@@ -43,7 +43,7 @@ START_TEST(test_known_strings)
 END_TEST
 
 /* Bytes near the edges of 'a'..'z' and with the high bit set, which a
- * wrong SWAR mask would get wrong. */
+ * wrong vector or word mask would get wrong. */
 START_TEST(test_edges_in_words)
 {
 	static const uint8_t edge[] = { '`', 'a', 'z', '{', '@', 'A', 'Z',
