@@ -107,6 +107,8 @@ config_defaults(struct config *cf)
 	cf->drain_timeout = CONFIG_DEF_DRAIN_TIMEOUT;
 	cf->log_level = LOG_INFO;
 	cf->transform = CONFIG_TRANSFORM_UNICODE;
+	cf->udp_rate_limit = CONFIG_DEF_UDP_RATE;
+	cf->udp_rate_burst = CONFIG_DEF_UDP_BURST;
 }
 
 static void
@@ -458,12 +460,42 @@ parse_tcp(struct parse *p, const config_setting_t *s)
 }
 
 static int
+parse_rate_limit(struct parse *p, const config_setting_t *s)
+{
+	long long v;
+
+	if (get_int(p, s, 0, CONFIG_MAX_UDP_RATE, &v) == -1)
+		return -1;
+	p->cf->udp_rate_limit = (unsigned)v;
+	return 0;
+}
+
+static int
+parse_rate_burst(struct parse *p, const config_setting_t *s)
+{
+	long long v;
+
+	if (get_int(p, s, 1, CONFIG_MAX_UDP_BURST, &v) == -1)
+		return -1;
+	p->cf->udp_rate_burst = (unsigned)v;
+	return 0;
+}
+
+static const struct known udp_settings[] = {
+	{ "ports",	parse_ports },
+	{ "bind",	parse_bind },
+	{ "rate_limit",	parse_rate_limit },
+	{ "rate_burst",	parse_rate_burst },
+	{ NULL,		NULL }
+};
+
+static int
 parse_udp(struct parse *p, const config_setting_t *s)
 {
 	p->proto = &p->cf->udp;
 	if (expect_group(p, s) == -1)
 		return -1;
-	return walk(p, s, proto_settings);
+	return walk(p, s, udp_settings);
 }
 
 /* --- limits ---------------------------------------------------------- */
@@ -1012,7 +1044,8 @@ config_udp_port_is_ours(const struct config *cf, uint16_t port)
 /* --- dump ------------------------------------------------------------ */
 
 static void
-dump_proto(const char *name, const struct config_proto *pr, FILE *fp)
+dump_proto(const char *name, const struct config_proto *pr,
+    const struct config *cf, FILE *fp)
 {
 	char q[QUOTE_LEN];
 	unsigned i;
@@ -1025,7 +1058,11 @@ dump_proto(const char *name, const struct config_proto *pr, FILE *fp)
 		quote(pr->binds[i].text, q, sizeof(q));
 		fprintf(fp, "%s %s", i > 0 ? "," : "", q);
 	}
-	fprintf(fp, " ];\n};\n");
+	fprintf(fp, " ];\n");
+	if (pr == &cf->udp)
+		fprintf(fp, "\trate_limit = %u;\n\trate_burst = %u;\n",
+		    cf->udp_rate_limit, cf->udp_rate_burst);
+	fprintf(fp, "};\n");
 }
 
 void
@@ -1044,8 +1081,8 @@ config_dump(const struct config *cf, FILE *fp)
 	    n == 1 ? "" : "s");
 	fprintf(fp, "transform = \"%s\";\n",
 	    config_transform_name(cf->transform));
-	dump_proto("tcp", &cf->tcp, fp);
-	dump_proto("udp", &cf->udp, fp);
+	dump_proto("tcp", &cf->tcp, cf, fp);
+	dump_proto("udp", &cf->udp, cf, fp);
 	quote(cf->exit_command, q, sizeof(q));
 	fprintf(fp, "exit_command = %s;\n", q);
 	fprintf(fp, "limits = {\n"

@@ -52,12 +52,15 @@ struct server {
 	int			 timerfd;
 	int			 wakefd;
 	uint64_t		 wd_usec;
+	uint64_t		 tick_ms;	/* period of the timer */
 	uint64_t		 last_status;
 	unsigned		 fd_cap;
 	bool			 ready_due;	/* READY=1 once settled */
 	bool			 started;
 	bool			 stopping;
 	bool			 wd_warned;
+	uint64_t		 limited_logged;	/* dgrams_limited then */
+	uint64_t		 limited_at;		/* ms of that message */
 };
 
 /* --- listeners -------------------------------------------------------- */
@@ -180,6 +183,28 @@ server_fd_limit(struct server *s)
 
 /* --- status and watchdog ---------------------------------------------- */
 
+/* At most every RATE_LOG_MS: how many datagrams the rate limit ate. */
+#define RATE_LOG_MS	10000
+
+static void
+server_log_limited(struct server *s, const struct stats_snapshot *st)
+{
+	uint64_t now = worker_now_ms(), n;
+	char f1[48];
+	const char *fields[] = { "UPCASED_PROTOCOL=udp", f1, NULL };
+
+	if (st->dgrams_limited <= s->limited_logged ||
+	    (s->limited_at != 0 && now - s->limited_at < RATE_LOG_MS))
+		return;
+	n = st->dgrams_limited - s->limited_logged;
+	snprintf(f1, sizeof(f1), "UPCASED_DATAGRAMS=%" PRIu64, n);
+	log_event(LOG_WARNING, MSGID_RATE_LIMITED, fields,
+	    "UDP rate limit: %" PRIu64 " datagrams not answered (over "
+	    "udp.rate_limit = %u/s per source)", n, s->cf.udp_rate_limit);
+	s->limited_logged = st->dgrams_limited;
+	s->limited_at = now;
+}
+
 static void
 server_status(struct server *s)
 {
@@ -189,6 +214,7 @@ server_status(struct server *s)
 	pool_stats(s->pool, &st);
 	notify_format_status(&st, pool_size(s->pool), buf, sizeof(buf));
 	notify_status(buf);
+	server_log_limited(s, &st);
 	s->last_status = worker_now_ms();
 }
 
@@ -209,8 +235,13 @@ server_tick(struct server *s)
 			s->wd_warned = true;
 		}
 	}
-	if (s->started && worker_now_ms() - s->last_status >=
-	    STATUS_INTERVAL_MS - 10)
+	/*
+	 * The timer's phase is not that of the last STATUS= (sent at READY
+	 * and after reloads too): send when the next tick would be later
+	 * than due, so the period stays near STATUS_INTERVAL_MS.
+	 */
+	if (s->started && worker_now_ms() + s->tick_ms / 2 >=
+	    s->last_status + STATUS_INTERVAL_MS)
 		server_status(s);
 }
 
@@ -223,6 +254,7 @@ server_timer(struct server *s)
 	s->wd_usec = notify_watchdog_usec();
 	if (s->wd_usec > 0 && s->wd_usec / 2000 < ms)
 		ms = s->wd_usec / 2000 > 0 ? s->wd_usec / 2000 : 1;
+	s->tick_ms = ms;
 	s->timerfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
 	if (s->timerfd == -1)
 		return -1;

@@ -13,4 +13,5 @@ stats_sum(struct stats_snapshot *out, struct stats *s)
 	out->dgrams_in += stats_get(&s->dgrams_in);
 	out->dgrams_out += stats_get(&s->dgrams_out);
 	out->dgrams_dropped += stats_get(&s->dgrams_dropped);
+	out->dgrams_limited += stats_get(&s->dgrams_limited);
 }

@@ -20,6 +20,7 @@ struct stats {
 	_Atomic uint64_t	 dgrams_in;
 	_Atomic uint64_t	 dgrams_out;
 	_Atomic uint64_t	 dgrams_dropped; /* loop guard, send errors */
+	_Atomic uint64_t	 dgrams_limited; /* over udp.rate_limit */
 };
 
 /* A plain copy, for sums and reports. */
@@ -32,6 +33,7 @@ struct stats_snapshot {
 	uint64_t		 dgrams_in;
 	uint64_t		 dgrams_out;
 	uint64_t		 dgrams_dropped;
+	uint64_t		 dgrams_limited;
 };
 
 /* Add v to a counter this thread alone writes. */

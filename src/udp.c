@@ -25,6 +25,7 @@
 #include "config.h"
 #include "listen.h"
 #include "log.h"
+#include "ratelimit.h"
 #include "stats.h"
 #include "udp.h"
 #include "upcase.h"
@@ -32,6 +33,7 @@
 #define UDP_BATCH	32
 #define UDP_SLOT	65536	/* > UDP_MAX_PAYLOAD: a larger one is cut */
 #define UDP_OWN_MAX	CONFIG_MAX_PORTS
+#define UDP_SOURCES	4096	/* rate-limited sources tracked per worker */
 
 /* Room for either kind of packet information, aligned for cmsg. */
 union udp_cmsg {
@@ -53,6 +55,8 @@ struct udp_engine {
 	uint16_t	 own[UDP_OWN_MAX];
 	size_t		 nown;
 	enum config_transform transform;
+	struct ratelimit *rl;		/* per source, this worker's share */
+	uint64_t	 now;		/* worker clock, ms */
 };
 
 struct udp_engine *
@@ -73,6 +77,11 @@ udp_engine_new(struct stats *st)
 		free(u);
 		return NULL;
 	}
+	if ((u->rl = ratelimit_new(UDP_SOURCES)) == NULL) {
+		munmap(u->slots, (size_t)UDP_BATCH * UDP_SLOT);
+		free(u);
+		return NULL;
+	}
 	u->st = st;
 	return u;
 }
@@ -83,13 +92,31 @@ udp_engine_free(struct udp_engine *u)
 	if (u == NULL)
 		return;
 	munmap(u->slots, (size_t)UDP_BATCH * UDP_SLOT);
+	ratelimit_free(u->rl);
 	free(u);
 }
 
+/*
+ * Datagrams of one source may reach any worker, so each worker allows
+ * its share of the rate: together they allow rate_limit at most (less
+ * when one worker happens to get all of a source's datagrams).
+ */
 void
 udp_engine_configure(struct udp_engine *u, const struct config *cf)
 {
+	unsigned n = config_effective_workers(cf), rate, burst;
+
 	u->transform = cf->transform;
+	rate = cf->udp_rate_limit == 0 ? 0 :
+	    (cf->udp_rate_limit + n - 1) / n;
+	burst = (cf->udp_rate_burst + n - 1) / n;
+	ratelimit_configure(u->rl, rate, burst);
+}
+
+void
+udp_engine_clock(struct udp_engine *u, uint64_t now_ms)
+{
+	u->now = now_ms;
 }
 
 void
@@ -174,14 +201,24 @@ udp_reply(struct udp_engine *u, int i, int k, bool pktinfo)
 	struct msghdr *in = &u->in[i].msg_hdr, *out = &u->out[k].msg_hdr;
 	size_t len = u->in[i].msg_len, clen = 0;
 
-	if (in->msg_flags & (MSG_TRUNC | MSG_CTRUNC))
+	if (in->msg_flags & (MSG_TRUNC | MSG_CTRUNC)) {
+		stats_add(&u->st->dgrams_dropped, 1);
 		return false;
+	}
 	if (!addr_udp_source_ok((struct sockaddr *)&u->from[i], u->own,
-	    u->nown))
+	    u->nown)) {
+		stats_add(&u->st->dgrams_dropped, 1);
 		return false;
+	}
+	if (!ratelimit_allow(u->rl, (struct sockaddr *)&u->from[i], u->now)) {
+		stats_add(&u->st->dgrams_limited, 1);
+		return false;
+	}
 	if (pktinfo && (clen = udp_reply_cmsg(in, &u->cout[k])) ==
-	    (size_t)-1)
+	    (size_t)-1) {
+		stats_add(&u->st->dgrams_dropped, 1);
 		return false;	/* sent to a group or to everyone */
+	}
 	/* Never longer than the request: no amplification. */
 	if (u->transform == CONFIG_TRANSFORM_ASCII)
 		upcase_ascii(u->iov[i].iov_base, u->iov[i].iov_base, len);
@@ -248,8 +285,6 @@ udp_serve(struct udp_engine *u, const struct listener *l)
 		bytes += u->in[i].msg_len;
 		if (udp_reply(u, i, k, l->pktinfo))
 			k++;
-		else
-			stats_add(&u->st->dgrams_dropped, 1);
 	}
 	stats_add(&u->st->dgrams_in, (uint64_t)n);
 	stats_add(&u->st->bytes_in, bytes);

@@ -26,6 +26,9 @@ struct config;
 /* Take the settings of cf (the transform). */
 void	udp_engine_configure(struct udp_engine *u, const struct config *cf);
 
+/* The worker's clock (CLOCK_MONOTONIC ms), for the rate limit. */
+void	udp_engine_clock(struct udp_engine *u, uint64_t now_ms);
+
 /* Our own UDP ports: datagrams from them are dropped. */
 void	udp_engine_ports(struct udp_engine *u, const uint16_t *ports,
 	    size_t n);

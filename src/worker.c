@@ -298,6 +298,7 @@ worker_main(void *arg)
 			log_warn("worker %u: epoll_wait", w->id);
 		now = worker_now_ms();
 		tcp_engine_clock(w->tcp, (time_t)(now / 1000));
+		udp_engine_clock(w->udp, now);
 		for (i = 0; i < n; i++)
 			worker_dispatch(w, &evs[i], now, &mail);
 		(void)tcp_sweep(w->tcp);

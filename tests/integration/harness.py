@@ -575,7 +575,7 @@ def cstr(s):
 
 def conf(tcp="[ {P0} ]", udp="[ {P0} ]", bind='"127.0.0.1"', udp_bind=None,
          workers=2, exit_command="exit", limits=None, level="info",
-         extra="", transform=None):
+         extra="", transform=None, udp_rate=None):
     """Config text; {P0}, {P1}... are replaced by the Daemon's ports."""
     lines = []
     if workers is not None:
@@ -585,8 +585,10 @@ def conf(tcp="[ {P0} ]", udp="[ {P0} ]", bind='"127.0.0.1"', udp_bind=None,
     if tcp is not None:
         lines.append("tcp = { ports = %s; bind = %s; };" % (tcp, bind))
     if udp is not None:
-        lines.append("udp = { ports = %s; bind = %s; };" %
-                     (udp, udp_bind if udp_bind is not None else bind))
+        lines.append("udp = { ports = %s; bind = %s;%s };" %
+                     (udp, udp_bind if udp_bind is not None else bind,
+                      "" if udp_rate is None else
+                      " rate_limit = %d;" % udp_rate))
     if exit_command is not None:
         lines.append("exit_command = %s;" % cstr(exit_command))
     if limits:
@@ -1113,8 +1115,10 @@ class Daemon:
 
 
 STATUS_RE = re.compile(
-    r"STATUS=(\d+) connections open, (\d+) served; (\d+) bytes in, "
-    r"(\d+) out; (\d+) datagrams, (\d+) dropped; (\d+) workers$", re.M)
+    r"STATUS=(?P<open>\d+) connections open, (?P<served>\d+) served; "
+    r"(?P<bytes_in>\d+) bytes in, (?P<bytes_out>\d+) out; "
+    r"(?P<datagrams>\d+) datagrams, (?P<dropped>\d+) dropped, "
+    r"(?P<limited>\d+) rate-limited; (?P<workers>\d+) workers?$", re.M)
 
 
 def parse_status(text):
@@ -1122,9 +1126,7 @@ def parse_status(text):
     m = STATUS_RE.search(text)
     if not m:
         return None
-    keys = ("open", "served", "bytes_in", "bytes_out", "datagrams",
-            "dropped", "workers")
-    return dict(zip(keys, map(int, m.groups())))
+    return {k: int(v) for k, v in m.groupdict().items()}
 
 
 def status_text(text):

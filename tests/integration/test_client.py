@@ -733,7 +733,7 @@ def test_udp_lines():
 
 
 def test_udp_many_lines_any_order():
-    dm = Daemon(conf(workers=2))
+    dm = Daemon(conf(workers=2, udp_rate=0))
     lines = [b"line %d of many" % i for i in range(3000)]
     r = client(["-u", "127.0.0.1", dm.port], input=b"\n".join(lines))
     expect_rc(r, 0)
@@ -743,7 +743,7 @@ def test_udp_many_lines_any_order():
 
 
 def test_udp_chunks():
-    dm = Daemon(conf(workers=1))
+    dm = Daemon(conf(workers=1, udp_rate=0))
     data = harness.random_bytes(300000, seed=4)
     for size in (1, 1000, 65507):
         piece = data if size > 1 else data[:2000]

@@ -91,7 +91,7 @@ def test_status_format_and_figures():
     except AssertionError:
         raise AssertionError("no STATUS in the format 'N connections open, "
                              "N served; N bytes in, N out; N datagrams, N "
-                             "dropped; N workers' reflecting 2 connections "
+                             "dropped, N rate-limited; N workers' reflecting 2 connections "
                              "and 4 datagrams; seen: %r" % seen)
     f = parse_status(m)
     diag("%s" % status_text(m))

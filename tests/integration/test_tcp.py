@@ -489,7 +489,9 @@ def test_sigterm_drain_timeout_expires():
     # every worker to hear of it), the port is closed and a new client is
     # not served
     d.expect_notify("STOPPING=1", 2)
-    closed = wait_for(lambda: not harness.tcp_listening(d.port), 0.3)
+    # (a sanitizer build on a loaded machine needs longer to hear of it)
+    grace = 0.3 if d.sanitizer() is None else 2.0
+    closed = wait_for(lambda: not harness.tcp_listening(d.port), grace)
     served = False
     try:
         n = socket.create_connection((harness.LOCAL4, d.port), timeout=0.5)
@@ -504,7 +506,8 @@ def test_sigterm_drain_timeout_expires():
          (t_idle, rc, t_exit))
     assert data == b"", "idle connection after SIGTERM: %r" % data
     assert t_idle < 1.0, "idle connection closed only after %.2f s" % t_idle
-    assert closed, "port %d still listening 0.3 s after STOPPING=1" % d.port
+    assert closed, "port %d still listening %.1f s after STOPPING=1" % (
+        d.port, grace)
     assert not served, "a new connection was served after STOPPING=1"
     assert rc == 0, "exit status %d" % rc
     assert 0.8 <= t_exit <= 3.0, "exit %.2f s after SIGTERM with " \

@@ -87,6 +87,8 @@ assert_config_eq(const struct config *a, const struct config *b)
 {
 	ck_assert_uint_eq(a->workers, b->workers);
 	ck_assert_int_eq(a->transform, b->transform);
+	ck_assert_uint_eq(a->udp_rate_limit, b->udp_rate_limit);
+	ck_assert_uint_eq(a->udp_rate_burst, b->udp_rate_burst);
 	assert_proto_eq(&a->tcp, &b->tcp);
 	assert_proto_eq(&a->udp, &b->udp);
 	ck_assert_str_eq(a->exit_command, b->exit_command);
@@ -541,6 +543,27 @@ START_TEST(transform_values)
 	ck_assert_str_eq(config_transform_name(cf.transform), "unicode");
 }
 END_TEST
+
+START_TEST(udp_rate_values)
+{
+	accept_text("");
+	ck_assert_uint_eq(cf.udp_rate_limit, CONFIG_DEF_UDP_RATE);
+	ck_assert_uint_eq(cf.udp_rate_burst, CONFIG_DEF_UDP_BURST);
+	accept_text("udp = { rate_limit = 0; rate_burst = 1; };");
+	ck_assert_uint_eq(cf.udp_rate_limit, 0);
+	ck_assert_uint_eq(cf.udp_rate_burst, 1);
+	accept_text("udp = { rate_limit = 10000000; rate_burst = 10000000; };");
+	ck_assert_uint_eq(cf.udp_rate_limit, CONFIG_MAX_UDP_RATE);
+	ck_assert_uint_eq(cf.udp_rate_burst, CONFIG_MAX_UDP_BURST);
+}
+END_TEST
+
+REJECT(udp_rate_too_high, "udp = {\n rate_limit = 10000001; };",
+    "t.conf:2: udp.rate_limit: 10000001 is out of range (0..10000000)")
+REJECT(udp_burst_zero, "udp = { rate_burst = 0; };",
+    "t.conf:1: udp.rate_burst: 0 is out of range (1..10000000)")
+REJECT(tcp_has_no_rate, "tcp = { rate_limit = 5; };",
+    "t.conf:1: unknown setting 'tcp.rate_limit'")
 
 START_TEST(transform_round_trip)
 {
@@ -1089,7 +1112,8 @@ START_TEST(dump_exact)
 	    "workers = 3;  # 3 threads\n"
 	    "transform = \"unicode\";\n"
 	    "tcp = {\n\tports = [ 8008 ];\n\tbind = [ \"::\" ];\n};\n"
-	    "udp = {\n\tports = [ 8008 ];\n\tbind = [ \"::\" ];\n};\n"
+	    "udp = {\n\tports = [ 8008 ];\n\tbind = [ \"::\" ];\n"
+	    "\trate_limit = 1000;\n\trate_burst = 2000;\n};\n"
 	    "exit_command = \"exit\";\n"
 	    "limits = {\n"
 	    "\tmax_connections = 10000;\n"
@@ -1318,7 +1342,7 @@ config_suite(void)
 	    bind_list_parens, bind_16, bind_scope, exit_command_value,
 	    exit_command_empty, exit_command_63, limits_all, limits_partial,
 	    limits_lowest, limits_highest, int64_in_range, level_name_unknown,
-	    transform_values, transform_round_trip,
+	    transform_values, transform_round_trip, udp_rate_values,
 	    udp_port_is_ours, everything_non_default,
 	    literals_outside_values_ignored);
 	tcase_add_loop_test(tc, log_level_each, 0,
@@ -1326,7 +1350,8 @@ config_suite(void)
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("reject");
-	ADD(tc, transform_unknown, transform_int,
+	ADD(tc, transform_unknown, transform_int, udp_rate_too_high,
+	    udp_burst_zero, tcp_has_no_rate,
 	    workers_string, workers_float, workers_float_exponent,
 	    workers_bool, workers_array, workers_group, limit_string,
 	    limit_float, limit_list, exit_command_int, level_int,

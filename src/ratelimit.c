@@ -1,0 +1,175 @@
+/*
+ * ratelimit.c - per-source token buckets.
+ *
+ * Tokens are counted in thousandths of a datagram, so a rate of r per
+ * second refills exactly r tokens every 1000 ms with integer arithmetic.
+ * Lookup hashes the source to a slot and probes a few neighbours; when
+ * none holds the source, the fullest of them is taken over.
+ */
+#include <netinet/in.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ratelimit.h"
+
+#define PROBES		4
+#define MILLI		1000u
+
+struct bucket {
+	uint64_t	 key;		/* /64 or IPv4 address */
+	uint64_t	 last;		/* ms of the last refill; 0 = empty */
+	uint64_t	 tokens;	/* in thousandths */
+	uint8_t		 family;
+};
+
+struct ratelimit {
+	struct bucket	*b;
+	size_t		 mask;
+	uint64_t	 rate;		/* datagrams per second */
+	uint64_t	 cap;		/* burst, in thousandths */
+};
+
+struct ratelimit *
+ratelimit_new(size_t slots)
+{
+	struct ratelimit *rl;
+	size_t n = PROBES;
+
+	while (n < slots)
+		n <<= 1;
+	if ((rl = calloc(1, sizeof(*rl))) == NULL)
+		return NULL;
+	if ((rl->b = calloc(n, sizeof(*rl->b))) == NULL) {
+		free(rl);
+		return NULL;
+	}
+	rl->mask = n - 1;
+	return rl;
+}
+
+void
+ratelimit_free(struct ratelimit *rl)
+{
+	if (rl == NULL)
+		return;
+	free(rl->b);
+	free(rl);
+}
+
+void
+ratelimit_configure(struct ratelimit *rl, uint32_t rate, uint32_t burst)
+{
+	size_t i;
+
+	rl->rate = rate;
+	rl->cap = (uint64_t)(burst > 0 ? burst : 1) * MILLI;
+	for (i = 0; i <= rl->mask; i++)
+		if (rl->b[i].tokens > rl->cap)
+			rl->b[i].tokens = rl->cap;
+}
+
+/* The source's key; false for an address family we do not limit. */
+static bool
+source_key(const struct sockaddr *sa, uint64_t *key, uint8_t *family)
+{
+	const struct sockaddr_in6 *s6;
+	uint32_t v4;
+
+	if (sa->sa_family == AF_INET) {
+		memcpy(&v4, &((const struct sockaddr_in *)(const void *)sa)->
+		    sin_addr, 4);
+		*key = v4;
+		*family = AF_INET;
+		return true;
+	}
+	if (sa->sa_family != AF_INET6)
+		return false;
+	s6 = (const struct sockaddr_in6 *)(const void *)sa;
+	if (IN6_IS_ADDR_V4MAPPED(&s6->sin6_addr)) {
+		memcpy(&v4, &s6->sin6_addr.s6_addr[12], 4);
+		*key = v4;
+		*family = AF_INET;
+	} else {
+		memcpy(key, s6->sin6_addr.s6_addr, 8);	/* the /64 */
+		*family = AF_INET6;
+	}
+	return true;
+}
+
+static size_t
+slot_of(uint64_t key, uint8_t family)
+{
+	uint64_t h = (key ^ family) * 0x9e3779b97f4a7c15ULL;
+
+	return (size_t)(h >> 32);
+}
+
+/* The tokens b would hold at now, refilled but not yet stored. */
+static uint64_t
+bucket_level(const struct ratelimit *rl, const struct bucket *b,
+    uint64_t now)
+{
+	uint64_t t = b->tokens;
+
+	if (b->last == 0)
+		return UINT64_MAX;		/* empty: take it first */
+	if (now > b->last)
+		t += (now - b->last) * rl->rate;
+	return t < rl->cap ? t : rl->cap;
+}
+
+/*
+ * The bucket of this source.  When none of the probed slots holds it,
+ * the one with the most tokens is taken over: a source being limited
+ * has none, so a flood of new sources cannot reset the bucket of one
+ * that is being held back.
+ */
+static struct bucket *
+bucket_find(struct ratelimit *rl, uint64_t key, uint8_t family,
+    uint64_t now)
+{
+	struct bucket *b, *victim = NULL;
+	uint64_t level, best = 0;
+	size_t i, s = slot_of(key, family);
+
+	for (i = 0; i < PROBES; i++) {
+		b = &rl->b[(s + i) & rl->mask];
+		if (b->last != 0 && b->key == key && b->family == family)
+			return b;
+		level = bucket_level(rl, b, now);
+		if (victim == NULL || level > best) {
+			victim = b;
+			best = level;
+		}
+	}
+	victim->key = key;
+	victim->family = family;
+	victim->tokens = rl->cap;
+	victim->last = now;
+	return victim;
+}
+
+bool
+ratelimit_allow(struct ratelimit *rl, const struct sockaddr *sa,
+    uint64_t now_ms)
+{
+	struct bucket *b;
+	uint64_t key;
+	uint8_t family;
+
+	if (rl->rate == 0 || !source_key(sa, &key, &family))
+		return true;
+	if (now_ms == 0)
+		now_ms = 1;		/* 0 marks an empty slot */
+	b = bucket_find(rl, key, family, now_ms);
+	if (now_ms > b->last) {
+		b->tokens += (now_ms - b->last) * rl->rate;
+		if (b->tokens > rl->cap)
+			b->tokens = rl->cap;
+		b->last = now_ms;
+	}
+	if (b->tokens < MILLI)
+		return false;
+	b->tokens -= MILLI;
+	return true;
+}
