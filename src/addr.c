@@ -120,6 +120,25 @@ addr_format(const struct sockaddr *sa, char *buf, size_t len)
 }
 
 bool
+addr_source_of(const struct sockaddr *sa, struct addr_source *src)
+{
+	const struct sockaddr_in6 *s6;
+	struct in_addr a4;
+
+	if (addr_v4(sa, &a4)) {
+		src->key = a4.s_addr;
+		src->family = AF_INET;
+		return true;
+	}
+	if (sa->sa_family != AF_INET6)
+		return false;
+	s6 = (const struct sockaddr_in6 *)(const void *)sa;
+	memcpy(&src->key, s6->sin6_addr.s6_addr, 8);	/* the /64 */
+	src->family = AF_INET6;
+	return true;
+}
+
+bool
 addr_udp_source_ok(const struct sockaddr *sa, const uint16_t *own,
     size_t nown)
 {

@@ -39,4 +39,16 @@ void	addr_format(const struct sockaddr *sa, char *buf, size_t len);
 bool	addr_udp_source_ok(const struct sockaddr *sa,
 	    const uint16_t *own, size_t nown);
 
+/*
+ * The "source" of a peer for per-source limits: its IPv4 address (also
+ * when IPv4-mapped), or the /64 of its IPv6 address, the block one host
+ * or one customer usually has.  False for other families.
+ */
+struct addr_source {
+	uint64_t	 key;
+	uint8_t		 family;	/* AF_INET or AF_INET6 */
+};
+
+bool	addr_source_of(const struct sockaddr *sa, struct addr_source *src);
+
 #endif

@@ -107,6 +107,8 @@ config_defaults(struct config *cf)
 	cf->drain_timeout = CONFIG_DEF_DRAIN_TIMEOUT;
 	cf->log_level = LOG_INFO;
 	cf->transform = CONFIG_TRANSFORM_UNICODE;
+	cf->max_per_source = CONFIG_DEF_PER_SOURCE;
+	cf->crowded_idle_timeout = CONFIG_DEF_CROWDED_IDLE;
 	cf->udp_rate_limit = CONFIG_DEF_UDP_RATE;
 	cf->udp_rate_burst = CONFIG_DEF_UDP_BURST;
 }
@@ -513,6 +515,28 @@ parse_max_connections(struct parse *p, const config_setting_t *s)
 }
 
 static int
+parse_max_per_source(struct parse *p, const config_setting_t *s)
+{
+	long long v;
+
+	if (get_int(p, s, 0, CONFIG_MAX_PER_SOURCE, &v) == -1)
+		return -1;
+	p->cf->max_per_source = (unsigned)v;
+	return 0;
+}
+
+static int
+parse_crowded_idle_timeout(struct parse *p, const config_setting_t *s)
+{
+	long long v;
+
+	if (get_int(p, s, 1, CONFIG_MAX_CROWDED_IDLE, &v) == -1)
+		return -1;
+	p->cf->crowded_idle_timeout = (unsigned)v;
+	return 0;
+}
+
+static int
 parse_idle_timeout(struct parse *p, const config_setting_t *s)
 {
 	long long v;
@@ -550,6 +574,8 @@ static const struct known limits_settings[] = {
 	{ "idle_timeout",	parse_idle_timeout },
 	{ "max_pending_output",	parse_max_pending_output },
 	{ "drain_timeout",	parse_drain_timeout },
+	{ "max_connections_per_source", parse_max_per_source },
+	{ "crowded_idle_timeout", parse_crowded_idle_timeout },
 	{ NULL,			NULL }
 };
 
@@ -1090,8 +1116,11 @@ config_dump(const struct config *cf, FILE *fp)
 	    "\tidle_timeout = %u;\n"
 	    "\tmax_pending_output = %zu;\n"
 	    "\tdrain_timeout = %u;\n"
+	    "\tmax_connections_per_source = %u;\n"
+	    "\tcrowded_idle_timeout = %u;\n"
 	    "};\n", cf->max_connections, cf->idle_timeout,
-	    cf->max_pending_output, cf->drain_timeout);
+	    cf->max_pending_output, cf->drain_timeout, cf->max_per_source,
+	    cf->crowded_idle_timeout);
 	fprintf(fp, "log = {\n\tlevel = \"%s\";\n};\n",
 	    level != NULL ? level : "unknown");
 }

@@ -6,10 +6,10 @@
  * Lookup hashes the source to a slot and probes a few neighbours; when
  * none holds the source, the fullest of them is taken over.
  */
-#include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "addr.h"
 #include "ratelimit.h"
 
 #define PROBES		4
@@ -66,34 +66,6 @@ ratelimit_configure(struct ratelimit *rl, uint32_t rate, uint32_t burst)
 	for (i = 0; i <= rl->mask; i++)
 		if (rl->b[i].tokens > rl->cap)
 			rl->b[i].tokens = rl->cap;
-}
-
-/* The source's key; false for an address family we do not limit. */
-static bool
-source_key(const struct sockaddr *sa, uint64_t *key, uint8_t *family)
-{
-	const struct sockaddr_in6 *s6;
-	uint32_t v4;
-
-	if (sa->sa_family == AF_INET) {
-		memcpy(&v4, &((const struct sockaddr_in *)(const void *)sa)->
-		    sin_addr, 4);
-		*key = v4;
-		*family = AF_INET;
-		return true;
-	}
-	if (sa->sa_family != AF_INET6)
-		return false;
-	s6 = (const struct sockaddr_in6 *)(const void *)sa;
-	if (IN6_IS_ADDR_V4MAPPED(&s6->sin6_addr)) {
-		memcpy(&v4, &s6->sin6_addr.s6_addr[12], 4);
-		*key = v4;
-		*family = AF_INET;
-	} else {
-		memcpy(key, s6->sin6_addr.s6_addr, 8);	/* the /64 */
-		*family = AF_INET6;
-	}
-	return true;
 }
 
 static size_t
@@ -153,15 +125,14 @@ bool
 ratelimit_allow(struct ratelimit *rl, const struct sockaddr *sa,
     uint64_t now_ms)
 {
+	struct addr_source src;
 	struct bucket *b;
-	uint64_t key;
-	uint8_t family;
 
-	if (rl->rate == 0 || !source_key(sa, &key, &family))
+	if (rl->rate == 0 || !addr_source_of(sa, &src))
 		return true;
 	if (now_ms == 0)
 		now_ms = 1;		/* 0 marks an empty slot */
-	b = bucket_find(rl, key, family, now_ms);
+	b = bucket_find(rl, src.key, src.family, now_ms);
 	if (now_ms > b->last) {
 		b->tokens += (now_ms - b->last) * rl->rate;
 		if (b->tokens > rl->cap)

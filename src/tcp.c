@@ -35,6 +35,7 @@
 #include "event.h"
 #include "exitmatch.h"
 #include "log.h"
+#include "srclimit.h"
 #include "stats.h"
 #include "tcp.h"
 #include "upcase.h"
@@ -48,7 +49,8 @@ enum {
 	TC_EXIT		= 0x02,	/* exit line seen: answer no more input */
 	TC_LINGER	= 0x04,	/* our FIN is sent: on the closing list */
 	TC_POLLIN	= 0x08,	/* what epoll watches now */
-	TC_POLLOUT	= 0x10
+	TC_POLLOUT	= 0x10,
+	TC_COUNTED	= 0x20	/* counted in lim->per_source */
 };
 
 struct outbuf {
@@ -90,6 +92,7 @@ struct tcp_engine {
 	enum config_transform transform;
 	size_t		 max_pending;
 	unsigned	 idle_timeout;
+	unsigned	 crowded_idle;
 	uint32_t	 now;
 	bool		 draining;
 	uint32_t	 deadline;
@@ -173,6 +176,7 @@ tcp_engine_new(int epfd, struct tcp_limits *lim, struct stats *st)
 	e->st = st;
 	e->max_pending = CONFIG_DEF_MAX_PENDING;
 	e->idle_timeout = CONFIG_DEF_IDLE_TIMEOUT;
+	e->crowded_idle = CONFIG_DEF_CROWDED_IDLE;
 	exitcmd_init(&e->exit, CONFIG_DEF_EXIT);
 	return e;
 }
@@ -220,6 +224,7 @@ tcp_engine_configure(struct tcp_engine *e, const struct config *cf)
 
 	e->max_pending = cf->max_pending_output;
 	e->idle_timeout = cf->idle_timeout;
+	e->crowded_idle = cf->crowded_idle_timeout;
 	exitcmd_init(&next, cf->exit_command);
 	if (next.len != e->exit.len ||
 	    memcmp(next.text, e->exit.text, next.len) != 0) {
@@ -287,6 +292,8 @@ static void
 conn_close(struct tcp_engine *e, struct tcp_conn *c, const char *why)
 {
 	conn_log_close(c, why);
+	if ((c->flags & TC_COUNTED) && e->lim->per_source != NULL)
+		srclimit_release(e->lim->per_source, &c->peer.sa);
 	list_unlink(conn_list_of(e, c), c);
 	/* close() also removes fd from the epoll set. */
 	close(c->fd);
@@ -323,6 +330,15 @@ conn_linger(struct tcp_engine *e, struct tcp_conn *c)
 	return true;
 }
 
+bool
+tcp_crowded(struct tcp_limits *lim)
+{
+	uint64_t open = atomic_load_explicit(&lim->open, memory_order_relaxed);
+	uint64_t max = atomic_load_explicit(&lim->max, memory_order_relaxed);
+
+	return open * 100 >= max * TCP_CROWDED_PERCENT;
+}
+
 size_t
 tcp_sweep(struct tcp_engine *e)
 {
@@ -343,6 +359,18 @@ tcp_sweep(struct tcp_engine *e)
 		conn_close(e, c, "closed");
 		n++;
 	}
+	/*
+	 * Crowded (TCP_CROWDED_PERCENT of max_connections open): the
+	 * connections idle longest go first, after crowded_idle_timeout
+	 * rather than idle_timeout, so clients that hold connections open
+	 * with a byte now and then cannot lock others out.
+	 */
+	if (tcp_crowded(e->lim))
+		while ((c = e->active.head) != NULL &&
+		    e->now - c->last > e->crowded_idle) {
+			conn_close(e, c, "idle while crowded");
+			n++;
+		}
 	if (e->idle_timeout == 0)
 		return n;
 	while ((c = e->active.head) != NULL &&
@@ -718,6 +746,25 @@ accept_refuse(struct tcp_engine *e, int fd, unsigned max)
 }
 
 static void
+accept_refuse_source(struct tcp_engine *e, int fd,
+    const struct sockaddr_storage *ss)
+{
+	char peer[ADDR_STRLEN], f1[ADDR_STRLEN + 16];
+	const char *fields[] = { "UPCASED_PROTOCOL=tcp", f1, NULL };
+
+	close(fd);
+	stats_add(&e->st->conns_refused, 1);
+	if (!warn_due(&e->lim->source_warned, e->now + 1))
+		return;
+	addr_format((const struct sockaddr *)ss, peer, sizeof(peer));
+	snprintf(f1, sizeof(f1), "UPCASED_PEER=%s", peer);
+	log_event(LOG_WARNING, MSGID_SOURCE_LIMIT, fields,
+	    "max_connections_per_source reached by %s (its address, or its "
+	    "IPv6 /64): refusing its new connections (this warning is "
+	    "repeated at most every %d s)", peer, WARN_INTERVAL);
+}
+
+static void
 accept_log(const struct sockaddr_storage *ss)
 {
 	char peer[ADDR_STRLEN], f1[ADDR_STRLEN + 16];
@@ -757,8 +804,10 @@ enum tcp_accept_result
 tcp_accept(struct tcp_engine *e, int lfd)
 {
 	struct sockaddr_storage ss;
+	struct tcp_conn *c;
 	socklen_t len;
 	unsigned max, open;
+	bool counted = false;
 	int fd, i;
 
 	for (i = 0; i < ACCEPT_BATCH; i++) {
@@ -786,10 +835,22 @@ tcp_accept(struct tcp_engine *e, int lfd)
 			accept_refuse(e, fd, max);
 			continue;
 		}
-		accept_log(&ss);
-		if (conn_new(e, fd, &ss) == NULL)
+		if (e->lim->per_source != NULL && !srclimit_acquire(
+		    e->lim->per_source, (struct sockaddr *)&ss, &counted)) {
 			atomic_fetch_sub_explicit(&e->lim->open, 1,
 			    memory_order_relaxed);
+			accept_refuse_source(e, fd, &ss);
+			continue;
+		}
+		accept_log(&ss);
+		if ((c = conn_new(e, fd, &ss)) == NULL) {
+			atomic_fetch_sub_explicit(&e->lim->open, 1,
+			    memory_order_relaxed);
+			if (counted)
+				srclimit_release(e->lim->per_source,
+				    (struct sockaddr *)&ss);
+		} else if (counted)
+			c->flags |= TC_COUNTED;
 	}
 	return TCP_ACCEPT_OK;
 }

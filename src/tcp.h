@@ -18,6 +18,7 @@
 #include <time.h>
 
 struct config;
+struct srclimit;
 struct stats;
 struct tcp_conn;
 struct tcp_engine;
@@ -28,7 +29,12 @@ struct tcp_limits {
 	_Atomic unsigned	 max;	/* effective max_connections */
 	_Atomic uint64_t	 limit_warned;	/* rate limits of warnings */
 	_Atomic uint64_t	 fd_warned;
+	_Atomic uint64_t	 source_warned;
+	struct srclimit		*per_source;	/* may be NULL (tests) */
 };
+
+/* The table counts as crowded from this share of max_connections on. */
+#define TCP_CROWDED_PERCENT	90
 
 /* The bytes a connection reads at a time, and so the scratch size. */
 #define TCP_READ_SIZE	65536
@@ -72,7 +78,11 @@ bool	tcp_conn_event(struct tcp_engine *e, struct tcp_conn *c,
 size_t	tcp_conn_pending(const struct tcp_conn *c);
 bool	tcp_conn_reading(const struct tcp_conn *c);
 
-/* Close the connections idle past their timeout; returns how many. */
+/* Is the connection table crowded (see TCP_CROWDED_PERCENT)? */
+bool	tcp_crowded(struct tcp_limits *lim);
+
+/* Close the connections idle past their timeout (a shorter one while
+ * crowded); returns how many. */
 size_t	tcp_sweep(struct tcp_engine *e);
 
 /* Stop: close every connection with nothing left to answer now, and

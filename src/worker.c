@@ -29,6 +29,7 @@
 #include "config.h"
 #include "listen.h"
 #include "log.h"
+#include "srclimit.h"
 #include "stats.h"
 #include "tcp.h"
 #include "udp.h"
@@ -425,6 +426,10 @@ pool_new(int wake_fd, unsigned tick_ms)
 
 	if ((p = calloc(1, sizeof(*p))) == NULL)
 		return NULL;
+	if ((p->lim.per_source = srclimit_new()) == NULL) {
+		free(p);
+		return NULL;
+	}
 	p->wake_fd = wake_fd;
 	p->tick_ms = tick_ms > 0 ? tick_ms : 1000;
 	return p;
@@ -442,6 +447,7 @@ pool_apply(struct pool *p, const struct config *cf,
 	p->gen++;
 	p->cf = *cf;
 	p->set = set;
+	srclimit_set_max(p->lim.per_source, cf->max_per_source);
 	while (p->n > want && p->n > 1)
 		pool_retire_one(p);
 	for (i = 0; i < p->n; i++)
@@ -559,5 +565,6 @@ pool_free(struct pool *p)
 	pool_stop_now(p);
 	while (p->n > 0)
 		pool_join(p, p->w[--p->n]);
+	srclimit_free(p->lim.per_source);
 	free(p);
 }

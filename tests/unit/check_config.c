@@ -88,6 +88,8 @@ assert_config_eq(const struct config *a, const struct config *b)
 	ck_assert_uint_eq(a->workers, b->workers);
 	ck_assert_int_eq(a->transform, b->transform);
 	ck_assert_uint_eq(a->udp_rate_limit, b->udp_rate_limit);
+	ck_assert_uint_eq(a->max_per_source, b->max_per_source);
+	ck_assert_uint_eq(a->crowded_idle_timeout, b->crowded_idle_timeout);
 	ck_assert_uint_eq(a->udp_rate_burst, b->udp_rate_burst);
 	assert_proto_eq(&a->tcp, &b->tcp);
 	assert_proto_eq(&a->udp, &b->udp);
@@ -557,6 +559,28 @@ START_TEST(udp_rate_values)
 	ck_assert_uint_eq(cf.udp_rate_burst, CONFIG_MAX_UDP_BURST);
 }
 END_TEST
+
+START_TEST(limits_per_source_and_crowded)
+{
+	accept_text("");
+	ck_assert_uint_eq(cf.max_per_source, CONFIG_DEF_PER_SOURCE);
+	ck_assert_uint_eq(cf.crowded_idle_timeout, CONFIG_DEF_CROWDED_IDLE);
+	accept_text("limits = { max_connections_per_source = 0; "
+	    "crowded_idle_timeout = 1; };");
+	ck_assert_uint_eq(cf.max_per_source, 0);
+	ck_assert_uint_eq(cf.crowded_idle_timeout, 1);
+	accept_text("limits = { max_connections_per_source = 1000000; "
+	    "crowded_idle_timeout = 86400; };");
+	ck_assert_uint_eq(cf.max_per_source, CONFIG_MAX_PER_SOURCE);
+	ck_assert_uint_eq(cf.crowded_idle_timeout, CONFIG_MAX_CROWDED_IDLE);
+}
+END_TEST
+
+REJECT(per_source_too_high, "limits = { max_connections_per_source = "
+    "1000001; };", "t.conf:1: limits.max_connections_per_source: 1000001 "
+    "is out of range (0..1000000)")
+REJECT(crowded_zero, "limits = { crowded_idle_timeout = 0; };",
+    "t.conf:1: limits.crowded_idle_timeout: 0 is out of range (1..86400)")
 
 REJECT(udp_rate_too_high, "udp = {\n rate_limit = 10000001; };",
     "t.conf:2: udp.rate_limit: 10000001 is out of range (0..10000000)")
@@ -1120,6 +1144,8 @@ START_TEST(dump_exact)
 	    "\tidle_timeout = 300;\n"
 	    "\tmax_pending_output = 1048576;\n"
 	    "\tdrain_timeout = 5;\n"
+	    "\tmax_connections_per_source = 256;\n"
+	    "\tcrowded_idle_timeout = 10;\n"
 	    "};\n"
 	    "log = {\n\tlevel = \"info\";\n};\n");
 	free(text);
@@ -1343,6 +1369,7 @@ config_suite(void)
 	    exit_command_empty, exit_command_63, limits_all, limits_partial,
 	    limits_lowest, limits_highest, int64_in_range, level_name_unknown,
 	    transform_values, transform_round_trip, udp_rate_values,
+	    limits_per_source_and_crowded,
 	    udp_port_is_ours, everything_non_default,
 	    literals_outside_values_ignored);
 	tcase_add_loop_test(tc, log_level_each, 0,
@@ -1351,6 +1378,7 @@ config_suite(void)
 
 	tc = tcase_create("reject");
 	ADD(tc, transform_unknown, transform_int, udp_rate_too_high,
+	    per_source_too_high, crowded_zero,
 	    udp_burst_zero, tcp_has_no_rate,
 	    workers_string, workers_float, workers_float_exponent,
 	    workers_bool, workers_array, workers_group, limit_string,

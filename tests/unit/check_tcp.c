@@ -262,6 +262,55 @@ START_TEST(test_idle_timeout)
 }
 END_TEST
 
+START_TEST(test_crowded_evicts_idle_first)
+{
+	struct rig r;
+	struct config cf;
+	char buf[8];
+	bool eof;
+
+	rig_open(&r, "exit", 65536, 300);
+	settings(&cf, "exit", 65536, 300);
+	cf.crowded_idle_timeout = 3;
+	tcp_engine_configure(r.e, &cf);
+	/* Not crowded: idle 5 s is fine under idle_timeout = 300. */
+	tcp_engine_clock(r.e, 1005);
+	ck_assert_uint_eq(tcp_sweep(r.e), 0);
+	/* 90 of 100 open: crowded, the 3 s grace applies. */
+	atomic_store(&r.lim.open, 90);
+	ck_assert(tcp_crowded(&r.lim));
+	ck_assert_uint_eq(tcp_sweep(r.e), 1);
+	ck_assert_uint_eq(tcp_count(r.e), 0);
+	ck_assert_uint_eq(drain_client(r.client, buf, sizeof(buf), &eof), 0);
+	ck_assert(eof);
+	atomic_store(&r.lim.open, 0);
+	rig_close(&r);
+}
+END_TEST
+
+START_TEST(test_crowded_spares_the_active)
+{
+	struct rig r;
+	struct config cf;
+
+	rig_open(&r, "exit", 65536, 300);
+	settings(&cf, "exit", 65536, 300);
+	cf.crowded_idle_timeout = 3;
+	tcp_engine_configure(r.e, &cf);
+	atomic_store(&r.lim.open, 95);
+	tcp_engine_clock(r.e, 1003);
+	ck_assert_uint_eq(tcp_sweep(r.e), 0);	/* idle 3 s: not more */
+	ck_assert_int_eq(write(r.client, "x", 1), 1);
+	pump(r.e, r.epfd);
+	tcp_engine_clock(r.e, 1006);
+	ck_assert_uint_eq(tcp_sweep(r.e), 0);	/* active at 1003 */
+	ck_assert(!tcp_crowded(&(struct tcp_limits){ .open = 89,
+	    .max = 100 }));
+	atomic_store(&r.lim.open, 1);
+	rig_close(&r);
+}
+END_TEST
+
 START_TEST(test_drain_answers_pending)
 {
 	struct rig r;
@@ -464,6 +513,8 @@ main(void)
 	tcase_add_test(tc, test_half_close_answers_all);
 	tcase_add_test(tc, test_backpressure_and_partial_writes);
 	tcase_add_test(tc, test_idle_timeout);
+	tcase_add_test(tc, test_crowded_evicts_idle_first);
+	tcase_add_test(tc, test_crowded_spares_the_active);
 	tcase_add_test(tc, test_drain_answers_pending);
 	tcase_add_test(tc, test_drain_deadline);
 	tcase_add_test(tc, test_hand_over);

@@ -1,0 +1,38 @@
+/*
+ * srclimit.h - open TCP connections per source, across all workers.
+ *
+ * A source is what addr_source_of() says: an IPv4 address or an IPv6
+ * /64.  Connections of one source land on any worker, so the count is
+ * shared: a small hash table under a mutex, touched once when a
+ * connection is accepted and once when it closes, never per message.
+ */
+#ifndef UPCASED_SRCLIMIT_H
+#define UPCASED_SRCLIMIT_H
+
+#include <stdbool.h>
+#include <sys/socket.h>
+
+struct srclimit;
+
+struct srclimit *srclimit_new(void);
+void	srclimit_free(struct srclimit *sl);
+
+/* The most connections one source may hold (0 = no limit). */
+void	srclimit_set_max(struct srclimit *sl, unsigned max);
+
+/*
+ * Count one more connection of sa's source, if it is under the limit.
+ * Returns false (nothing counted) when the source is at its limit, or
+ * when memory runs out.  An address of another family always passes,
+ * uncounted: srclimit_release() must then not be called for it.
+ */
+bool	srclimit_acquire(struct srclimit *sl, const struct sockaddr *sa,
+	    bool *counted);
+
+/* One connection of sa's source closed. */
+void	srclimit_release(struct srclimit *sl, const struct sockaddr *sa);
+
+/* Connections counted for sa's source now (for tests). */
+unsigned srclimit_count(struct srclimit *sl, const struct sockaddr *sa);
+
+#endif
