@@ -55,8 +55,17 @@ exitmatch_feed(const struct exitcmd *c, exitmatch_state *st,
 	const uint8_t *nl;
 	size_t i, held, replay;
 
-	if (c->len == 0)
+	if (c->len == 0) {
+		/*
+		 * Disabled, but still know where lines start: a reload may
+		 * enable a command in the middle of a line, which must then
+		 * not count as the start of one (found by fuzz_tcp).
+		 */
+		if (n > 0)
+			*st = buf[n - 1] == '\n' ? EXITMATCH_START :
+			    EXITMATCH_MIDLINE;
 		return r;
+	}
 	for (i = 0; i < n; i++) {
 		if (*st == EXITMATCH_MIDLINE) {
 			nl = memchr(buf + i, '\n', n - i);

@@ -185,6 +185,31 @@ START_TEST(test_disabled)
 }
 END_TEST
 
+/* A command enabled (by reload) in the middle of a line does not take
+ * the rest of that line for the start of one. */
+START_TEST(test_enabled_mid_line)
+{
+	struct exitcmd off, on;
+	exitmatch_state s = EXITMATCH_START;
+	struct exitmatch_step st;
+
+	exitcmd_init(&off, "");
+	exitcmd_init(&on, "exit");
+	st = exitmatch_feed(&off, &s, (const uint8_t *)"x\nabc", 5);
+	ck_assert_uint_eq(st.emit, 5);
+	st = exitmatch_feed(&on, &s, (const uint8_t *)"exit\n", 5);
+	ck_assert(!st.matched);			/* the line is "abcexit" */
+	ck_assert_uint_eq(st.emit, 5);
+	st = exitmatch_feed(&on, &s, (const uint8_t *)"exit\n", 5);
+	ck_assert(st.matched);			/* a line of its own */
+	/* ... and a chunk that ended a line leaves the next one fresh */
+	s = EXITMATCH_MIDLINE;
+	(void)exitmatch_feed(&off, &s, (const uint8_t *)"abc\n", 4);
+	st = exitmatch_feed(&on, &s, (const uint8_t *)"exit\n", 5);
+	ck_assert(st.matched);
+}
+END_TEST
+
 START_TEST(test_every_split)
 {
 	static const char *const texts[] = {
@@ -257,6 +282,7 @@ main(void)
 	tcase_add_test(tc, test_split_word);
 	tcase_add_test(tc, test_split_not_a_match);
 	tcase_add_test(tc, test_disabled);
+	tcase_add_test(tc, test_enabled_mid_line);
 	tcase_add_test(tc, test_every_split);
 	tcase_add_test(tc, test_random_streams);
 	suite_add_tcase(s, tc);
