@@ -4,7 +4,8 @@
 #   sh tests/deps.sh build   compiler, autotools, libraries (Quick start)
 #   sh tests/deps.sh test    and what the test suite runs: Check, python3,
 #                            systemd-socket-activate, valgrind, socat,
-#                            systemd-nspawn and the Debian packaging tools
+#                            systemd-nspawn, the Debian packaging tools,
+#                            and clang with libFuzzer
 #
 # Only missing packages are installed; apt-get update runs only then.
 set -eu
@@ -12,7 +13,7 @@ set -eu
 build="build-essential autoconf automake pkg-config libsystemd-dev \
 libconfig-dev libutf8proc-dev check"
 test="$build python3 systemd valgrind socat iproute2 procps \
-systemd-container debhelper lintian dpkg-dev man-db"
+systemd-container debhelper lintian dpkg-dev man-db clang libclang-rt-14-dev"
 
 case "${1:-build}" in
 build)	want=$build ;;

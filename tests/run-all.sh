@@ -7,7 +7,9 @@
 #      under valgrind, and make distcheck;
 #   2. ASan + UBSan: make check;
 #   3. TSan: make check;
-#   4. the system test on a real systemd in a container (tests/system),
+#   4. every libFuzzer target for FUZZ_SECONDS (default 60) each
+#      (tests/fuzz/run.sh, clang -fsanitize=fuzzer,address,undefined);
+#   5. the system test on a real systemd in a container (tests/system),
 #      when this is root with systemd-nspawn; said clearly when skipped.
 # Ends with "N passed, N failed" over every test case of every stage, and
 # exits non-zero if anything failed.
@@ -111,19 +113,33 @@ else
 	count_step "tsan build" 1
 fi
 
+# A TAP stream in a file: add its ok / not ok lines to the totals.
+count_tap() {
+	local file=$1 stage=$2 rc=$3 p f
+	p=$(grep -c '^ok ' "$file")
+	f=$(grep -c '^not ok ' "$file")
+	passed=$((passed + p)); failed=$((failed + f))
+	echo "$stage: $p passed, $f failed"
+	if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
+		failed=$((failed + 1)); tail -30 "$file"
+	fi
+	[ "$rc" -ne 0 ] && failures+=("$stage (see $file)")
+}
+
+note "fuzzing (libFuzzer, ${FUZZ_SECONDS:-60} s per target)"
+FUZZ_OUT="$out/fuzz" FUZZ_SECONDS="${FUZZ_SECONDS:-60}" \
+    bash "$top/tests/fuzz/run.sh" >"$out/fuzz.out" 2>&1
+rc=$?
+grep -E '^(ok|not ok)' "$out/fuzz.out"
+count_tap "$out/fuzz.out" "fuzz" $rc
+
 note "system test (real systemd in a container)"
 if [ -x "$top/tests/system/run.sh" ] && [ "$(id -u)" = 0 ] &&
     command -v systemd-nspawn >/dev/null; then
 	bash "$top/tests/system/run.sh" >"$out/system.out" 2>&1
 	rc=$?
-	sp=$(grep -c '^ok ' "$out/system.out")
-	sf=$(grep -c '^not ok ' "$out/system.out")
-	grep -E '^(ok|not ok|#)' "$out/system.out"
-	passed=$((passed + sp)); failed=$((failed + sf))
-	if [ $rc -ne 0 ] && [ "$sf" -eq 0 ]; then
-		failed=$((failed + 1)); tail -30 "$out/system.out"
-	fi
-	[ $rc -ne 0 ] && failures+=("system test (see $out/system.out)")
+	grep -E '^(ok|not ok|# [0-9]+ of)' "$out/system.out"
+	count_tap "$out/system.out" "system test" $rc
 elif [ "${CI:-}" = true ]; then
 	echo "FAILED: in CI the system test must run (root, systemd-nspawn)"
 	failed=$((failed + 1)); failures+=("system test could not run")
