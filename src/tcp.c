@@ -577,10 +577,11 @@ conn_read(struct tcp_engine *e, struct tcp_conn *c)
 	ssize_t n;
 
 	/*
-	 * Read no more than max_pending_output may still hold, counting
-	 * that "unicode" output can be 3/2 of its input.
+	 * Read no more than max_pending_output may still hold if the
+	 * client reads none of it, counting that "unicode" output can be
+	 * 3/2 of its input.  (conn_can_read() saw pending < max_pending.)
 	 */
-	if (!(c->flags & TC_LINGER) && pending > 0) {
+	if (!(c->flags & TC_LINGER)) {
 		room = e->max_pending - pending;
 		if (e->transform == CONFIG_TRANSFORM_UNICODE)
 			room = room / 3 * 2 + 1;

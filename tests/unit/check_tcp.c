@@ -239,6 +239,41 @@ START_TEST(test_backpressure_and_partial_writes)
 }
 END_TEST
 
+/*
+ * max_pending_output bounds the queue from the first read on: a client
+ * that sends a burst and reads nothing gets no more than the limit
+ * queued, even when "unicode" output is longer than its input (U+0250
+ * is 2 bytes, its uppercase U+2C6F 3).
+ */
+START_TEST(test_first_read_capped)
+{
+	enum { MAXP = 4096, TOTAL = 2 << 20 };
+	struct rig r;
+	char *in = malloc(TOTAL);
+	size_t i, sent = 0;
+	ssize_t n;
+
+	ck_assert_ptr_nonnull(in);
+	for (i = 0; i + 1 < TOTAL; i += 2)
+		memcpy(in + i, "\xc9\x90", 2);
+	rig_open(&r, "", MAXP, 0);
+	/* Until the socket back to the client is full, nothing queues. */
+	for (i = 0; i < 2000 && sent < TOTAL; i++) {
+		n = write(r.client, in + sent, TOTAL - sent);
+		if (n > 0)
+			sent += (size_t)n;
+		pump(r.e, r.epfd);
+		ck_assert_uint_le(tcp_conn_pending(r.c), MAXP + 128);
+		if (n < 0 && !tcp_conn_reading(r.c))
+			break;
+	}
+	ck_assert(!tcp_conn_reading(r.c));
+	ck_assert_uint_ge(tcp_conn_pending(r.c), MAXP / 2);
+	rig_close(&r);
+	free(in);
+}
+END_TEST
+
 START_TEST(test_idle_timeout)
 {
 	struct rig r;
@@ -512,6 +547,7 @@ main(void)
 	tcase_add_test(tc, test_linger_times_out);
 	tcase_add_test(tc, test_half_close_answers_all);
 	tcase_add_test(tc, test_backpressure_and_partial_writes);
+	tcase_add_test(tc, test_first_read_capped);
 	tcase_add_test(tc, test_idle_timeout);
 	tcase_add_test(tc, test_crowded_evicts_idle_first);
 	tcase_add_test(tc, test_crowded_spares_the_active);
