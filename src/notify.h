@@ -11,6 +11,10 @@
 
 struct stats_snapshot;
 
+/* Open the one socket every message goes out on (see notify.c). */
+void	notify_init(void);
+void	notify_close(void);
+
 void	notify_ready(void);
 void	notify_reloading(void);
 void	notify_stopping(void);
