@@ -30,6 +30,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -47,6 +48,16 @@
 union reply {
 	struct config	cf;
 	char		msg[CONFIG_ERRLEN];
+};
+
+/* A parse under way, seen from the parent. */
+struct confchild {
+	pid_t		 pid;
+	int		 fd;		/* read end of the reply pipe */
+	struct timespec	 t0;		/* started */
+	size_t		 got;
+	char		 path[sizeof(((struct config *)0)->path)];
+	char		 buf[sizeof(union reply) + 1];	/* see step */
 };
 
 static int
@@ -114,48 +125,6 @@ ms_since(const struct timespec *t0)
 	    (now.tv_nsec - t0->tv_nsec) / 1000000;
 }
 
-/*
- * Read the reply until the child closes its end or buf is full (a reply
- * that fills buf is too long: the caller gives buf one spare byte).
- * Returns the number of bytes, or -1 on a read error or when the child
- * has not finished in time (errno ETIMEDOUT).
- */
-static ssize_t
-read_reply(int fd, char *buf, size_t len)
-{
-	struct timespec t0;
-	struct pollfd pfd;
-	size_t got = 0;
-	ssize_t n;
-	long left;
-
-	clock_gettime(CLOCK_MONOTONIC, &t0);
-	pfd.fd = fd;
-	pfd.events = POLLIN;
-	while (got < len) {
-		if ((left = CHILD_TIMEOUT_MS - ms_since(&t0)) <= 0) {
-			errno = ETIMEDOUT;
-			return -1;
-		}
-		n = poll(&pfd, 1, (int)left);
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n == -1)
-			return -1;
-		if (n == 0)
-			continue;	/* the deadline check ends it */
-		n = read(fd, buf + got, len - got);
-		if (n == -1 && (errno == EINTR || errno == EAGAIN))
-			continue;
-		if (n == -1)
-			return -1;
-		if (n == 0)
-			break;
-		got += (size_t)n;
-	}
-	return (ssize_t)got;
-}
-
 static int
 wait_child(pid_t pid, int *status)
 {
@@ -212,11 +181,13 @@ spawn(const char *path, int *rfd, char *err, size_t errlen)
 	int fds[2];
 	pid_t pid;
 
-	if (pipe2(fds, O_CLOEXEC) == -1) {
+	if (pipe2(fds, O_CLOEXEC | O_NONBLOCK) == -1) {
 		snprintf(err, errlen, "%s: cannot start the configuration "
 		    "parser: pipe: %s", path, strerror(errno));
 		return -1;
 	}
+	/* The child writes blocking; only our end is non-blocking. */
+	(void)fcntl(fds[1], F_SETFL, 0);
 	/* Else buffered output would be written twice if libconfig exit()s. */
 	fflush(NULL);
 	if ((pid = fork()) == -1) {
@@ -235,38 +206,124 @@ spawn(const char *path, int *rfd, char *err, size_t errlen)
 	return pid;
 }
 
+struct confchild *
+confchild_start(const char *path, char *err, size_t errlen)
+{
+	struct confchild *cc;
+
+	if ((cc = calloc(1, sizeof(*cc))) == NULL) {
+		snprintf(err, errlen, "%s: cannot start the configuration "
+		    "parser: out of memory", path);
+		return NULL;
+	}
+	snprintf(cc->path, sizeof(cc->path), "%s", path);
+	clock_gettime(CLOCK_MONOTONIC, &cc->t0);
+	if ((cc->pid = spawn(path, &cc->fd, err, errlen)) == -1) {
+		free(cc);
+		return NULL;
+	}
+	return cc;
+}
+
+int
+confchild_fd(const struct confchild *cc)
+{
+	return cc->fd;
+}
+
+int
+confchild_timeout(const struct confchild *cc)
+{
+	long left = CHILD_TIMEOUT_MS - ms_since(&cc->t0);
+
+	return left > 0 ? (int)left : 0;
+}
+
+/*
+ * The child is done (EOF, a reply too long, or rerrno: a read error or
+ * ETIMEDOUT): close our end first, so a child still writing gets EPIPE
+ * rather than stuck, kill it if it is not done, reap it, judge.
+ */
+static int
+finish(struct confchild *cc, int rerrno, struct config *cf, char *err,
+    size_t errlen)
+{
+	int status, rc = -1;
+
+	close(cc->fd);
+	if (rerrno != 0)
+		(void)kill(cc->pid, SIGKILL);
+	if (wait_child(cc->pid, &status) == -1)
+		snprintf(err, errlen, "%s: cannot wait for the configuration "
+		    "parser: %s", cc->path, strerror(errno));
+	else if (rerrno == ETIMEDOUT)
+		snprintf(err, errlen, "%s: the configuration parser did not "
+		    "finish within %d seconds", cc->path,
+		    CHILD_TIMEOUT_MS / 1000);
+	else if (rerrno != 0)
+		snprintf(err, errlen, "%s: cannot read from the configuration "
+		    "parser: %s", cc->path, strerror(rerrno));
+	else
+		rc = decode(cc->path, status, cc->buf, cc->got, cf, err,
+		    errlen);
+	if (rc == -1) {
+		config_defaults(cf);
+		snprintf(cf->path, sizeof(cf->path), "%s", cc->path);
+	}
+	free(cc);
+	return rc;
+}
+
+int
+confchild_step(struct confchild *cc, struct config *cf, char *err,
+    size_t errlen)
+{
+	ssize_t n;
+
+	/* A reply that fills buf is too long: buf has one spare byte. */
+	while (cc->got < sizeof(cc->buf)) {
+		n = read(cc->fd, cc->buf + cc->got, sizeof(cc->buf) - cc->got);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1 && errno == EAGAIN) {
+			if (confchild_timeout(cc) == 0)
+				return finish(cc, ETIMEDOUT, cf, err, errlen);
+			return 1;
+		}
+		if (n == -1)
+			return finish(cc, errno, cf, err, errlen);
+		if (n == 0)
+			break;
+		cc->got += (size_t)n;
+	}
+	return finish(cc, 0, cf, err, errlen);
+}
+
+void
+confchild_abort(struct confchild *cc)
+{
+	struct config cf;
+	char err[8];
+
+	(void)finish(cc, ECANCELED, &cf, err, sizeof(err));
+}
+
 int
 confchild_load(const char *path, struct config *cf, char *err,
     size_t errlen)
 {
-	char buf[sizeof(union reply) + 1];	/* + 1: see read_reply */
-	int fd, status, rerrno;
-	ssize_t got;
-	pid_t pid;
+	struct confchild *cc;
+	struct pollfd pfd;
+	int rc;
 
-	if ((pid = spawn(path, &fd, err, errlen)) == -1)
-		goto fail;
-	got = read_reply(fd, buf, sizeof(buf));
-	rerrno = errno;
-	/* Closed first: a child still writing gets EPIPE, not stuck. */
-	close(fd);
-	if (got == -1)
-		(void)kill(pid, SIGKILL);
-	if (wait_child(pid, &status) == -1) {
-		snprintf(err, errlen, "%s: cannot wait for the configuration "
-		    "parser: %s", path, strerror(errno));
-		goto fail;
+	if ((cc = confchild_start(path, err, errlen)) == NULL) {
+		config_defaults(cf);
+		snprintf(cf->path, sizeof(cf->path), "%s", path);
+		return -1;
 	}
-	if (got == -1 && rerrno == ETIMEDOUT)
-		snprintf(err, errlen, "%s: the configuration parser did not "
-		    "finish within %d seconds", path, CHILD_TIMEOUT_MS / 1000);
-	else if (got == -1)
-		snprintf(err, errlen, "%s: cannot read from the configuration "
-		    "parser: %s", path, strerror(rerrno));
-	else if (decode(path, status, buf, (size_t)got, cf, err, errlen) == 0)
-		return 0;
-fail:
-	config_defaults(cf);
-	snprintf(cf->path, sizeof(cf->path), "%s", path);
-	return -1;
+	pfd.fd = cc->fd;
+	pfd.events = POLLIN;
+	while ((rc = confchild_step(cc, cf, err, errlen)) == 1)
+		(void)poll(&pfd, 1, confchild_timeout(cc));
+	return rc;
 }

@@ -55,6 +55,8 @@ struct server {
 	uint64_t		 tick_ms;	/* period of the timer */
 	uint64_t		 last_status;
 	unsigned		 fd_cap;
+	struct confchild	*reload;	/* a parse under way, or NULL */
+	bool			 reload_again;	/* SIGHUP during that parse */
 	bool			 ready_due;	/* READY=1 once settled */
 	bool			 started;
 	bool			 stopping;
@@ -320,6 +322,25 @@ server_log_started(struct server *s)
 		    s->cf.path);
 }
 
+/*
+ * READY=1 once a reload is over: no parse under way and every worker
+ * took the new state.  (Never while stopping: STOPPING=1 was the last.)
+ */
+static void
+server_ready_if_settled(struct server *s)
+{
+	if (!s->ready_due || s->stopping || s->reload != NULL ||
+	    !pool_settled(s->pool))
+		return;
+	s->ready_due = false;
+	notify_ready();
+	if (!s->started) {
+		s->started = true;
+		server_log_started(s);
+	}
+	server_status(s);
+}
+
 static void
 server_refuse(struct server *s, const char *why)
 {
@@ -330,41 +351,56 @@ server_refuse(struct server *s, const char *why)
 	log_event(LOG_ERR, MSGID_RELOAD_REFUSED, fields,
 	    "reload refused, still serving the previous configuration: %s",
 	    why);
-	/* Nothing changed, so no worker will report back: ready now, or
-	 * systemd would keep the unit in "reloading". */
-	s->ready_due = false;
-	notify_ready();
-	server_status(s);
+	/* Nothing changed: ready as soon as the workers are (at once,
+	 * unless an earlier reload is still being taken up). */
+	server_ready_if_settled(s);
 }
 
+/*
+ * SIGHUP: tell systemd, start parsing the file in a child, and go back
+ * to the loop; server_reload_step() takes it up when the child answers.
+ */
 static void
 server_reload(struct server *s)
 {
 	char err[CONFIG_ERRLEN], f1[1100];
 	const char *fields[] = { f1, NULL };
-	struct listener_set *next, *old;
-	struct config cf;
 
+	if (s->reload != NULL) {
+		/* The file may have changed after the child read it. */
+		log_info("SIGHUP during a reload: reloading again after it");
+		s->reload_again = true;
+		return;
+	}
 	notify_reloading();
 	snprintf(f1, sizeof(f1), "UPCASED_CONFIG=%s", s->cf.path);
 	log_event(LOG_INFO, MSGID_RELOADING, fields, "reloading %s",
 	    s->cf.path);
 	s->ready_due = true;
-	if (confchild_load(s->cf.path, &cf, err, sizeof(err)) == -1) {
+	if ((s->reload = confchild_start(s->cf.path, err, sizeof(err))) ==
+	    NULL)
 		server_refuse(s, err);
-		return;
-	}
+}
+
+/* The new configuration parsed: listen, hand it to the workers. */
+static void
+server_reload_apply(struct server *s, const struct config *cf)
+{
+	char err[CONFIG_ERRLEN], f1[1100];
+	const char *fields[] = { f1, NULL };
+	struct listener_set *next, *old;
+
 	if ((next = malloc(sizeof(*next))) == NULL) {
 		server_refuse(s, "out of memory");
 		return;
 	}
 	if (s->set->activated) {
 		*next = *s->set;
-		if (!server_same_ports(&s->cf, &cf))
+		if (!server_same_ports(&s->cf, cf))
 			log_notice("socket activation: the ports in %s are not "
 			    "used; change the socket unit instead",
-			    cf.path);
-	} else if (listen_open(&cf, s->set, next, err, sizeof(err)) == -1) {
+			    cf->path);
+	} else if (listen_open(cf, s->set, next, err, sizeof(err)) == -1) {
 		free(next);
 		server_refuse(s, err);
 		return;
@@ -372,15 +408,38 @@ server_reload(struct server *s)
 	server_bury(s, s->set, next);
 	old = s->set;
 	s->set = next;
-	s->cf = cf;
-	log_set_level(cf.log_level);
+	s->cf = *cf;
+	log_set_level(cf->log_level);
 	if (pool_apply(s->pool, &s->cf, s->set) == -1)
 		log_errx("no worker thread could be started");
 	server_fd_limit(s);
 	if (!s->set->activated)
 		server_log_listeners(s, old);
+	snprintf(f1, sizeof(f1), "UPCASED_CONFIG=%s", s->cf.path);
 	log_event(LOG_NOTICE, MSGID_RELOADED, fields,
 	    "reloaded %s: %u workers", s->cf.path, pool_size(s->pool));
+	server_ready_if_settled(s);
+}
+
+/* The parsing child has news, or ran out of time. */
+static void
+server_reload_step(struct server *s)
+{
+	char err[CONFIG_ERRLEN];
+	struct config cf;
+	int rc;
+
+	if ((rc = confchild_step(s->reload, &cf, err, sizeof(err))) == 1)
+		return;
+	s->reload = NULL;
+	if (rc == -1)
+		server_refuse(s, err);
+	else
+		server_reload_apply(s, &cf);
+	if (s->reload_again) {
+		s->reload_again = false;
+		server_reload(s);
+	}
 }
 
 static void
@@ -393,6 +452,12 @@ server_stop(struct server *s, const char *why)
 	}
 	s->stopping = true;
 	notify_stopping();
+	if (s->reload != NULL) {
+		confchild_abort(s->reload);
+		s->reload = NULL;
+		s->reload_again = false;
+		log_notice("%s during a reload: the reload is abandoned", why);
+	}
 	log_event(LOG_NOTICE, MSGID_STOPPING, NULL,
 	    "stopping on %s: answering pending data for up to %u s", why,
 	    s->cf.drain_timeout);
@@ -444,15 +509,7 @@ server_wake(struct server *s)
 		 */
 		listen_release(s->set, NULL);
 	}
-	if (s->ready_due && !s->stopping) {
-		s->ready_due = false;
-		notify_ready();
-		if (!s->started) {
-			s->started = true;
-			server_log_started(s);
-		}
-		server_status(s);
-	}
+	server_ready_if_settled(s);
 }
 
 /* --- start and stop --------------------------------------------------- */
@@ -508,14 +565,19 @@ server_listen(struct server *s)
 static void
 server_loop(struct server *s)
 {
-	struct pollfd pfd[3];
+	struct pollfd pfd[4];
+	int timeout;
 
 	pfd[0].fd = s->sigfd;
 	pfd[1].fd = s->timerfd;
 	pfd[2].fd = s->wakefd;
 	pfd[0].events = pfd[1].events = pfd[2].events = POLLIN;
+	pfd[3].events = POLLIN;
 	while (!(s->stopping && pool_done(s->pool))) {
-		if (poll(pfd, 3, -1) == -1) {
+		pfd[3].fd = s->reload != NULL ? confchild_fd(s->reload) : -1;
+		pfd[3].revents = 0;
+		timeout = s->reload != NULL ? confchild_timeout(s->reload) : -1;
+		if (poll(pfd, 4, timeout) == -1) {
 			if (errno != EINTR)
 				fatal(EX_OSERR, "poll");
 			continue;
@@ -526,6 +588,9 @@ server_loop(struct server *s)
 			server_signal(s);
 		if (pfd[1].revents & POLLIN)
 			server_tick(s);
+		if (s->reload != NULL && (pfd[3].revents != 0 ||
+		    confchild_timeout(s->reload) == 0))
+			server_reload_step(s);
 	}
 }
 
@@ -557,11 +622,13 @@ server_run(const struct config *cf)
 	memset(&s, 0, sizeof(s));
 	s.cf = *cf;
 	s.sigfd = s.timerfd = s.wakefd = -1;
+	notify_init();
 	if (server_signals(&s) == -1 || server_timer(&s) == -1 ||
 	    (s.wakefd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) == -1)
 		fatal(EX_OSERR, "start-up");
 	if ((rc = server_listen(&s)) != 0) {
 		free(s.set);
+		notify_close();
 		return rc;
 	}
 	/* Workers wake at least four times per watchdog period. */
@@ -586,5 +653,6 @@ server_run(const struct config *cf)
 	close(s.sigfd);
 	close(s.timerfd);
 	close(s.wakefd);
+	notify_close();
 	return 0;
 }
