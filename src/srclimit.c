@@ -87,18 +87,18 @@ srclimit_acquire(struct srclimit *sl, const struct sockaddr *sa,
 		return true;
 	pthread_mutex_lock(&sl->mu);
 	ep = find(sl, &src);
-	if ((e = *ep) == NULL) {
-		if ((e = calloc(1, sizeof(*e))) == NULL)
-			ok = false;
-		else {
-			e->key = src.key;
-			e->family = src.family;
-			*ep = e;
-		}
+	/*
+	 * Out of memory for a new entry: let the connection in uncounted
+	 * rather than refuse it as if its source were over the limit.
+	 */
+	if ((e = *ep) == NULL && (e = calloc(1, sizeof(*e))) != NULL) {
+		e->key = src.key;
+		e->family = src.family;
+		*ep = e;
 	}
-	if (ok && sl->max != 0 && e->count >= sl->max)
+	if (e != NULL && sl->max != 0 && e->count >= sl->max)
 		ok = false;
-	if (ok) {
+	else if (e != NULL) {
 		e->count++;
 		*counted = true;
 	}

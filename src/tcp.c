@@ -50,7 +50,8 @@ enum {
 	TC_LINGER	= 0x04,	/* our FIN is sent: on the closing list */
 	TC_POLLIN	= 0x08,	/* what epoll watches now */
 	TC_POLLOUT	= 0x10,
-	TC_COUNTED	= 0x20	/* counted in lim->per_source */
+	TC_COUNTED	= 0x20,	/* counted in lim->per_source */
+	TC_FRESH	= 0x40	/* input since the last drain tick */
 };
 
 struct outbuf {
@@ -383,6 +384,26 @@ tcp_sweep(struct tcp_engine *e)
 
 /* --- output ----------------------------------------------------------- */
 
+/* At most one warning per WARN_INTERVAL over all workers. */
+static bool
+warn_due(_Atomic uint64_t *at, uint32_t now)
+{
+	uint64_t prev = atomic_load_explicit(at, memory_order_relaxed);
+
+	if (prev != 0 && now < prev + WARN_INTERVAL)
+		return false;
+	return atomic_compare_exchange_strong(at, &prev, (uint64_t)now + 0);
+}
+
+/* Out of memory: the affected connection goes, the others go on. */
+static void
+warn_oom(struct tcp_engine *e, const char *what)
+{
+	if (warn_due(&e->lim->oom_warned, e->now + 1))
+		log_warnx("out of memory for %s (this warning is repeated "
+		    "at most every %d s)", what, WARN_INTERVAL);
+}
+
 size_t
 tcp_conn_pending(const struct tcp_conn *c)
 {
@@ -488,7 +509,7 @@ conn_send(struct tcp_engine *e, struct tcp_conn *c, const uint8_t *p,
 		return false;
 	}
 	if ((size_t)n < len && !conn_queue(c, p + n, len - (size_t)n)) {
-		log_warnx("out of memory for a connection's output: closing it");
+		warn_oom(e, "a connection's output: closing it");
 		conn_close(e, c, "out of memory");
 		return false;
 	}
@@ -604,6 +625,7 @@ conn_read(struct tcp_engine *e, struct tcp_conn *c)
 	if (c->flags & TC_LINGER)
 		return true;		/* after our FIN: thrown away */
 	conn_touch(e, c);
+	c->flags |= TC_FRESH;
 
 	step = exitmatch_feed(&e->exit, &c->xs, in, (size_t)n);
 	out = in - step.replay;
@@ -638,8 +660,8 @@ conn_settle(struct tcp_engine *e, struct tcp_conn *c)
 			conn_close(e, c, "closed by peer");
 			return false;
 		}
-		if ((c->flags & TC_EXIT) ||
-		    (e->draining && conn_quiet(c))) {
+		if ((c->flags & TC_EXIT) || (e->draining &&
+		    !(c->flags & TC_FRESH) && conn_quiet(c))) {
 			if (e->draining &&
 			    !conn_replay(e, c, &e->exit,
 			    exitmatch_release(&c->xs), true))
@@ -683,7 +705,7 @@ conn_new(struct tcp_engine *e, int fd, const struct sockaddr_storage *ss)
 	struct tcp_conn *c;
 
 	if ((c = calloc(1, sizeof(*c))) == NULL) {
-		log_warnx("out of memory for a new connection: refused");
+		warn_oom(e, "a new connection: refused");
 		close(fd);
 		return NULL;
 	}
@@ -718,16 +740,6 @@ tcp_conn_add(struct tcp_engine *e, int fd)
 	return c;
 }
 
-/* At most one warning per WARN_INTERVAL over all workers. */
-static bool
-warn_due(_Atomic uint64_t *at, uint32_t now)
-{
-	uint64_t prev = atomic_load_explicit(at, memory_order_relaxed);
-
-	if (prev != 0 && now < prev + WARN_INTERVAL)
-		return false;
-	return atomic_compare_exchange_strong(at, &prev, (uint64_t)now + 0);
-}
 
 static void
 accept_refuse(struct tcp_engine *e, int fd, unsigned max)
@@ -867,7 +879,26 @@ tcp_drain(struct tcp_engine *e, time_t deadline)
 	e->deadline = (uint32_t)deadline;
 	for (c = e->active.head; c != NULL; c = next) {
 		next = c->next;
+		/* Sent something in the last second or so: still talking. */
+		if (c->last + 1 >= e->now)
+			c->flags |= TC_FRESH;
+		else
+			c->flags &= (uint8_t)~TC_FRESH;
 		(void)conn_settle(e, c);
+	}
+}
+
+void
+tcp_drain_tick(struct tcp_engine *e)
+{
+	struct tcp_conn *c, *next;
+
+	for (c = e->active.head; c != NULL; c = next) {
+		next = c->next;
+		if (c->flags & TC_FRESH)
+			c->flags &= (uint8_t)~TC_FRESH;
+		else
+			(void)conn_settle(e, c);
 	}
 }
 

@@ -30,6 +30,7 @@ struct tcp_limits {
 	_Atomic uint64_t	 limit_warned;	/* rate limits of warnings */
 	_Atomic uint64_t	 fd_warned;
 	_Atomic uint64_t	 source_warned;
+	_Atomic uint64_t	 oom_warned;
 	struct srclimit		*per_source;	/* may be NULL (tests) */
 };
 
@@ -85,9 +86,18 @@ bool	tcp_crowded(struct tcp_limits *lim);
  * crowded); returns how many. */
 size_t	tcp_sweep(struct tcp_engine *e);
 
-/* Stop: close every connection with nothing left to answer now, and
- * close the rest when they are done or at the deadline (monotonic s). */
+/*
+ * Stop (monotonic deadline in s).  A connection is answered until the
+ * client's FIN, or until it has nothing pending and sent nothing for a
+ * whole drain tick; then it gets our FIN (a lingering close).  One idle
+ * for a second or more before the stop gets it at once.  So a client
+ * still streaming when the stop comes gets every byte it sends before
+ * its FIN answered, within the deadline; an idle one is let go at once.
+ * The worker calls tcp_drain_tick() every TCP_DRAIN_TICK_MS meanwhile.
+ */
+#define TCP_DRAIN_TICK_MS	200
 void	tcp_drain(struct tcp_engine *e, time_t deadline);
+void	tcp_drain_tick(struct tcp_engine *e);
 
 /* Close every connection now. */
 void	tcp_close_all(struct tcp_engine *e);

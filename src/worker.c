@@ -72,6 +72,7 @@ struct worker {
 	size_t		 nreg;
 	bool		 draining;
 	uint64_t	 deadline;	/* of the drain, worker_now_ms() */
+	uint64_t	 drain_tick_at;	/* next tcp_drain_tick() */
 	uint64_t	 paused_until;	/* TCP listeners off until then */
 };
 
@@ -190,6 +191,7 @@ worker_mailbox(struct worker *w, uint64_t now)
 		if (w->drain && !w->draining) {
 			w->draining = true;
 			w->deadline = w->drain_deadline;
+			w->drain_tick_at = now + TCP_DRAIN_TICK_MS;
 			tcp_drain(w->tcp,
 			    (time_t)((w->deadline + 999) / 1000));
 		}
@@ -292,6 +294,8 @@ worker_main(void *arg)
 		timeout = (int)w->pool->tick_ms;
 		if (paused && w->paused_until - now < (uint64_t)timeout)
 			timeout = (int)(w->paused_until - now);
+		if (w->draining && TCP_DRAIN_TICK_MS < timeout)
+			timeout = TCP_DRAIN_TICK_MS;
 		if (w->draining && w->deadline - now < (uint64_t)timeout)
 			timeout = (int)(w->deadline - now);
 		n = epoll_wait(w->epfd, evs, EVENTS_MAX, timeout);
@@ -303,6 +307,10 @@ worker_main(void *arg)
 		for (i = 0; i < n; i++)
 			worker_dispatch(w, &evs[i], now, &mail);
 		(void)tcp_sweep(w->tcp);
+		if (w->draining && now >= w->drain_tick_at) {
+			tcp_drain_tick(w->tcp);
+			w->drain_tick_at = now + TCP_DRAIN_TICK_MS;
+		}
 		if (paused && now >= w->paused_until) {
 			w->paused_until = 0;
 			worker_sync_listeners(w, now);

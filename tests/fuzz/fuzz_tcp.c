@@ -10,10 +10,11 @@
  * at some point or aborts (close); the engine is pumped (epoll_wait with
  * a 0 ms timeout and tcp_conn_event()), handed spurious events, reloaded
  * (tcp_engine_configure: max_pending_output, and while the client still
- * writes the exit command and the transform), swept, drained (tcp_drain)
- * or its connection handed to another engine (tcp_detach_all and
- * tcp_adopt).  Small socket buffers force partial writes on both sides.
- * The clock is fixed, so no idle or linger timeout ever fires.
+ * writes the exit command and the transform), swept, drained (tcp_drain,
+ * then tcp_drain_tick) or its connection handed to another engine
+ * (tcp_detach_all and tcp_adopt).  Small socket buffers force partial
+ * writes on both sides.  The clock is fixed, so no idle or linger timeout
+ * ever fires.
  *
  * At the end the client half-closes (unless it did) and reads until EOF
  * while the engine is pumped; the loop fails if nothing can move any more
@@ -581,8 +582,12 @@ op_engine(struct rig *r)
 		hand_over(r);
 		break;
 	case 3:
-		if (r->drained)
+		if (r->drained) {
+			tr("drain tick\n");
+			tcp_drain_tick(r->e[r->cur]);
+			check_conn(r);
 			break;
+		}
 		tr("drain\n");
 		r->drained = true;
 		tcp_drain(r->e[r->cur], CLOCK + 5);

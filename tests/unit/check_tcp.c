@@ -358,9 +358,65 @@ START_TEST(test_drain_answers_pending)
 	pump(r.e, r.epfd);
 	ck_assert_uint_eq(drain_client(r.client, buf, sizeof(buf), &eof), 6);
 	ck_assert_mem_eq(buf, "ABC\nDE", 6);
+	/* It just talked: not let go before a drain tick without input. */
+	ck_assert(!eof);
+	tcp_drain_tick(r.e);
+	ck_assert_uint_eq(drain_client(r.client, buf, sizeof(buf), &eof), 0);
+	ck_assert(!eof);
+	tcp_drain_tick(r.e);
+	ck_assert_uint_eq(drain_client(r.client, buf, sizeof(buf), &eof), 0);
 	ck_assert(eof);
 	ck_assert_int_eq(shutdown(r.client, SHUT_WR), 0);
 	pump(r.e, r.epfd);
+	ck_assert_uint_eq(tcp_count(r.e), 0);
+	rig_close(&r);
+}
+END_TEST
+
+/* Idle for a second or more when the stop comes: our FIN at once. */
+START_TEST(test_drain_idle_let_go_at_once)
+{
+	struct rig r;
+	char buf[8];
+	bool eof;
+
+	rig_open(&r, "exit", 65536, 0);
+	tcp_engine_clock(r.e, 1002);
+	tcp_drain(r.e, 1010);
+	ck_assert_uint_eq(drain_client(r.client, buf, sizeof(buf), &eof), 0);
+	ck_assert(eof);
+	rig_close(&r);
+}
+END_TEST
+
+/* A client still sending gets every byte before its FIN answered. */
+START_TEST(test_drain_streaming_client_answered)
+{
+	struct rig r;
+	char buf[4096], line[32];
+	size_t got = 0, sent = 0;
+	bool eof = false;
+	int i, n;
+
+	rig_open(&r, "exit", 65536, 0);
+	ck_assert_int_eq(write(r.client, "go\n", 3), 3);
+	pump(r.e, r.epfd);
+	sent += 3;
+	tcp_drain(r.e, 1010);
+	for (i = 0; i < 10; i++) {	/* input between every two ticks */
+		n = snprintf(line, sizeof(line), "line %d\n", i);
+		ck_assert_int_eq(write(r.client, line, (size_t)n), n);
+		sent += (size_t)n;
+		pump(r.e, r.epfd);
+		tcp_drain_tick(r.e);
+		got += drain_client(r.client, buf, sizeof(buf), &eof);
+		ck_assert(!eof);
+	}
+	ck_assert_int_eq(shutdown(r.client, SHUT_WR), 0);
+	pump(r.e, r.epfd);
+	got += drain_client(r.client, buf, sizeof(buf), &eof);
+	ck_assert_uint_eq(got, sent);
+	ck_assert(eof);
 	ck_assert_uint_eq(tcp_count(r.e), 0);
 	rig_close(&r);
 }
@@ -552,6 +608,8 @@ main(void)
 	tcase_add_test(tc, test_crowded_evicts_idle_first);
 	tcase_add_test(tc, test_crowded_spares_the_active);
 	tcase_add_test(tc, test_drain_answers_pending);
+	tcase_add_test(tc, test_drain_idle_let_go_at_once);
+	tcase_add_test(tc, test_drain_streaming_client_answered);
 	tcase_add_test(tc, test_drain_deadline);
 	tcase_add_test(tc, test_hand_over);
 	tcase_add_test(tc, test_reset_by_peer);
