@@ -138,7 +138,7 @@ if [ -x "$top/tests/system/run.sh" ] && [ "$(id -u)" = 0 ] &&
     command -v systemd-nspawn >/dev/null; then
 	bash "$top/tests/system/run.sh" >"$out/system.out" 2>&1
 	rc=$?
-	grep -E '^(ok|not ok|# [0-9]+ of)' "$out/system.out"
+	grep -E '^(ok|not ok|# [0-9]+ of|# figure: )' "$out/system.out"
 	count_tap "$out/system.out" "system test" $rc
 elif [ "${CI:-}" = true ]; then
 	echo "FAILED: in CI the system test must run (root, systemd-nspawn)"

@@ -192,6 +192,12 @@ note() {
 	say "    note: $*" >>"$UT_STEPLOG"
 }
 
+# figure TEXT: a measurement of the step, printed as "# figure: TEXT"
+# right under its ok / not ok line, pass or fail.
+figure() {
+	say "$*" >>"$UT_STEPLOG.figures"
+}
+
 # String helpers that take the value as an argument (for check/wait_for).
 is() {
 	[ "$1" = "$2" ] || { say "got '$1', expected '$2'"; return 1; }

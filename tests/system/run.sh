@@ -4,8 +4,11 @@
 # Boots a real systemd as PID 1 in a container (systemd-nspawn on an
 # overlay of this host's root, private network), installs the .deb in it
 # and plays the admin: service, reload (good and bad), crash and watchdog
-# restarts, socket activation, a restart and an upgrade under load, stop,
-# purge.  Prints TAP, one line per step with its time, and a summary.
+# restarts, socket activation, a restart and an upgrade under load, faults
+# under load (reloads that change the worker pool, with and without socket
+# activation; kill -9 with socket activation), stop, purge.  Prints TAP,
+# one line per step with its time, and a summary; the measurements of a
+# step follow its ok / not ok line as "# figure: " lines.
 #
 # Usage: tests/system/run.sh [PATH/upcased_VERSION_ARCH.deb]
 #   Without an argument, builds the package first from this source tree
@@ -23,7 +26,7 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 SRC=$(cd "$HERE/../.." && pwd)
 . "$HERE/lib.sh"
 
-NSTEPS=9
+NSTEPS=12
 WORK=
 DEB=${1:-}
 CONF=/etc/upcased/upcased.conf
@@ -360,6 +363,217 @@ step6_body() {
 	check "8008 answers" wait_for 10 answers 8008
 }
 
+# --- faults under load (steps 7, 9 and 10) ----------------------------------
+#
+# client.py steady: long-lived connections exchanging a line every 10 ms,
+# a new connection every 10 ms (open loop: while nobody accepts, they pile
+# up in the backlog), a datagram every 10 ms; every reply checked byte for
+# byte.  It prints one line of NAME=COUNT figures (see do_steady in
+# client.py), kept in LOAD; fig NAME reads one.
+LOAD=
+
+# steady_load SECS HELD CMD...: the steady load on 127.0.0.1:8008 for SECS
+# seconds with HELD long-lived connections; CMD runs after 1.5 s, and
+# must be done 0.5 s before the load ends.  Fails if CMD or the client
+# failed; the figures are for the caller to judge.
+steady_load() {
+	local secs=$1 nheld=$2 out=/var/tmp/ut/steady.out rc crc bg t0 t1
+	shift 2
+	LOAD=
+	ct rm -f "$out"
+	t0=$(now)
+	ct_bg $((secs + 30)) sh -c \
+	    "python3 /var/tmp/ut/client.py steady 127.0.0.1 8008 $secs $nheld udp >$out 2>&1"
+	bg=$BGPID
+	sleep 1.5
+	"$@"
+	rc=$?
+	t1=$(elapsed "$t0")
+	wait "$bg"
+	crc=$?
+	UT_BG=${UT_BG/ $bg/}
+	ct cat "$out"
+	LOAD=$(ct head -n 1 "$out")
+	note "$1 done $t1 s after the load started (it lasts $secs s)"
+	[ "$rc" -eq 0 ] && [ "$crc" -eq 0 ] &&
+	    matches "$LOAD" ' max_gap_ms=[0-9]+ ' &&
+	    awk -v t="$t1" -v s="$secs" 'BEGIN { exit !(t <= s - 0.5) }'
+}
+
+fig() {
+	printf '%s\n' "$LOAD" | tr ' ' '\n' | sed -n "s/^$1=//p"
+}
+
+# fig_sum NAME...: the sum of figures.
+fig_sum() {
+	local n t=0 v
+	for n in "$@"; do
+		v=$(fig "$n")
+		t=$((t + ${v:-0}))
+	done
+	echo "$t"
+}
+
+# fig_at_most MAX NAME...: the sum of these figures is at most MAX.
+fig_at_most() {
+	local max=$1 n t=0 v
+	shift
+	for n in "$@"; do
+		v=$(fig "$n")
+		case $v in
+		''|*[!0-9]*) say "no figure $n in: $LOAD"; return 1 ;;
+		esac
+		say "$n=$v"
+		t=$((t + v))
+	done
+	[ "$t" -le "$max" ] || { say "total $t, expected at most $max"; return 1; }
+}
+
+# The kinds of failure of a connection once established (broken in
+# flight), and before (not accepted).
+BROKEN="reset closed timeout"
+NOT_ACCEPTED="refused conn_timeout"
+
+# fig_none PREFIX KIND...: no PREFIX_KIND figure above 0.
+fig_none() {
+	local p=$1 k names=
+	shift
+	for k in "$@"; do
+		names="$names ${p}_$k"
+	done
+	# shellcheck disable=SC2086 # a list of names
+	fig_at_most 0 $names
+}
+
+# Reloads in a row, each after the previous one finished, 0.2 s apart.
+# Each sets the number of workers to the next of RELOAD_WORKERS (0: one
+# per CPU, the shipped value, last): workers are started and retired,
+# handing their connections over, under load.
+RELOAD_WORKERS="4 1 3 0 1 4 2 0 3 0"
+
+reloads() {
+	local w
+	for w in $RELOAD_WORKERS; do
+		ct sed -i "s/^workers = .*;/workers = $w;/" "$CONF" &&
+		    ct systemctl reload upcased.service || return 1
+		sleep 0.2
+	done
+}
+
+# reload_under_load WHAT: the reloads under 20 long-lived connections and
+# the rest of the steady load; not one connection may break.
+reload_under_load() {
+	local what=$1 c pid n rc=0 got auto want
+	n=$(echo $RELOAD_WORKERS | wc -w)
+	check "the file says workers = 0" \
+	    matches "$(ct grep -c '^workers = 0;' "$CONF")" '^1$' || return 1
+	ct cp "$CONF" /var/tmp/ut/upcased.conf.load
+	pid=$(mainpid)
+	c=$(cursor)
+	check "$n reloads (workers: $RELOAD_WORKERS) under 20 long-lived connections, new connections and datagrams" \
+	    steady_load 8 20 reloads || rc=1
+	[ -n "$LOAD" ] && figure "$n reloads under load ($what), workers $RELOAD_WORKERS:" \
+	    "$(fig held) long-lived connections: $(fig held_ok) lines answered," \
+	    "$(fig_sum held_reset held_closed held_timeout held_refused held_conn_timeout) broken," \
+	    "$(fig held_wrong) wrong (longest exchange $(fig held_max_ms) ms);" \
+	    "new connections: $(fig new_ok) answered, $(fig new_refused) refused," \
+	    "$(fig_sum new_reset new_closed new_timeout new_conn_timeout) broken," \
+	    "$(fig new_wrong) wrong (longest $(fig new_max_ms) ms);" \
+	    "longest gap between answers $(fig max_gap_ms) ms;" \
+	    "UDP: $(fig udp_answered) of $(fig udp_sent) answered, $(fig udp_wrong) wrong"
+	check "restore the file and reload" \
+	    ct sh -c "cp /var/tmp/ut/upcased.conf.load $CONF && systemctl reload upcased" ||
+	    return 1
+	[ "$rc" -eq 0 ] || return 1
+	check "journal: $((n + 1)) reloaded MESSAGE_IDs" \
+	    wait_for 10 eval '[ "$(count_msgid "$c" "$MSGID_RELOADED")" -eq $((n + 1)) ]' ||
+	    return 1
+	# "reloaded FILE: N workers"; the last one is workers = 0.
+	got=$(journal_since "$c" -u upcased.service MESSAGE_ID=$MSGID_RELOADED |
+	    sed -n 's/.*: \([0-9]*\) workers$/\1/p' | tr '\n' ' ')
+	auto=${got% }
+	auto=${auto##* }
+	want=$(printf '%s ' $RELOAD_WORKERS 0 | sed "s/\b0\b/$auto/g")
+	check "the worker pool followed: ${want% }" is "$got" "$want" || return 1
+	check "still the same process" is "$(mainpid)" "$pid" || return 1
+	check "the long-lived connections were answered" \
+	    eval '[ "$(fig held_ok)" -gt 0 ]' || return 1
+	check "not one long-lived connection broke" \
+	    fig_none held $NOT_ACCEPTED $BROKEN other || return 1
+	check "new connections were answered" \
+	    eval '[ "$(fig new_ok)" -gt 0 ]' || return 1
+	check "not one new connection refused or broken" \
+	    fig_none new $NOT_ACCEPTED $BROKEN other || return 1
+	check "every reply byte for byte, TCP and UDP" \
+	    fig_at_most 0 held_wrong new_wrong udp_wrong || return 1
+	check "active/running" wait_for 10 running
+}
+
+step7() {
+	check "the default unit: upcased.service binds 8008 itself" \
+	    is "$(prop upcased.socket ActiveState)/$(prop upcased.service ActiveState)" \
+	    inactive/active || return 1
+	reload_under_load "the default unit"
+}
+
+# After kill -9 the listening sockets stay with systemd: new clients wait
+# in the backlog until Restart=on-failure (RestartSec=1s) brings upcased
+# back.  Only the connections the killed process had accepted can be lost
+# (broken in flight); none may be refused.
+kill_it() {
+	ct systemctl kill -s KILL upcased.service
+}
+
+step9() {
+	local pid n inv rc=0
+	check "socket activation: the socket and the service are active" \
+	    is "$(prop upcased.socket ActiveState)/$(prop upcased.service ActiveState)" \
+	    active/active || return 1
+	check "Restart=on-failure, RestartSec=1s" \
+	    is "$(prop upcased.service Restart)/$(prop upcased.service RestartUSec)" \
+	    on-failure/1s || return 1
+	pid=$(mainpid)
+	n=$(prop upcased.service NRestarts)
+	inv=$(prop upcased.socket InvocationID)
+	check "systemctl kill -s KILL upcased.service under new connections and datagrams" \
+	    steady_load 7 0 kill_it || rc=1
+	[ -n "$LOAD" ] && figure "kill -9 under load (socket activation): new connections:" \
+	    "$(fig new_ok) answered, $(fig_sum new_refused new_conn_timeout) refused" \
+	    "or not accepted, $(fig_sum new_reset new_closed) broken in flight" \
+	    "($(fig new_reset) reset, $(fig new_closed) closed), $(fig new_timeout) timed out," \
+	    "$(fig new_wrong) wrong; answers resumed after $(fig max_gap_ms) ms" \
+	    "(longest gap); $(fig new_late) answered after waiting in the backlog," \
+	    "the longest $(fig new_max_ms) ms;" \
+	    "UDP: $(fig udp_answered) of $(fig udp_sent) answered, $(fig udp_late)" \
+	    "of them late (queued during the outage), $(fig udp_wrong) wrong"
+	[ "$rc" -eq 0 ] || return 1
+	check "systemd restarted it (new main PID, NRestarts + 1)" \
+	    wait_for 10 eval '[ "$(mainpid)" != "$pid" ] && [ "$(mainpid)" != 0 ] && running && [ "$(prop upcased.service NRestarts)" = $((n + 1)) ]' ||
+	    return 1
+	check "the socket unit was not restarted" \
+	    is "$(prop upcased.socket InvocationID)" "$inv" || return 1
+	check "no new connection refused or left unaccepted" \
+	    fig_none new $NOT_ACCEPTED || return 1
+	check "every client queued during the outage answered (none timed out)" \
+	    fig_none new timeout other || return 1
+	check "every reply byte for byte, TCP and UDP" \
+	    fig_at_most 0 new_wrong udp_wrong || return 1
+	# One client in flight when the process died, a few at most.
+	check "at most 5 broken in flight (accepted by the killed process)" \
+	    fig_at_most 5 new_reset new_closed || return 1
+	check "answers resumed within 5 s (longest gap)" \
+	    fig_at_most 5000 max_gap_ms || return 1
+	check "clients waited in the backlog during the outage, and were answered" \
+	    eval '[ "$(fig new_late)" -gt 0 ] && [ "$(fig new_ok)" -ge 300 ]'
+}
+
+step10() {
+	check "socket activation: the socket and the service are active" \
+	    is "$(prop upcased.socket ActiveState)/$(prop upcased.service ActiveState)" \
+	    active/active || return 1
+	reload_under_load "socket activation"
+}
+
 # A steady stream of new connections for $1 seconds while "$3..." (what:
 # $2) runs
 # after 1.5 s: none may be refused, reset or time out.  (One may be
@@ -384,7 +598,7 @@ under_load() {
 	    ct grep -q ' refused=0 reset=0 timeout=0 closed=[01] other=0' "$out"
 }
 
-step7() {
+step8() {
 	local c pid inv ts
 	check "stop the service, enable and start the socket" \
 	    ct sh -c 'systemctl stop upcased.service && systemctl enable --now upcased.socket' ||
@@ -437,7 +651,7 @@ step7() {
 	    "$inv/$ts"
 }
 
-step8() {
+step11() {
 	local c
 	check "back to the default: the service binds the file's ports" \
 	    ct sh -c 'systemctl stop upcased.socket upcased.service && systemctl disable upcased.socket && systemctl enable --now upcased.service' ||
@@ -462,7 +676,7 @@ step8() {
 	    1/0/success
 }
 
-step9() {
+step12() {
 	local left
 	check "apt-get purge upcased" \
 	    ct_t 120 env DEBIAN_FRONTEND=noninteractive apt-get purge -y upcased ||
@@ -499,6 +713,7 @@ run_step() {
 	shift 2
 	UT_STEPLOG=$WORK/step$n.log
 	: >"$UT_STEPLOG"
+	: >"$UT_STEPLOG.figures"
 	t0=$(now)
 	"step$n" "$@" || ok=0
 	if ! check "systemctl --failed is empty" no_failed_units; then
@@ -506,12 +721,14 @@ run_step() {
 	fi
 	if [ "$ok" -eq 1 ]; then
 		say "ok $n - $name ($(elapsed "$t0") s)"
+		sed -e 's/^/# figure: /' "$UT_STEPLOG.figures"
 		PASSED=$((PASSED + 1))
 		# The checks, for the record.
 		grep -E '^    (ok|note): ' "$UT_STEPLOG" |
 		    sed -e 's/^    ok: /#   /' -e 's/^    note: /#     -> /'
 	else
 		say "not ok $n - $name ($(elapsed "$t0") s)"
+		sed -e 's/^/# figure: /' "$UT_STEPLOG.figures"
 		FAILED_STEPS="$FAILED_STEPS $n"
 		diag <"$UT_STEPLOG"
 		{
@@ -527,9 +744,12 @@ run_step 3 "edit the port, reload: new port, old connection served, STATUS="
 run_step 4 "broken config: reload fails visibly, SIGHUP refused, still serving"
 run_step 5 "kill -9: Restart=on-failure restarts it"
 run_step 6 "SIGSTOP under WatchdogSec=3s: the watchdog restarts it"
-run_step 7 "socket activation: TCP and UDP start it, restart and upgrade refuse nothing"
-run_step 8 "systemctl stop: clean stop, exit status 0"
-run_step 9 "apt-get purge: nothing left"
+run_step 7 "reload under load: no connection broken, every reply right"
+run_step 8 "socket activation: TCP and UDP start it, restart and upgrade refuse nothing"
+run_step 9 "kill -9 under load, socket activation: nothing refused, answers resume"
+run_step 10 "reload under load, socket activation: no connection broken"
+run_step 11 "systemctl stop: clean stop, exit status 0"
+run_step 12 "apt-get purge: nothing left"
 
 say "# $PASSED of $NSTEPS steps passed in $(elapsed "$T_ALL") s${FAILED_STEPS:+ (failed:$FAILED_STEPS)}"
 [ "$PASSED" -eq "$NSTEPS" ]
