@@ -598,8 +598,8 @@ static void
 server_log_stopped(struct server *s)
 {
 	struct stats_snapshot st;
-	char f1[48], f2[48], f3[48], f4[48];
-	const char *fields[] = { f1, f2, f3, f4, NULL };
+	char f1[48], f2[48], f3[48], f4[48], f5[48], f6[48], f7[48];
+	const char *fields[] = { f1, f2, f3, f4, f5, f6, f7, NULL };
 
 	pool_stats(s->pool, &st);
 	snprintf(f1, sizeof(f1), "UPCASED_CONNECTIONS=%" PRIu64,
@@ -607,9 +607,17 @@ server_log_stopped(struct server *s)
 	snprintf(f2, sizeof(f2), "UPCASED_BYTES_IN=%" PRIu64, st.bytes_in);
 	snprintf(f3, sizeof(f3), "UPCASED_BYTES_OUT=%" PRIu64, st.bytes_out);
 	snprintf(f4, sizeof(f4), "UPCASED_DATAGRAMS=%" PRIu64, st.dgrams_in);
+	snprintf(f5, sizeof(f5), "UPCASED_REFUSED=%" PRIu64,
+	    st.conns_refused);
+	snprintf(f6, sizeof(f6), "UPCASED_DROPPED=%" PRIu64,
+	    st.dgrams_dropped);
+	snprintf(f7, sizeof(f7), "UPCASED_RATE_LIMITED=%" PRIu64,
+	    st.dgrams_limited);
 	log_event(LOG_NOTICE, MSGID_STOPPED, fields,
-	    "stopped: served %" PRIu64 " connections and %" PRIu64
-	    " datagrams", st.conns_total, st.dgrams_in);
+	    "stopped: served %" PRIu64 " connections (%" PRIu64 " refused) "
+	    "and %" PRIu64 " datagrams (%" PRIu64 " dropped, %" PRIu64
+	    " rate-limited)", st.conns_total, st.conns_refused, st.dgrams_in,
+	    st.dgrams_dropped, st.dgrams_limited);
 }
 
 int

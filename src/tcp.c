@@ -706,6 +706,7 @@ conn_new(struct tcp_engine *e, int fd, const struct sockaddr_storage *ss)
 
 	if ((c = calloc(1, sizeof(*c))) == NULL) {
 		warn_oom(e, "a new connection: refused");
+		stats_add(&e->st->conns_refused, 1);
 		close(fd);
 		return NULL;
 	}

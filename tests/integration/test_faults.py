@@ -216,7 +216,8 @@ def test_oom_new_connections_refused_others_go_on():
          "UDP served; %d warning(s)" % (n_refused, warned))
     assert n_refused == 20, "%d of 20 refused" % n_refused
     assert warned == 1, "%d warnings (rate limit: 1)" % warned
-    assert d.alive()
+    assert d.stop() == 0
+    assert "connections (20 refused)" in d.stderr(), d.stderr_tail(3)
 
 
 @harness.timeout(60)
