@@ -295,6 +295,19 @@ server_ports_text(const struct listener_set *set, int kind, char *buf,
 		snprintf(buf, len, "none");
 }
 
+/* Settings an admin may not know the cost of. */
+static void
+server_log_risks(const struct server *s)
+{
+	uint16_t port;
+
+	if (s->cf.udp_rate_limit == 0 && listen_udp_ports(s->set, &port, 1) > 0)
+		log_notice("udp.rate_limit = 0: nothing limits UDP replies, so "
+		    "upcased can reflect a flood at a forged source, and a "
+		    "loop with another UDP echo service on a port above 1023 "
+		    "never ends");
+}
+
 static void
 server_log_started(struct server *s)
 {
@@ -337,6 +350,7 @@ server_ready_if_settled(struct server *s)
 	if (!s->started) {
 		s->started = true;
 		server_log_started(s);
+		server_log_risks(s);
 	}
 	server_status(s);
 }
@@ -418,6 +432,7 @@ server_reload_apply(struct server *s, const struct config *cf)
 	snprintf(f1, sizeof(f1), "UPCASED_CONFIG=%s", s->cf.path);
 	log_event(LOG_NOTICE, MSGID_RELOADED, fields,
 	    "reloaded %s: %u workers", s->cf.path, pool_size(s->pool));
+	server_log_risks(s);
 	server_ready_if_settled(s);
 }
 

@@ -85,6 +85,15 @@ def test_rate_limit_zero_is_off():
     sent, got, secs = flood(s, d.port, 3000, 0.5)
     diag("rate_limit = 0: %d sent, %d answered" % (sent, got))
     assert got >= sent * 0.98, "lost %d of %d" % (sent - got, sent)
+    d.wait_stderr(r"notice: udp\.rate_limit = 0: nothing limits", timeout=2)
+
+
+def test_rate_limit_default_no_notice():
+    d = Daemon(conf(workers=1, tcp=None))
+    assert d.reload() < 5
+    assert "rate_limit = 0" not in d.stderr(), d.stderr_tail()
+    d.reload(conf(workers=1, tcp=None, udp_rate=0))
+    d.wait_stderr(r"notice: udp\.rate_limit = 0: nothing limits", timeout=2)
 
 
 if __name__ == "__main__":
