@@ -3,8 +3,9 @@
 #
 # Installs what it needs (tests/deps.sh), then, each in its own build
 # directory under build-ci/:
-#   1. gcc, -Werror: make check (unit + integration), the unit tests
-#      under valgrind, and make distcheck;
+#   1. gcc, -Werror: make check (unit + integration), the hostile-client
+#      suite (tests/hostile), the unit tests under valgrind, and make
+#      distcheck;
 #   2. ASan + UBSan: make check;
 #   3. TSan: make check;
 #   4. every libFuzzer target for FUZZ_SECONDS (default 60) each
@@ -54,6 +55,19 @@ count_step() {
 	fi
 }
 
+# A TAP stream in a file: add its ok / not ok lines to the totals.
+count_tap() {
+	local file=$1 stage=$2 rc=$3 p f
+	p=$(grep -c '^ok ' "$file")
+	f=$(grep -c '^not ok ' "$file")
+	passed=$((passed + p)); failed=$((failed + f))
+	echo "$stage: $p passed, $f failed"
+	if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
+		failed=$((failed + 1)); tail -30 "$file"
+	fi
+	[ "$rc" -ne 0 ] && failures+=("$stage (see $file)")
+}
+
 # configure + make in build-ci/NAME (in a subshell: the caller stays in
 # the source tree); returns non-zero on failure.
 build() {
@@ -87,6 +101,11 @@ rm -rf "$out"
 note "gcc -Werror: build, make check"
 if build gcc; then
 	check gcc
+	note "hostile-client suite (make check-hostile)"
+	( cd "$out/gcc" && make check-hostile >hostile.out 2>&1 )
+	rc=$?
+	sed -n '/^# --- figures/,$p' "$out/gcc/hostile.out"
+	count_tap "$out/gcc/hostile.out" "hostile suite" $rc
 	note "unit tests under valgrind"
 	( cd "$out/gcc" && make check-valgrind >valgrind.out 2>&1 )
 	rc=$?; [ $rc -ne 0 ] && tail -40 "$out/gcc/valgrind.out"
@@ -113,18 +132,6 @@ else
 	count_step "tsan build" 1
 fi
 
-# A TAP stream in a file: add its ok / not ok lines to the totals.
-count_tap() {
-	local file=$1 stage=$2 rc=$3 p f
-	p=$(grep -c '^ok ' "$file")
-	f=$(grep -c '^not ok ' "$file")
-	passed=$((passed + p)); failed=$((failed + f))
-	echo "$stage: $p passed, $f failed"
-	if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
-		failed=$((failed + 1)); tail -30 "$file"
-	fi
-	[ "$rc" -ne 0 ] && failures+=("$stage (see $file)")
-}
 
 note "fuzzing (libFuzzer, ${FUZZ_SECONDS:-60} s per target)"
 FUZZ_OUT="$out/fuzz" FUZZ_SECONDS="${FUZZ_SECONDS:-60}" \
