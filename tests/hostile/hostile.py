@@ -487,14 +487,15 @@ def snmp_counter(proto, name):
     return 0
 
 
-def start_flooder(src, host, port, count, size=32):
+def start_flooder(src, host, port, count, size=32, min_seconds=0.0):
     """Start a separate process that sends count datagrams of size bytes
-    from src to host:port as fast as it can, counting the replies.  It
+    from src to host:port as fast as it can, and goes on for min_seconds
+    at least (10 x count datagrams at most), counting the replies.  It
     prints one line "ready" when bound, waits for a line on stdin, floods,
     drains replies for 0.5 s and prints a JSON result."""
     p = subprocess.Popen(
         [sys.executable, os.path.abspath(__file__), "udp-flood", src, host,
-         str(port), str(count), str(size)],
+         str(port), str(count), str(size), str(min_seconds)],
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     harness._procs.append(p)
     line = p.stdout.readline()
@@ -511,8 +512,9 @@ def flooder_result(p, timeout=30):
     return json.loads(out.strip().splitlines()[-1])
 
 
-def _udp_flood_main(src, host, port, count, size):
+def _udp_flood_main(src, host, port, count, size, min_seconds):
     port, count, size = int(port), int(count), int(size)
+    min_seconds = float(min_seconds)
     s = socket.socket(harness.family_of(host), socket.SOCK_DGRAM)
     try:
         s.setsockopt(socket.SOL_SOCKET, 33, 32 << 20)   # SO_RCVBUFFORCE
@@ -528,7 +530,9 @@ def _udp_flood_main(src, host, port, count, size):
     sent = got = errors = 0
     t0 = time.monotonic()
     t_stop = t0 + 20.0
-    while sent < count and time.monotonic() < t_stop:
+    t_min = t0 + min_seconds
+    while (sent < count or time.monotonic() < t_min) and \
+            sent < 10 * count and time.monotonic() < t_stop:
         try:
             s.sendto(payload, dest)
             sent += 1
@@ -562,9 +566,9 @@ def _udp_flood_main(src, host, port, count, size):
 
 
 if __name__ == "__main__":
-    if len(sys.argv) == 7 and sys.argv[1] == "udp-flood":
+    if len(sys.argv) == 8 and sys.argv[1] == "udp-flood":
         _udp_flood_main(*sys.argv[2:])
     else:
         sys.stderr.write("usage: hostile.py udp-flood SRC HOST PORT COUNT "
-                         "SIZE\n")
+                         "SIZE MIN_SECONDS\n")
         sys.exit(64)

@@ -187,7 +187,9 @@ def test_07b_udp_ping_pong_two_instances():
 @harness.timeout(60)
 def test_08_udp_flood_one_source():
     """127.0.0.2 sends 20,000 datagrams as fast as it can (a separate
-    process) with rate_limit = 1000/s and rate_burst = 2000: it gets at
+    process), and goes on for a second at least, so that the honest
+    client below surely overlaps it, with rate_limit = 1000/s and
+    rate_burst = 2000: it gets at
     most burst + rate x duration answers.  127.0.0.3 meanwhile sends 200
     a second, each waited for (retried after 0.3 s, 3 tries at most): it
     gets every answer, and a datagram of it is lost at most as often as
@@ -196,7 +198,8 @@ def test_08_udp_flood_one_source():
     rate, burst, n = 1000, 2000, 20000
     d = Daemon(hconf(tcp="[ ]", udp_rate=rate, udp_burst=burst))
     workers = 2
-    flooder = hostile.start_flooder("127.0.0.2", LOCAL4, d.port, n)
+    flooder = hostile.start_flooder("127.0.0.2", LOCAL4, d.port, n,
+                                    min_seconds=1.0)
     other = udp_from("127.0.0.3")
     res = {"sent": 0, "answered": 0, "first_try": 0, "retries": 0,
            "failed": [], "times": []}
@@ -262,7 +265,7 @@ def test_08_udp_flood_one_source():
            "flood answered <= %d (burst + rate x t); >= %d; other all "
            "answered, first-try losses <= kernel drops" %
            (bound, burst // workers))
-    assert fl["sent"] == n, "flooder sent only %d" % fl["sent"]
+    assert fl["sent"] >= n, "flooder sent only %d" % fl["sent"]
     assert fl["answered"] <= bound, "flooder got %d answers (> %d)" % (
         fl["answered"], bound)
     assert fl["answered"] >= burst // workers * 0.9, \
