@@ -11,7 +11,9 @@
 #define UPCASED_LOG_H
 
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <syslog.h>
 
 enum log_target {
@@ -54,6 +56,15 @@ bool	log_to_journal(void);
  */
 void	log_event(int prio, const char *msgid, const char *const *fields,
 	    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+/*
+ * Rate-limited warnings: true at most once per LOG_REPEAT_INTERVAL
+ * seconds for the clock *at, over all threads (now: CLOCK_MONOTONIC
+ * seconds, more than 0).  The message says it is repeated at most that
+ * often.
+ */
+#define LOG_REPEAT_INTERVAL	10
+bool	log_due(_Atomic uint64_t *at, uint64_t now);
 
 /* Plain messages; log_warn() appends strerror(errno). */
 void	log_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

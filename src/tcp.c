@@ -31,18 +31,17 @@
 #include <unistd.h>
 
 #include "addr.h"
+#include "admit.h"
 #include "config.h"
 #include "event.h"
 #include "exitmatch.h"
 #include "log.h"
-#include "srclimit.h"
 #include "stats.h"
 #include "tcp.h"
 #include "upcase.h"
 
 #define ACCEPT_BATCH	64
 #define HEADROOM	128	/* >= CONFIG_MAX_EXIT + 2: replayed bytes */
-#define WARN_INTERVAL	10	/* seconds between rate-limited warnings */
 
 enum {
 	TC_EOF		= 0x01,	/* client sent FIN: close once answered */
@@ -50,7 +49,7 @@ enum {
 	TC_LINGER	= 0x04,	/* our FIN is sent: on the closing list */
 	TC_POLLIN	= 0x08,	/* what epoll watches now */
 	TC_POLLOUT	= 0x10,
-	TC_COUNTED	= 0x20,	/* counted in lim->per_source */
+	TC_COUNTED	= 0x20,	/* counted per source by admit_tcp() */
 	TC_FRESH	= 0x40	/* input since the last drain tick */
 };
 
@@ -87,7 +86,7 @@ struct conn_list {
 
 struct tcp_engine {
 	int		 epfd;
-	struct tcp_limits *lim;
+	struct admit	*adm;
 	struct stats	*st;
 	struct exitcmd	 exit;
 	enum config_transform transform;
@@ -158,7 +157,7 @@ conn_touch(struct tcp_engine *e, struct tcp_conn *c)
 /* --- engine ----------------------------------------------------------- */
 
 struct tcp_engine *
-tcp_engine_new(int epfd, struct tcp_limits *lim, struct stats *st)
+tcp_engine_new(int epfd, struct admit *adm, struct stats *st)
 {
 	struct tcp_engine *e;
 
@@ -173,7 +172,7 @@ tcp_engine_new(int epfd, struct tcp_limits *lim, struct stats *st)
 		return NULL;
 	}
 	e->epfd = epfd;
-	e->lim = lim;
+	e->adm = adm;
 	e->st = st;
 	e->max_pending = CONFIG_DEF_MAX_PENDING;
 	e->idle_timeout = CONFIG_DEF_IDLE_TIMEOUT;
@@ -293,15 +292,13 @@ static void
 conn_close(struct tcp_engine *e, struct tcp_conn *c, const char *why)
 {
 	conn_log_close(c, why);
-	if ((c->flags & TC_COUNTED) && e->lim->per_source != NULL)
-		srclimit_release(e->lim->per_source, &c->peer.sa);
+	admit_tcp_close(e->adm, &c->peer.sa, (c->flags & TC_COUNTED) != 0);
 	list_unlink(conn_list_of(e, c), c);
 	/* close() also removes fd from the epoll set. */
 	close(c->fd);
 	free(c->out);
 	free(c);
 	e->count--;
-	atomic_fetch_sub_explicit(&e->lim->open, 1, memory_order_relaxed);
 }
 
 void
@@ -331,15 +328,6 @@ conn_linger(struct tcp_engine *e, struct tcp_conn *c)
 	return true;
 }
 
-bool
-tcp_crowded(struct tcp_limits *lim)
-{
-	uint64_t open = atomic_load_explicit(&lim->open, memory_order_relaxed);
-	uint64_t max = atomic_load_explicit(&lim->max, memory_order_relaxed);
-
-	return open * 100 >= max * TCP_CROWDED_PERCENT;
-}
-
 size_t
 tcp_sweep(struct tcp_engine *e)
 {
@@ -361,12 +349,12 @@ tcp_sweep(struct tcp_engine *e)
 		n++;
 	}
 	/*
-	 * Crowded (TCP_CROWDED_PERCENT of max_connections open): the
+	 * Crowded (ADMIT_CROWDED_PERCENT of max_connections open): the
 	 * connections idle longest go first, after crowded_idle_timeout
 	 * rather than idle_timeout, so clients that hold connections open
 	 * with a byte now and then cannot lock others out.
 	 */
-	if (tcp_crowded(e->lim))
+	if (admit_crowded(e->adm))
 		while ((c = e->active.head) != NULL &&
 		    e->now - c->last > e->crowded_idle) {
 			conn_close(e, c, "idle while crowded");
@@ -384,24 +372,17 @@ tcp_sweep(struct tcp_engine *e)
 
 /* --- output ----------------------------------------------------------- */
 
-/* At most one warning per WARN_INTERVAL over all workers. */
-static bool
-warn_due(_Atomic uint64_t *at, uint32_t now)
-{
-	uint64_t prev = atomic_load_explicit(at, memory_order_relaxed);
-
-	if (prev != 0 && now < prev + WARN_INTERVAL)
-		return false;
-	return atomic_compare_exchange_strong(at, &prev, (uint64_t)now + 0);
-}
+/* Rate limits of the engine's own warnings, over all workers. */
+static _Atomic uint64_t fd_warned;
+static _Atomic uint64_t oom_warned;
 
 /* Out of memory: the affected connection goes, the others go on. */
 static void
 warn_oom(struct tcp_engine *e, const char *what)
 {
-	if (warn_due(&e->lim->oom_warned, e->now + 1))
+	if (log_due(&oom_warned, (uint64_t)e->now + 1))
 		log_warnx("out of memory for %s (this warning is repeated "
-		    "at most every %d s)", what, WARN_INTERVAL);
+		    "at most every %d s)", what, LOG_REPEAT_INTERVAL);
 }
 
 size_t
@@ -734,49 +715,12 @@ tcp_conn_add(struct tcp_engine *e, int fd)
 {
 	struct tcp_conn *c;
 
-	atomic_fetch_add_explicit(&e->lim->open, 1, memory_order_relaxed);
+	admit_tcp_count(e->adm);
 	if ((c = conn_new(e, fd, NULL)) == NULL)
-		atomic_fetch_sub_explicit(&e->lim->open, 1,
-		    memory_order_relaxed);
+		admit_tcp_close(e->adm, NULL, false);
 	return c;
 }
 
-
-static void
-accept_refuse(struct tcp_engine *e, int fd, unsigned max)
-{
-	char f1[40];
-	const char *fields[] = { "UPCASED_PROTOCOL=tcp", f1, NULL };
-
-	close(fd);
-	stats_add(&e->st->conns_refused, 1);
-	if (!warn_due(&e->lim->limit_warned, e->now + 1))
-		return;
-	snprintf(f1, sizeof(f1), "UPCASED_LIMIT=%u", max);
-	log_event(LOG_WARNING, MSGID_LIMIT_REACHED, fields,
-	    "max_connections (%u) reached: refusing new connections "
-	    "(this warning is repeated at most every %d s)", max,
-	    WARN_INTERVAL);
-}
-
-static void
-accept_refuse_source(struct tcp_engine *e, int fd,
-    const struct sockaddr_storage *ss)
-{
-	char peer[ADDR_STRLEN], f1[ADDR_STRLEN + 16];
-	const char *fields[] = { "UPCASED_PROTOCOL=tcp", f1, NULL };
-
-	close(fd);
-	stats_add(&e->st->conns_refused, 1);
-	if (!warn_due(&e->lim->source_warned, e->now + 1))
-		return;
-	addr_format((const struct sockaddr *)ss, peer, sizeof(peer));
-	snprintf(f1, sizeof(f1), "UPCASED_PEER=%s", peer);
-	log_event(LOG_WARNING, MSGID_SOURCE_LIMIT, fields,
-	    "max_connections_per_source reached by %s (its address, or its "
-	    "IPv6 /64): refusing its new connections (this warning is "
-	    "repeated at most every %d s)", peer, WARN_INTERVAL);
-}
 
 static void
 accept_log(const struct sockaddr_storage *ss)
@@ -820,8 +764,7 @@ tcp_accept(struct tcp_engine *e, int lfd)
 	struct sockaddr_storage ss;
 	struct tcp_conn *c;
 	socklen_t len;
-	unsigned max, open;
-	bool counted = false;
+	bool counted;
 	int fd, i;
 
 	for (i = 0; i < ACCEPT_BATCH; i++) {
@@ -834,36 +777,22 @@ tcp_accept(struct tcp_engine *e, int lfd)
 			if (accept_transient(errno))
 				continue;
 			/* EMFILE, ENFILE, ENOBUFS, ENOMEM: back off. */
-			if (warn_due(&e->lim->fd_warned, e->now + 1))
+			if (log_due(&fd_warned, (uint64_t)e->now + 1))
 				log_warn("accept (backing off; this warning "
 				    "is repeated at most every %d s)",
-				    WARN_INTERVAL);
+				    LOG_REPEAT_INTERVAL);
 			return TCP_ACCEPT_BACKOFF;
 		}
-		max = atomic_load_explicit(&e->lim->max, memory_order_relaxed);
-		open = atomic_fetch_add_explicit(&e->lim->open, 1,
-		    memory_order_relaxed);
-		if (open >= max) {
-			atomic_fetch_sub_explicit(&e->lim->open, 1,
-			    memory_order_relaxed);
-			accept_refuse(e, fd, max);
-			continue;
-		}
-		if (e->lim->per_source != NULL && !srclimit_acquire(
-		    e->lim->per_source, (struct sockaddr *)&ss, &counted)) {
-			atomic_fetch_sub_explicit(&e->lim->open, 1,
-			    memory_order_relaxed);
-			accept_refuse_source(e, fd, &ss);
+		if (admit_tcp(e->adm, e->st, (struct sockaddr *)&ss, e->now,
+		    &counted) != ADMIT_OK) {
+			close(fd);
 			continue;
 		}
 		accept_log(&ss);
-		if ((c = conn_new(e, fd, &ss)) == NULL) {
-			atomic_fetch_sub_explicit(&e->lim->open, 1,
-			    memory_order_relaxed);
-			if (counted)
-				srclimit_release(e->lim->per_source,
-				    (struct sockaddr *)&ss);
-		} else if (counted)
+		if ((c = conn_new(e, fd, &ss)) == NULL)
+			admit_tcp_close(e->adm, (struct sockaddr *)&ss,
+			    counted);
+		else if (counted)
 			c->flags |= TC_COUNTED;
 	}
 	return TCP_ACCEPT_OK;

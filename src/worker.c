@@ -26,10 +26,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "admit.h"
 #include "config.h"
 #include "listen.h"
 #include "log.h"
-#include "srclimit.h"
 #include "stats.h"
 #include "tcp.h"
 #include "udp.h"
@@ -79,7 +79,7 @@ struct worker {
 struct pool {
 	int		 wake_fd;
 	unsigned	 tick_ms;
-	struct tcp_limits lim;
+	struct admit	*adm;		/* shared by the workers */
 	struct worker	*w[CONFIG_MAX_WORKERS];
 	size_t		 n;
 	struct stats_snapshot past;	/* counters of joined workers */
@@ -359,7 +359,7 @@ worker_new(struct pool *p, unsigned id)
 	ev.data.ptr = &w->wake_ev;
 	if (epoll_ctl(w->epfd, EPOLL_CTL_ADD, w->wakefd, &ev) == -1)
 		goto fail;
-	w->tcp = tcp_engine_new(w->epfd, &p->lim, &w->st);
+	w->tcp = tcp_engine_new(w->epfd, p->adm, &w->st);
 	w->udp = udp_engine_new(&w->st);
 	if (w->tcp == NULL || w->udp == NULL)
 		goto fail;
@@ -434,7 +434,7 @@ pool_new(int wake_fd, unsigned tick_ms)
 
 	if ((p = calloc(1, sizeof(*p))) == NULL)
 		return NULL;
-	if ((p->lim.per_source = srclimit_new()) == NULL) {
+	if ((p->adm = admit_new()) == NULL) {
 		free(p);
 		return NULL;
 	}
@@ -455,7 +455,7 @@ pool_apply(struct pool *p, const struct config *cf,
 	p->gen++;
 	p->cf = *cf;
 	p->set = set;
-	srclimit_set_max(p->lim.per_source, cf->max_per_source);
+	admit_configure(p->adm, cf);
 	while (p->n > want && p->n > 1)
 		pool_retire_one(p);
 	for (i = 0; i < p->n; i++)
@@ -469,7 +469,7 @@ pool_apply(struct pool *p, const struct config *cf,
 void
 pool_set_max_connections(struct pool *p, unsigned max)
 {
-	atomic_store(&p->lim.max, max);
+	admit_set_max(p->adm, max);
 }
 
 void
@@ -548,7 +548,7 @@ pool_stats(struct pool *p, struct stats_snapshot *out)
 	*out = p->past;
 	for (i = 0; i < p->n; i++)
 		stats_sum(out, &p->w[i]->st);
-	out->conns_open = atomic_load_explicit(&p->lim.open,
+	out->conns_open = atomic_load_explicit(&p->adm->open,
 	    memory_order_relaxed);
 }
 
@@ -573,6 +573,6 @@ pool_free(struct pool *p)
 	pool_stop_now(p);
 	while (p->n > 0)
 		pool_join(p, p->w[--p->n]);
-	srclimit_free(p->lim.per_source);
+	admit_free(p->adm);
 	free(p);
 }
