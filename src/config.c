@@ -8,6 +8,12 @@
  * file: "FILE:LINE: setting: what is wrong".  The result is the flat
  * struct config of config.h; the parser keeps no state of its own.
  *
+ * Every setting is a row of one table, settings[]: its group, name,
+ * bounds, default and field.  An integer setting is that row and nothing
+ * else; the others (ports, addresses, names) add their own parse, init
+ * and dump functions.  The defaults, the parser and the --check-config
+ * dump all read the same table, so they cannot drift apart.
+ *
  * The daemon never calls setlocale(), so libconfig's number parsing runs
  * in the C locale whatever LC_NUMERIC says ("1.5" stays a float).
  *
@@ -52,7 +58,6 @@ struct wide {
 
 struct parse {
 	struct config		*cf;
-	struct config_proto	*proto;		/* tcp or udp, while in it */
 	const char		*name;		/* file name for messages */
 	char			*err;
 	size_t			 errlen;
@@ -60,10 +65,31 @@ struct parse {
 	unsigned		 nwide;
 };
 
-/* The settings allowed in one group, in no particular order. */
-struct known {
+enum setting_type {
+	SET_UINT,		/* an unsigned field */
+	SET_ULONG,		/* an unsigned long (size_t) field */
+	SET_CUSTOM		/* parse, init and dump do it all */
+};
+
+/*
+ * One setting: where it is, what it is, where it goes.  An integer
+ * setting needs nothing more than its row; the others bring their own
+ * functions, which find their field (or the struct holding it, such as
+ * a struct config_proto) at off.  config_defaults(), the parser and
+ * config_dump() all work from the one table, settings[] below.
+ */
+struct setting {
+	const char	*group;		/* "limits"; "" at the top level */
 	const char	*name;
-	int		(*parse)(struct parse *, const config_setting_t *);
+	enum setting_type type;
+	long long	 min, max;	/* inclusive, for integers */
+	long long	 def;		/* default, for integers */
+	size_t		 off;		/* offsetof(struct config, ...) */
+	int		(*parse)(struct parse *, const struct setting *,
+			    const config_setting_t *);
+	void		(*init)(const struct setting *, struct config *);
+	void		(*dump)(const struct setting *, const struct config *,
+			    FILE *);
 };
 
 static const struct {
@@ -80,38 +106,6 @@ static const struct {
 
 static int	fail(struct parse *, const config_setting_t *, const char *,
 		    ...) __attribute__((__format__(__printf__, 3, 4)));
-
-void
-config_defaults(struct config *cf)
-{
-	struct config_proto *pr;
-	int i;
-
-	/* Zero everything, padding included, so snapshots compare equal. */
-	memset(cf, 0, sizeof(*cf));
-	cf->workers = 0;
-	for (i = 0; i < 2; i++) {
-		pr = i == 0 ? &cf->tcp : &cf->udp;
-		pr->ports[0] = CONFIG_DEF_PORT;
-		pr->nports = 1;
-		strcpy(pr->binds[0].text, CONFIG_DEF_BIND);
-		/* Cannot fail: "::" is a valid numeric address. */
-		(void)addr_parse(CONFIG_DEF_BIND, &pr->binds[0].addr,
-		    &pr->binds[0].addrlen);
-		pr->nbinds = 1;
-	}
-	strcpy(cf->exit_command, CONFIG_DEF_EXIT);
-	cf->max_connections = CONFIG_DEF_MAX_CONNECTIONS;
-	cf->idle_timeout = CONFIG_DEF_IDLE_TIMEOUT;
-	cf->max_pending_output = CONFIG_DEF_MAX_PENDING;
-	cf->drain_timeout = CONFIG_DEF_DRAIN_TIMEOUT;
-	cf->log_level = LOG_INFO;
-	cf->transform = CONFIG_TRANSFORM_UNICODE;
-	cf->max_per_source = CONFIG_DEF_PER_SOURCE;
-	cf->crowded_idle_timeout = CONFIG_DEF_CROWDED_IDLE;
-	cf->udp_rate_limit = CONFIG_DEF_UDP_RATE;
-	cf->udp_rate_burst = CONFIG_DEF_UDP_BURST;
-}
 
 static void
 set_path(struct config *cf, const char *path)
@@ -288,36 +282,6 @@ get_string(struct parse *p, const config_setting_t *s, const char **v)
 	return 0;
 }
 
-/*
- * Visit the members of group in file order: the known ones are parsed,
- * any other name is an error.
- */
-static int
-walk(struct parse *p, const config_setting_t *group,
-    const struct known *table)
-{
-	const config_setting_t *s;
-	const struct known *k;
-	char path[PATH_LEN];
-	unsigned i;
-
-	for (i = 0; (s = config_setting_get_elem(group, i)) != NULL; i++) {
-		for (k = table; k->name != NULL; k++)
-			if (strcmp(k->name, config_setting_name(s)) == 0)
-				break;
-		if (k->name == NULL) {
-			setting_path(s, path, sizeof(path));
-			snprintf(p->err, p->errlen,
-			    "%s:%u: unknown setting '%s'", source_file(p, s),
-			    (unsigned)config_setting_source_line(s), path);
-			return -1;
-		}
-		if (k->parse(p, s) == -1)
-			return -1;
-	}
-	return 0;
-}
-
 static int
 expect_group(struct parse *p, const config_setting_t *s)
 {
@@ -330,23 +294,14 @@ expect_group(struct parse *p, const config_setting_t *s)
 /* --- top level ------------------------------------------------------- */
 
 static int
-parse_workers(struct parse *p, const config_setting_t *s)
-{
-	long long v;
-
-	if (get_int(p, s, 0, CONFIG_MAX_WORKERS, &v) == -1)
-		return -1;
-	p->cf->workers = (unsigned)v;
-	return 0;
-}
-
-static int
-parse_exit_command(struct parse *p, const config_setting_t *s)
+parse_exit_command(struct parse *p, const struct setting *row,
+    const config_setting_t *s)
 {
 	const char *text;
 	size_t len, i;
 	unsigned char c;
 
+	(void)row;
 	if (get_string(p, s, &text) == -1)
 		return -1;
 	len = strlen(text);
@@ -364,12 +319,54 @@ parse_exit_command(struct parse *p, const config_setting_t *s)
 	return 0;
 }
 
+static void
+init_exit_command(const struct setting *row, struct config *cf)
+{
+	(void)row;
+	strcpy(cf->exit_command, CONFIG_DEF_EXIT);
+}
+
+static void
+dump_exit_command(const struct setting *row, const struct config *cf,
+    FILE *fp)
+{
+	char q[QUOTE_LEN];
+
+	quote(cf->exit_command, q, sizeof(q));
+	fprintf(fp, "%s = %s;\n", row->name, q);
+}
+
+/* workers = 0 means one per CPU: say how many that makes. */
+static void
+dump_workers(const struct setting *row, const struct config *cf, FILE *fp)
+{
+	unsigned n = config_effective_workers(cf);
+
+	fprintf(fp, "%s = %u;  # %u thread%s\n", row->name, cf->workers, n,
+	    n == 1 ? "" : "s");
+}
+
 /* --- tcp and udp ----------------------------------------------------- */
 
-static int
-parse_ports(struct parse *p, const config_setting_t *s)
+/* The struct config_proto a ports or bind row is about. */
+static struct config_proto *
+proto_of(struct config *cf, const struct setting *row)
 {
-	struct config_proto *pr = p->proto;
+	return (struct config_proto *)(void *)((char *)cf + row->off);
+}
+
+static const struct config_proto *
+const_proto_of(const struct config *cf, const struct setting *row)
+{
+	return (const struct config_proto *)(const void *)
+	    ((const char *)cf + row->off);
+}
+
+static int
+parse_ports(struct parse *p, const struct setting *row,
+    const config_setting_t *s)
+{
+	struct config_proto *pr = proto_of(p->cf, row);
 	const config_setting_t *e;
 	long long v;
 	unsigned i, j, n;
@@ -394,11 +391,31 @@ parse_ports(struct parse *p, const config_setting_t *s)
 	return 0;
 }
 
-/* Append the address in string setting s to the current bind list. */
-static int
-add_bind(struct parse *p, const config_setting_t *s)
+static void
+init_ports(const struct setting *row, struct config *cf)
 {
-	struct config_proto *pr = p->proto;
+	struct config_proto *pr = proto_of(cf, row);
+
+	pr->ports[0] = CONFIG_DEF_PORT;
+	pr->nports = 1;
+}
+
+static void
+dump_ports(const struct setting *row, const struct config *cf, FILE *fp)
+{
+	const struct config_proto *pr = const_proto_of(cf, row);
+	unsigned i;
+
+	fprintf(fp, "%s = [", row->name);
+	for (i = 0; i < pr->nports; i++)
+		fprintf(fp, "%s %u", i > 0 ? "," : "", pr->ports[i]);
+	fprintf(fp, " ];\n");
+}
+
+/* Append the address in string setting s to the bind list of pr. */
+static int
+add_bind(struct parse *p, struct config_proto *pr, const config_setting_t *s)
+{
 	struct config_bind *b = &pr->binds[pr->nbinds];
 	const char *text;
 	char q[QUOTE_LEN];
@@ -421,13 +438,15 @@ add_bind(struct parse *p, const config_setting_t *s)
 }
 
 static int
-parse_bind(struct parse *p, const config_setting_t *s)
+parse_bind(struct parse *p, const struct setting *row,
+    const config_setting_t *s)
 {
+	struct config_proto *pr = proto_of(p->cf, row);
 	unsigned i, n;
 
 	if (config_setting_type(s) == CONFIG_TYPE_STRING) {
-		p->proto->nbinds = 0;
-		return add_bind(p, s);
+		pr->nbinds = 0;
+		return add_bind(p, pr, s);
 	}
 	if (!config_setting_is_array(s) && !config_setting_is_list(s))
 		return fail(p, s,
@@ -439,163 +458,51 @@ parse_bind(struct parse *p, const config_setting_t *s)
 	if (n > CONFIG_MAX_BINDS)
 		return fail(p, s, "too many addresses (%u, at most %d)", n,
 		    CONFIG_MAX_BINDS);
-	p->proto->nbinds = 0;
+	pr->nbinds = 0;
 	for (i = 0; i < n; i++)
-		if (add_bind(p, config_setting_get_elem(s, i)) == -1)
+		if (add_bind(p, pr, config_setting_get_elem(s, i)) == -1)
 			return -1;
 	return 0;
 }
 
-static const struct known proto_settings[] = {
-	{ "ports",	parse_ports },
-	{ "bind",	parse_bind },
-	{ NULL,		NULL }
-};
-
-static int
-parse_tcp(struct parse *p, const config_setting_t *s)
+static void
+init_bind(const struct setting *row, struct config *cf)
 {
-	p->proto = &p->cf->tcp;
-	if (expect_group(p, s) == -1)
-		return -1;
-	return walk(p, s, proto_settings);
+	struct config_proto *pr = proto_of(cf, row);
+
+	strcpy(pr->binds[0].text, CONFIG_DEF_BIND);
+	/* Cannot fail: "::" is a valid numeric address. */
+	(void)addr_parse(CONFIG_DEF_BIND, &pr->binds[0].addr,
+	    &pr->binds[0].addrlen);
+	pr->nbinds = 1;
 }
 
-static int
-parse_rate_limit(struct parse *p, const config_setting_t *s)
+static void
+dump_bind(const struct setting *row, const struct config *cf, FILE *fp)
 {
-	long long v;
+	const struct config_proto *pr = const_proto_of(cf, row);
+	char q[QUOTE_LEN];
+	unsigned i;
 
-	if (get_int(p, s, 0, CONFIG_MAX_UDP_RATE, &v) == -1)
-		return -1;
-	p->cf->udp_rate_limit = (unsigned)v;
-	return 0;
-}
-
-static int
-parse_rate_burst(struct parse *p, const config_setting_t *s)
-{
-	long long v;
-
-	if (get_int(p, s, 1, CONFIG_MAX_UDP_BURST, &v) == -1)
-		return -1;
-	p->cf->udp_rate_burst = (unsigned)v;
-	return 0;
-}
-
-static const struct known udp_settings[] = {
-	{ "ports",	parse_ports },
-	{ "bind",	parse_bind },
-	{ "rate_limit",	parse_rate_limit },
-	{ "rate_burst",	parse_rate_burst },
-	{ NULL,		NULL }
-};
-
-static int
-parse_udp(struct parse *p, const config_setting_t *s)
-{
-	p->proto = &p->cf->udp;
-	if (expect_group(p, s) == -1)
-		return -1;
-	return walk(p, s, udp_settings);
-}
-
-/* --- limits ---------------------------------------------------------- */
-
-static int
-parse_max_connections(struct parse *p, const config_setting_t *s)
-{
-	long long v;
-
-	if (get_int(p, s, CONFIG_MIN_CONNECTIONS, CONFIG_MAX_CONNECTIONS,
-	    &v) == -1)
-		return -1;
-	p->cf->max_connections = (unsigned)v;
-	return 0;
-}
-
-static int
-parse_max_per_source(struct parse *p, const config_setting_t *s)
-{
-	long long v;
-
-	if (get_int(p, s, 0, CONFIG_MAX_PER_SOURCE, &v) == -1)
-		return -1;
-	p->cf->max_per_source = (unsigned)v;
-	return 0;
-}
-
-static int
-parse_crowded_idle_timeout(struct parse *p, const config_setting_t *s)
-{
-	long long v;
-
-	if (get_int(p, s, 1, CONFIG_MAX_CROWDED_IDLE, &v) == -1)
-		return -1;
-	p->cf->crowded_idle_timeout = (unsigned)v;
-	return 0;
-}
-
-static int
-parse_idle_timeout(struct parse *p, const config_setting_t *s)
-{
-	long long v;
-
-	if (get_int(p, s, 0, CONFIG_MAX_IDLE_TIMEOUT, &v) == -1)
-		return -1;
-	p->cf->idle_timeout = (unsigned)v;
-	return 0;
-}
-
-static int
-parse_max_pending_output(struct parse *p, const config_setting_t *s)
-{
-	long long v;
-
-	if (get_int(p, s, CONFIG_MIN_PENDING, CONFIG_MAX_PENDING, &v) == -1)
-		return -1;
-	p->cf->max_pending_output = (size_t)v;
-	return 0;
-}
-
-static int
-parse_drain_timeout(struct parse *p, const config_setting_t *s)
-{
-	long long v;
-
-	if (get_int(p, s, 0, CONFIG_MAX_DRAIN_TIMEOUT, &v) == -1)
-		return -1;
-	p->cf->drain_timeout = (unsigned)v;
-	return 0;
-}
-
-static const struct known limits_settings[] = {
-	{ "max_connections",	parse_max_connections },
-	{ "idle_timeout",	parse_idle_timeout },
-	{ "max_pending_output",	parse_max_pending_output },
-	{ "drain_timeout",	parse_drain_timeout },
-	{ "max_connections_per_source", parse_max_per_source },
-	{ "crowded_idle_timeout", parse_crowded_idle_timeout },
-	{ NULL,			NULL }
-};
-
-static int
-parse_limits(struct parse *p, const config_setting_t *s)
-{
-	if (expect_group(p, s) == -1)
-		return -1;
-	return walk(p, s, limits_settings);
+	fprintf(fp, "%s = [", row->name);
+	for (i = 0; i < pr->nbinds; i++) {
+		quote(pr->binds[i].text, q, sizeof(q));
+		fprintf(fp, "%s %s", i > 0 ? "," : "", q);
+	}
+	fprintf(fp, " ];\n");
 }
 
 /* --- log ------------------------------------------------------------- */
 
 static int
-parse_level(struct parse *p, const config_setting_t *s)
+parse_level(struct parse *p, const struct setting *row,
+    const config_setting_t *s)
 {
 	const char *text;
 	char q[QUOTE_LEN];
 	size_t i;
 
+	(void)row;
 	if (get_string(p, s, &text) == -1)
 		return -1;
 	for (i = 0; i < NLEVELS; i++)
@@ -608,17 +515,20 @@ parse_level(struct parse *p, const config_setting_t *s)
 	    "unknown level %s (debug, info, notice, warning, err)", q);
 }
 
-static const struct known log_settings[] = {
-	{ "level",	parse_level },
-	{ NULL,		NULL }
-};
-
-static int
-parse_log(struct parse *p, const config_setting_t *s)
+static void
+init_level(const struct setting *row, struct config *cf)
 {
-	if (expect_group(p, s) == -1)
-		return -1;
-	return walk(p, s, log_settings);
+	(void)row;
+	cf->log_level = LOG_INFO;
+}
+
+static void
+dump_level(const struct setting *row, const struct config *cf, FILE *fp)
+{
+	const char *level = config_level_name(cf->log_level);
+
+	fprintf(fp, "%s = \"%s\";\n", row->name,
+	    level != NULL ? level : "unknown");
 }
 
 /* --- transform --------------------------------------------------------- */
@@ -630,11 +540,13 @@ config_transform_name(enum config_transform t)
 }
 
 static int
-parse_transform(struct parse *p, const config_setting_t *s)
+parse_transform(struct parse *p, const struct setting *row,
+    const config_setting_t *s)
 {
 	const char *text;
 	char q[QUOTE_LEN];
 
+	(void)row;
 	if (get_string(p, s, &text) == -1)
 		return -1;
 	if (strcmp(text, "unicode") == 0)
@@ -648,16 +560,171 @@ parse_transform(struct parse *p, const config_setting_t *s)
 	return 0;
 }
 
-static const struct known root_settings[] = {
-	{ "workers",		parse_workers },
-	{ "transform",		parse_transform },
-	{ "tcp",		parse_tcp },
-	{ "udp",		parse_udp },
-	{ "exit_command",	parse_exit_command },
-	{ "limits",		parse_limits },
-	{ "log",		parse_log },
-	{ NULL,			NULL }
+static void
+init_transform(const struct setting *row, struct config *cf)
+{
+	(void)row;
+	cf->transform = CONFIG_TRANSFORM_UNICODE;
+}
+
+static void
+dump_transform(const struct setting *row, const struct config *cf, FILE *fp)
+{
+	fprintf(fp, "%s = \"%s\";\n", row->name,
+	    config_transform_name(cf->transform));
+}
+
+/* --- the table --------------------------------------------------------- */
+
+/*
+ * An integer setting: one row says all there is to say about it.  The
+ * type follows from the field (anything but unsigned or unsigned long,
+ * which size_t is, does not compile).
+ */
+#define FIELD_TYPE(field)						\
+	_Generic(((struct config *)0)->field,				\
+	    unsigned: SET_UINT, unsigned long: SET_ULONG)
+#define ROW_INT(grp, nm, lo, hi, dflt, field)				\
+	{ .group = (grp), .name = (nm), .type = FIELD_TYPE(field),	\
+	  .min = (lo), .max = (hi), .def = (dflt),			\
+	  .off = offsetof(struct config, field) }
+/* Anything else: its own functions, and the field they start from. */
+#define ROW_CUSTOM(grp, nm, field, fn)					\
+	{ .group = (grp), .name = (nm), .type = SET_CUSTOM,		\
+	  .off = offsetof(struct config, field), .parse = parse_##fn,	\
+	  .init = init_##fn, .dump = dump_##fn }
+
+/*
+ * Every setting, in the order config_dump() prints them; the rows of a
+ * group must follow one another.  A group is a name used as .group.
+ */
+static const struct setting settings[] = {
+	{ .group = "", .name = "workers", .type = FIELD_TYPE(workers),
+	  .min = 0, .max = CONFIG_MAX_WORKERS, .def = 0,
+	  .off = offsetof(struct config, workers), .dump = dump_workers },
+	ROW_CUSTOM("", "transform", transform, transform),
+	ROW_CUSTOM("tcp", "ports", tcp, ports),
+	ROW_CUSTOM("tcp", "bind", tcp, bind),
+	ROW_CUSTOM("udp", "ports", udp, ports),
+	ROW_CUSTOM("udp", "bind", udp, bind),
+	ROW_INT("udp", "rate_limit", 0, CONFIG_MAX_UDP_RATE,
+	    CONFIG_DEF_UDP_RATE, udp_rate_limit),
+	ROW_INT("udp", "rate_burst", 1, CONFIG_MAX_UDP_BURST,
+	    CONFIG_DEF_UDP_BURST, udp_rate_burst),
+	ROW_CUSTOM("", "exit_command", exit_command, exit_command),
+	ROW_INT("limits", "max_connections", CONFIG_MIN_CONNECTIONS,
+	    CONFIG_MAX_CONNECTIONS, CONFIG_DEF_MAX_CONNECTIONS,
+	    max_connections),
+	ROW_INT("limits", "idle_timeout", 0, CONFIG_MAX_IDLE_TIMEOUT,
+	    CONFIG_DEF_IDLE_TIMEOUT, idle_timeout),
+	ROW_INT("limits", "max_pending_output", CONFIG_MIN_PENDING,
+	    CONFIG_MAX_PENDING, CONFIG_DEF_MAX_PENDING, max_pending_output),
+	ROW_INT("limits", "drain_timeout", 0, CONFIG_MAX_DRAIN_TIMEOUT,
+	    CONFIG_DEF_DRAIN_TIMEOUT, drain_timeout),
+	ROW_INT("limits", "max_connections_per_source", 0,
+	    CONFIG_MAX_PER_SOURCE, CONFIG_DEF_PER_SOURCE, max_per_source),
+	ROW_INT("limits", "crowded_idle_timeout", 1, CONFIG_MAX_CROWDED_IDLE,
+	    CONFIG_DEF_CROWDED_IDLE, crowded_idle_timeout),
+	ROW_CUSTOM("log", "level", log_level, level),
 };
+#define NSETTINGS	(sizeof(settings) / sizeof(settings[0]))
+
+/* The field of an integer row, as the type it has in struct config. */
+static void
+int_store(const struct setting *row, struct config *cf, long long v)
+{
+	char *field = (char *)cf + row->off;
+
+	if (row->type == SET_ULONG)
+		*(unsigned long *)(void *)field = (unsigned long)v;
+	else
+		*(unsigned *)(void *)field = (unsigned)v;
+}
+
+static unsigned long long
+int_load(const struct setting *row, const struct config *cf)
+{
+	const char *field = (const char *)cf + row->off;
+
+	if (row->type == SET_ULONG)
+		return *(const unsigned long *)(const void *)field;
+	return *(const unsigned *)(const void *)field;
+}
+
+static int
+parse_row(struct parse *p, const struct setting *row,
+    const config_setting_t *s)
+{
+	long long v;
+
+	if (row->parse != NULL)
+		return row->parse(p, row, s);
+	if (get_int(p, s, row->min, row->max, &v) == -1)
+		return -1;
+	int_store(row, p->cf, v);
+	return 0;
+}
+
+/* The row for name in group ("" for the top level), or NULL. */
+static const struct setting *
+find_row(const char *group, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < NSETTINGS; i++)
+		if (strcmp(settings[i].group, group) == 0 &&
+		    strcmp(settings[i].name, name) == 0)
+			return &settings[i];
+	return NULL;
+}
+
+/* The group called name, as spelled in the table, or NULL. */
+static const char *
+find_group(const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < NSETTINGS; i++)
+		if (settings[i].group[0] != '\0' &&
+		    strcmp(settings[i].group, name) == 0)
+			return settings[i].group;
+	return NULL;
+}
+
+/*
+ * Visit the members of group (named gname, "" for the top level) in file
+ * order: known ones are parsed, a group at the top level is walked, any
+ * other name is an error.
+ */
+static int
+walk(struct parse *p, const config_setting_t *group, const char *gname)
+{
+	const config_setting_t *s;
+	const struct setting *row;
+	const char *sub;
+	char path[PATH_LEN];
+	unsigned i;
+	int rc;
+
+	for (i = 0; (s = config_setting_get_elem(group, i)) != NULL; i++) {
+		if ((row = find_row(gname, config_setting_name(s))) != NULL)
+			rc = parse_row(p, row, s);
+		else if (gname[0] == '\0' &&
+		    (sub = find_group(config_setting_name(s))) != NULL)
+			rc = expect_group(p, s) == -1 ? -1 :
+			    walk(p, s, sub);
+		else {
+			setting_path(s, path, sizeof(path));
+			snprintf(p->err, p->errlen,
+			    "%s:%u: unknown setting '%s'", source_file(p, s),
+			    (unsigned)config_setting_source_line(s), path);
+			rc = -1;
+		}
+		if (rc == -1)
+			return -1;
+	}
+	return 0;
+}
 
 /* --- integer literals libconfig 1.5 would truncate ------------------- */
 
@@ -951,7 +1018,7 @@ parse_config(config_t *lc, const char *text, struct parse *p)
 	/* Before the walk, which would see truncated values. */
 	if (scan_literals(p, text, p->name) == -1 ||
 	    scan_included(p, lc) == -1 ||
-	    walk(p, config_root_setting(lc), root_settings) == -1)
+	    walk(p, config_root_setting(lc), "") == -1)
 		return -1;
 	/*
 	 * Every integer is the value of a setting, and a wide one is out
@@ -1019,6 +1086,21 @@ config_parse_string(const char *text, const char *name, struct config *cf,
 
 /* --- use ------------------------------------------------------------- */
 
+void
+config_defaults(struct config *cf)
+{
+	const struct setting *row;
+
+	/* Zero everything, padding included, so snapshots compare equal. */
+	memset(cf, 0, sizeof(*cf));
+	for (row = settings; row < settings + NSETTINGS; row++) {
+		if (row->init != NULL)
+			row->init(row, cf);
+		else
+			int_store(row, cf, row->def);
+	}
+}
+
 /* CPUs this process may run on: the affinity mask, else all online. */
 static unsigned
 usable_cpus(void)
@@ -1069,58 +1151,33 @@ config_udp_port_is_ours(const struct config *cf, uint16_t port)
 
 /* --- dump ------------------------------------------------------------ */
 
-static void
-dump_proto(const char *name, const struct config_proto *pr,
-    const struct config *cf, FILE *fp)
-{
-	char q[QUOTE_LEN];
-	unsigned i;
-
-	fprintf(fp, "%s = {\n\tports = [", name);
-	for (i = 0; i < pr->nports; i++)
-		fprintf(fp, "%s %u", i > 0 ? "," : "", pr->ports[i]);
-	fprintf(fp, " ];\n\tbind = [");
-	for (i = 0; i < pr->nbinds; i++) {
-		quote(pr->binds[i].text, q, sizeof(q));
-		fprintf(fp, "%s %s", i > 0 ? "," : "", q);
-	}
-	fprintf(fp, " ];\n");
-	if (pr == &cf->udp)
-		fprintf(fp, "\trate_limit = %u;\n\trate_burst = %u;\n",
-		    cf->udp_rate_limit, cf->udp_rate_burst);
-	fprintf(fp, "};\n");
-}
-
 void
 config_dump(const struct config *cf, FILE *fp)
 {
-	const char *level = config_level_name(cf->log_level);
-	char q[QUOTE_LEN];
-	unsigned n = config_effective_workers(cf);
-	const char *s;
+	const struct setting *row;
+	const char *open = "", *s;
 
 	/* The path may hold anything; a newline would end the comment. */
 	fputs("# effective configuration of ", fp);
 	for (s = cf->path; *s != '\0'; s++)
 		fputc((unsigned char)*s < 0x20 || *s == 0x7f ? '?' : *s, fp);
-	fprintf(fp, "\nworkers = %u;  # %u thread%s\n", cf->workers, n,
-	    n == 1 ? "" : "s");
-	fprintf(fp, "transform = \"%s\";\n",
-	    config_transform_name(cf->transform));
-	dump_proto("tcp", &cf->tcp, cf, fp);
-	dump_proto("udp", &cf->udp, cf, fp);
-	quote(cf->exit_command, q, sizeof(q));
-	fprintf(fp, "exit_command = %s;\n", q);
-	fprintf(fp, "limits = {\n"
-	    "\tmax_connections = %u;\n"
-	    "\tidle_timeout = %u;\n"
-	    "\tmax_pending_output = %zu;\n"
-	    "\tdrain_timeout = %u;\n"
-	    "\tmax_connections_per_source = %u;\n"
-	    "\tcrowded_idle_timeout = %u;\n"
-	    "};\n", cf->max_connections, cf->idle_timeout,
-	    cf->max_pending_output, cf->drain_timeout, cf->max_per_source,
-	    cf->crowded_idle_timeout);
-	fprintf(fp, "log = {\n\tlevel = \"%s\";\n};\n",
-	    level != NULL ? level : "unknown");
+	fputc('\n', fp);
+	for (row = settings; row < settings + NSETTINGS; row++) {
+		if (strcmp(row->group, open) != 0) {
+			if (open[0] != '\0')
+				fputs("};\n", fp);
+			if (row->group[0] != '\0')
+				fprintf(fp, "%s = {\n", row->group);
+			open = row->group;
+		}
+		if (open[0] != '\0')
+			fputc('\t', fp);
+		if (row->dump != NULL)
+			row->dump(row, cf, fp);
+		else
+			fprintf(fp, "%s = %llu;\n", row->name,
+			    int_load(row, cf));
+	}
+	if (open[0] != '\0')
+		fputs("};\n", fp);
 }
