@@ -5,8 +5,10 @@
  * @include of a directory: "input in flex scanner failed", status 2).
  * In the daemon that would end the service on a reload.  So the parse
  * runs in a forked child, which writes back through a pipe either the
- * whole flat struct config and exits 0, or the error text and exits
- * EX_CONFIG.  Anything else - another status, a signal, a short or
+ * whole flat struct config and exits 0, or the error text (every error
+ * of the file, one a line, at most CONFIG_ERRLEN bytes) and exits
+ * EX_CONFIG.  The parent reads as the child writes: a reply larger than
+ * the pipe's buffer does not stall the child.  Anything else - another status, a signal, a short or
  * overlong reply, no answer within CHILD_TIMEOUT_MS (an @include of a
  * FIFO blocks forever) - is reported as the parser failing, and a child
  * that overstays is killed.  The parent always reaps its child.

@@ -4,8 +4,10 @@
  * libconfig does the syntax; everything else is done here.  Every value
  * is type checked and range checked, every name must be known (a typo
  * must not silently fall back to a default), and settings are visited in
- * file order so that the first problem reported is the first one in the
- * file: "FILE:LINE: setting: what is wrong".  The result is the flat
+ * file order, and every problem is reported, one line each and in file
+ * order: "FILE:LINE: setting: what is wrong".  Only a syntax error (after
+ * which libconfig gives nothing to walk) or a file that cannot be read
+ * is reported alone.  The result is the flat
  * struct config of config.h; the parser keeps no state of its own.
  *
  * Every setting is a row of one table, settings[]: its group, name,
@@ -44,6 +46,9 @@
 #define QUOTE_LEN	(4 * CONFIG_ADDRSTRLEN + 16)	/* every byte \xNN */
 #define PATH_LEN	128	/* "limits.max_pending_output" and more */
 #define MAX_WIDE	16	/* wide literals noted; more is an error */
+#define LINE_LEN	2048	/* one message: file, line, setting, what */
+#define WHAT_LEN	1024	/* the "what is wrong" part of it */
+#define TAIL_LEN	48	/* "... and 4294967295 more errors" */
 
 /*
  * An integer literal beyond 32 bits, without an L suffix: where it is,
@@ -53,14 +58,18 @@ struct wide {
 	const char	*file;
 	unsigned	 line;
 	uint32_t	 stored;
+	unsigned	 before;	/* plain integers stored the same */
+	unsigned	 seen;		/* of those, met by get_int() */
 	char		 text[32];
 };
 
 struct parse {
 	struct config		*cf;
 	const char		*name;		/* file name for messages */
-	char			*err;
-	size_t			 errlen;
+	char			 msgs[CONFIG_ERRLEN - TAIL_LEN]; /* one a line */
+	size_t			 used;		/* strlen(msgs) */
+	unsigned		 nerr;		/* lines in msgs */
+	unsigned		 nmore;		/* errors left out of msgs */
 	struct wide		 wide[MAX_WIDE];
 	unsigned		 nwide;
 };
@@ -104,6 +113,8 @@ static const struct {
 };
 #define NLEVELS	(sizeof(levels) / sizeof(levels[0]))
 
+static void	report(struct parse *, const char *, ...)
+		    __attribute__((__format__(__printf__, 2, 3)));
 static int	fail(struct parse *, const config_setting_t *, const char *,
 		    ...) __attribute__((__format__(__printf__, 3, 4)));
 
@@ -206,39 +217,80 @@ source_file(const struct parse *p, const config_setting_t *s)
 	return file != NULL ? file : p->name;
 }
 
+/*
+ * Add one error to the list.  At most CONFIG_MAX_ERRORS, and as many as
+ * fit in CONFIG_ERRLEN, are kept; the rest are only counted, so what is
+ * kept is always the first ones in the file.
+ */
+static void
+report(struct parse *p, const char *fmt, ...)
+{
+	char line[LINE_LEN];
+	size_t len;
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	len = strlen(line);
+	if (p->nmore > 0 || p->nerr == CONFIG_MAX_ERRORS ||
+	    p->used + 1 + len >= sizeof(p->msgs)) {
+		p->nmore++;
+		return;
+	}
+	if (p->used > 0)
+		p->msgs[p->used++] = '\n';
+	memcpy(p->msgs + p->used, line, len + 1);
+	p->used += len;
+	p->nerr++;
+}
+
+/* All of them in err, with a count of those left out. */
+static void
+report_all(const struct parse *p, char *err, size_t errlen)
+{
+	if (p->nmore > 0)
+		snprintf(err, errlen, "%s\n... and %u more error%s", p->msgs,
+		    p->nmore, p->nmore == 1 ? "" : "s");
+	else
+		snprintf(err, errlen, "%s", p->msgs);
+}
+
 /* Report "FILE:LINE: setting: ..." about s; returns -1 for the caller. */
 static int
 fail(struct parse *p, const config_setting_t *s, const char *fmt, ...)
 {
-	char what[CONFIG_ERRLEN], path[PATH_LEN];
+	char what[WHAT_LEN], path[PATH_LEN];
 	va_list ap;
 
 	va_start(ap, fmt);
 	vsnprintf(what, sizeof(what), fmt, ap);
 	va_end(ap);
 	setting_path(s, path, sizeof(path));
-	snprintf(p->err, p->errlen, "%s:%u: %s: %s", source_file(p, s),
+	report(p, "%s:%u: %s: %s", source_file(p, s),
 	    (unsigned)config_setting_source_line(s), path, what);
 	return -1;
 }
 
 /*
  * The wide literal that libconfig turned into the value v of s, if any.
- * Matched by place and by the truncated value, so that a neighbour on
- * the same line is not blamed for it.
+ * Matched by place, by the truncated value and by order among the
+ * integers of its line stored the same, so that a neighbour is not
+ * blamed for it: in "[ 8008, 4294975304 ]" both are stored as 8008.
  */
 static const struct wide *
-find_wide(const struct parse *p, const config_setting_t *s, long long v)
+find_wide(struct parse *p, const config_setting_t *s, long long v)
 {
 	const char *file = source_file(p, s);
-	unsigned i;
+	const struct wide *found = NULL;
+	struct wide *w;
 
-	for (i = 0; i < p->nwide; i++)
-		if (p->wide[i].line == config_setting_source_line(s) &&
-		    p->wide[i].stored == (uint32_t)v &&
-		    strcmp(p->wide[i].file, file) == 0)
-			return &p->wide[i];
-	return NULL;
+	for (w = p->wide; w < p->wide + p->nwide; w++)
+		if (w->line == config_setting_source_line(s) &&
+		    w->stored == (uint32_t)v && strcmp(w->file, file) == 0 &&
+		    w->seen++ == w->before)
+			found = w;
+	return found;
 }
 
 /* Integer of either width, range checked before anything narrows it. */
@@ -370,6 +422,7 @@ parse_ports(struct parse *p, const struct setting *row,
 	const config_setting_t *e;
 	long long v;
 	unsigned i, j, n;
+	int rc = 0;
 
 	if (!config_setting_is_array(s) && !config_setting_is_list(s))
 		return fail(p, s, "expected an array of integers, got %s",
@@ -381,14 +434,18 @@ parse_ports(struct parse *p, const struct setting *row,
 	pr->nports = 0;
 	for (i = 0; i < n; i++) {
 		e = config_setting_get_elem(s, i);
-		if (get_int(p, e, 1, 65535, &v) == -1)
-			return -1;
-		for (j = 0; j < pr->nports; j++)
-			if (pr->ports[j] == v)
-				return fail(p, e, "duplicate port %lld", v);
-		pr->ports[pr->nports++] = (uint16_t)v;
+		if (get_int(p, e, 1, 65535, &v) == -1) {
+			rc = -1;
+			continue;
+		}
+		for (j = 0; j < pr->nports && pr->ports[j] != v; j++)
+			continue;
+		if (j < pr->nports)
+			rc = fail(p, e, "duplicate port %lld", v);
+		else
+			pr->ports[pr->nports++] = (uint16_t)v;
 	}
-	return 0;
+	return rc;
 }
 
 static void
@@ -443,6 +500,7 @@ parse_bind(struct parse *p, const struct setting *row,
 {
 	struct config_proto *pr = proto_of(p->cf, row);
 	unsigned i, n;
+	int rc = 0;
 
 	if (config_setting_type(s) == CONFIG_TYPE_STRING) {
 		pr->nbinds = 0;
@@ -461,8 +519,8 @@ parse_bind(struct parse *p, const struct setting *row,
 	pr->nbinds = 0;
 	for (i = 0; i < n; i++)
 		if (add_bind(p, pr, config_setting_get_elem(s, i)) == -1)
-			return -1;
-	return 0;
+			rc = -1;
+	return rc;
 }
 
 static void
@@ -694,9 +752,10 @@ find_group(const char *name)
 /*
  * Visit the members of group (named gname, "" for the top level) in file
  * order: known ones are parsed, a group at the top level is walked, any
- * other name is an error.
+ * other name is an error.  An error does not stop the walk: each one is
+ * reported, and the caller looks at the count.
  */
-static int
+static void
 walk(struct parse *p, const config_setting_t *group, const char *gname)
 {
 	const config_setting_t *s;
@@ -704,26 +763,21 @@ walk(struct parse *p, const config_setting_t *group, const char *gname)
 	const char *sub;
 	char path[PATH_LEN];
 	unsigned i;
-	int rc;
 
 	for (i = 0; (s = config_setting_get_elem(group, i)) != NULL; i++) {
 		if ((row = find_row(gname, config_setting_name(s))) != NULL)
-			rc = parse_row(p, row, s);
+			(void)parse_row(p, row, s);
 		else if (gname[0] == '\0' &&
-		    (sub = find_group(config_setting_name(s))) != NULL)
-			rc = expect_group(p, s) == -1 ? -1 :
-			    walk(p, s, sub);
-		else {
+		    (sub = find_group(config_setting_name(s))) != NULL) {
+			if (expect_group(p, s) == 0)
+				walk(p, s, sub);
+		} else {
 			setting_path(s, path, sizeof(path));
-			snprintf(p->err, p->errlen,
-			    "%s:%u: unknown setting '%s'", source_file(p, s),
+			report(p, "%s:%u: unknown setting '%s'",
+			    source_file(p, s),
 			    (unsigned)config_setting_source_line(s), path);
-			rc = -1;
 		}
-		if (rc == -1)
-			return -1;
 	}
-	return 0;
 }
 
 /* --- integer literals libconfig 1.5 would truncate ------------------- */
@@ -791,13 +845,14 @@ number_end(const char *s)
 }
 
 /*
- * Is the number literal tok (len bytes) wide: does libconfig 1.5 store
- * it truncated?  Floats and L-suffixed integers are stored as written; a
- * plain integer goes through atoi() (strtoul() for hex) into an int.
- * What that makes of it goes to *stored, as 32 bits.
+ * Is the number literal tok (len bytes) a plain integer, one libconfig
+ * 1.5 stores in an int?  Floats and L-suffixed integers are stored as
+ * written; a plain integer goes through atoi() (strtoul() for hex).
+ * What that makes of it goes to *stored, as 32 bits, and *wide says
+ * whether that is not what is written.
  */
 static bool
-wide_literal(const char *tok, size_t len, uint32_t *stored)
+plain_int(const char *tok, size_t len, uint32_t *stored, bool *wide)
 {
 	unsigned long u;
 	long v;
@@ -814,32 +869,39 @@ wide_literal(const char *tok, size_t len, uint32_t *stored)
 	if (hex) {
 		u = strtoul(tok, NULL, 16);
 		*stored = (uint32_t)u;
-		return errno == ERANGE || u > INT_MAX;
+		*wide = errno == ERANGE || u > INT_MAX;
+		return true;
 	}
 	v = strtol(tok, NULL, 10);
 	*stored = (uint32_t)(unsigned long)v;
-	return errno == ERANGE || v < INT_MIN || v > INT_MAX;
+	*wide = errno == ERANGE || v < INT_MIN || v > INT_MAX;
+	return true;
 }
 
 /* "FILE:LINE: integer ... does not fit" for a wide literal. */
 static int
 wide_error(struct parse *p, const struct wide *w)
 {
-	snprintf(p->err, p->errlen, "%s:%u: integer %s does not fit in 32 "
-	    "bits (libconfig would truncate it)", w->file, w->line, w->text);
+	report(p, "%s:%u: integer %s does not fit in 32 bits (libconfig "
+	    "would truncate it)", w->file, w->line, w->text);
 	return -1;
 }
 
-/* Note the wide literal tok of len bytes at file:line. */
+/*
+ * Note the wide literal tok of len bytes at file:line, the one after
+ * before plain integers stored the same on that line.
+ */
 static int
 add_wide(struct parse *p, const char *file, unsigned line,
-    const char *tok, size_t len, uint32_t stored)
+    const char *tok, size_t len, uint32_t stored, unsigned before)
 {
 	struct wide w;
 
 	w.file = file;
 	w.line = line;
 	w.stored = stored;
+	w.before = before;
+	w.seen = 0;
 	if (len < sizeof(w.text))
 		snprintf(w.text, sizeof(w.text), "%.*s", (int)len, tok);
 	else
@@ -853,40 +915,80 @@ add_wide(struct parse *p, const char *file, unsigned line,
 }
 
 /*
- * Scan text (of file) with libconfig's lexical rules: comments, strings
- * and names are skipped, and every number literal is checked.  Only text
- * libconfig has accepted comes here, so malformed input needs no good
- * message, only safe handling.
+ * The next number literal from *sp on, with libconfig's lexical rules
+ * (comments, strings and names skipped): its start, with *sp moved past
+ * it, or NULL at the end.  *line counts newlines; *bol is where the scan
+ * stood when that line began (after the newline, or after the comment
+ * or string that held it).  Only text libconfig has accepted comes
+ * here, so malformed input needs no good message, only safe handling.
  */
-static int
-scan_literals(struct parse *p, const char *text, const char *file)
+static const char *
+next_number(const char **sp, unsigned *line, const char **bol)
 {
-	const char *s = text, *end;
-	unsigned line = 1;
-	uint32_t stored;
+	const char *s = *sp, *tok;
+	unsigned was;
 
 	while (*s != '\0') {
+		was = *line;
 		if (*s == '\n') {
-			line++;
+			(*line)++;
 			s++;
 		} else if (*s == '#' || (s[0] == '/' &&
 		    (s[1] == '/' || s[1] == '*')))
-			s = skip_comment(s, &line);
+			s = skip_comment(s, line);
 		else if (*s == '"')
-			s = skip_string(s, &line);
+			s = skip_string(s, line);
 		else if (is_name_start(*s)) {
 			while (is_name_char(*s))
 				s++;
 		} else if (is_number_start(s)) {
-			end = number_end(s);
-			if (wide_literal(s, (size_t)(end - s), &stored) &&
-			    add_wide(p, file, line, s, (size_t)(end - s),
-			    stored) == -1)
-				return -1;
-			s = end;
+			tok = s;
+			*sp = number_end(s);
+			return tok;
 		} else
 			s++;
+		if (*line != was)
+			*bol = s;
 	}
+	*sp = s;
+	return NULL;
+}
+
+/* Plain integers stored as stored between bol and end (on one line). */
+static unsigned
+count_stored(const char *bol, const char *end, uint32_t stored)
+{
+	const char *s = bol, *tok;
+	unsigned line = 0, n = 0;
+	uint32_t v;
+	bool wide;
+
+	while ((tok = next_number(&s, &line, &bol)) != NULL && tok < end)
+		if (plain_int(tok, (size_t)(s - tok), &v, &wide) &&
+		    v == stored)
+			n++;
+	return n;
+}
+
+/*
+ * Note every wide literal of text (of file), and which one it is among
+ * the plain integers of its line that libconfig stores the same: the
+ * walk meets them in the same order, which is how get_int() tells
+ * "4294975304" from a "8008" next to it.
+ */
+static int
+scan_literals(struct parse *p, const char *text, const char *file)
+{
+	const char *s = text, *bol = text, *tok;
+	unsigned line = 1;
+	uint32_t stored;
+	bool wide;
+
+	while ((tok = next_number(&s, &line, &bol)) != NULL)
+		if (plain_int(tok, (size_t)(s - tok), &stored, &wide) &&
+		    wide && add_wide(p, file, line, tok, (size_t)(s - tok),
+		    stored, count_stored(bol, tok, stored)) == -1)
+			return -1;
 	return 0;
 }
 
@@ -987,13 +1089,15 @@ read_file(const char *path, char **textp, char *err, size_t errlen)
 static int
 scan_included(struct parse *p, const config_t *lc)
 {
-	char *text;
+	char *text, err[LINE_LEN];
 	unsigned i;
 	int rc;
 
 	for (i = 0; i < lc->num_filenames; i++) {
-		if (read_file(lc->filenames[i], &text, p->err, p->errlen) == -1)
+		if (read_file(lc->filenames[i], &text, err, sizeof(err)) == -1) {
+			report(p, "%s", err);
 			return -1;
+		}
 		rc = scan_literals(p, text, lc->filenames[i]);
 		free(text);
 		if (rc == -1)
@@ -1009,7 +1113,7 @@ parse_config(config_t *lc, const char *text, struct parse *p)
 
 	if (config_read_string(lc, text) != CONFIG_TRUE) {
 		file = config_error_file(lc);
-		snprintf(p->err, p->errlen, "%s:%d: %s",
+		report(p, "%s:%d: %s",
 		    file != NULL ? file : p->name, config_error_line(lc),
 		    config_error_text(lc) != NULL ? config_error_text(lc) :
 		    "syntax error");
@@ -1017,8 +1121,10 @@ parse_config(config_t *lc, const char *text, struct parse *p)
 	}
 	/* Before the walk, which would see truncated values. */
 	if (scan_literals(p, text, p->name) == -1 ||
-	    scan_included(p, lc) == -1 ||
-	    walk(p, config_root_setting(lc), "") == -1)
+	    scan_included(p, lc) == -1)
+		return -1;
+	walk(p, config_root_setting(lc), "");
+	if (p->nerr > 0)
 		return -1;
 	/*
 	 * Every integer is the value of a setting, and a wide one is out
@@ -1044,12 +1150,11 @@ parse_text(const char *text, const char *name, struct config *cf,
 	memset(&p, 0, sizeof(p));
 	p.cf = cf;
 	p.name = name;
-	p.err = err;
-	p.errlen = errlen;
 	config_init(&lc);
 	rc = parse_config(&lc, text, &p);
 	config_destroy(&lc);
 	if (rc == -1) {
+		report_all(&p, err, errlen);
 		config_defaults(cf);
 		set_path(cf, name);
 	}
@@ -1125,6 +1230,23 @@ unsigned
 config_effective_workers(const struct config *cf)
 {
 	return cf->workers != 0 ? cf->workers : usable_cpus();
+}
+
+unsigned
+config_error_count(const char *err)
+{
+	const char *last = err, *nl;
+	unsigned n = 1, more;
+
+	if (*err == '\0')
+		return 0;
+	while ((nl = strchr(last, '\n')) != NULL) {
+		n++;
+		last = nl + 1;
+	}
+	if (n > 1 && sscanf(last, "... and %u more error", &more) == 1)
+		n += more - 1;
+	return n;
 }
 
 const char *

@@ -19,7 +19,8 @@
 #define CONFIG_MAX_BINDS	16	/* per protocol */
 #define CONFIG_MAX_EXIT		63	/* bytes of exit_command */
 #define CONFIG_ADDRSTRLEN	64	/* "ffff:...%ifname" and NUL */
-#define CONFIG_ERRLEN		512
+#define CONFIG_ERRLEN		8192	/* every error of a file, see below */
+#define CONFIG_MAX_ERRORS	20	/* listed; more are only counted */
 
 /* Defaults: documented in etc/upcased.conf and upcased.conf(5). */
 #define CONFIG_DEF_PORT			8008
@@ -88,9 +89,14 @@ void	config_defaults(struct config *cf);
 
 /*
  * Parse and validate the libconfig file at path into *cf.  Returns 0, or
- * -1 with a message "FILE:LINE: setting: what is wrong" (or "FILE: ..."
- * when no line applies) in err.  On error *cf is left with defaults.
- * Runs libconfig in this process: see confchild.h for the isolated form.
+ * -1 with every error in err, one a line (no newline after the last), in
+ * file order: "FILE:LINE: setting: what is wrong" (or "FILE: ..." when
+ * no line applies).  A syntax error or a file that cannot be read is the
+ * only error then.  Past CONFIG_MAX_ERRORS lines, or what fits in
+ * CONFIG_ERRLEN, a last line says "... and N more errors".  A shorter
+ * err gets the start of the same text.  On error *cf is left with
+ * defaults.  Runs libconfig in this process: see confchild.h for the
+ * isolated form.
  */
 int	config_parse_file(const char *path, struct config *cf,
 	    char *err, size_t errlen);
@@ -98,6 +104,9 @@ int	config_parse_file(const char *path, struct config *cf,
 /* Same, from a string; name is used in messages in place of the path. */
 int	config_parse_string(const char *text, const char *name,
 	    struct config *cf, char *err, size_t errlen);
+
+/* How many errors the message of a failed parse reports. */
+unsigned config_error_count(const char *err);
 
 /* Effective worker count: cf->workers, or the online CPU count for 0. */
 unsigned config_effective_workers(const struct config *cf);

@@ -355,16 +355,35 @@ server_ready_if_settled(struct server *s)
 	server_status(s);
 }
 
+/*
+ * Keep the old configuration and say why.  why is one message, or the
+ * errors of the file one a line: then a first event counts them and
+ * each follows in an event of its own, as --check-config prints it.
+ */
 static void
 server_refuse(struct server *s, const char *why)
 {
-	char f1[1100];
+	char f1[1100], text[CONFIG_ERRLEN], *line, *next;
 	const char *fields[] = { f1, NULL };
 
 	snprintf(f1, sizeof(f1), "UPCASED_CONFIG=%s", s->cf.path);
-	log_event(LOG_ERR, MSGID_RELOAD_REFUSED, fields,
-	    "reload refused, still serving the previous configuration: %s",
-	    why);
+	if (strchr(why, '\n') == NULL)
+		log_event(LOG_ERR, MSGID_RELOAD_REFUSED, fields,
+		    "reload refused, still serving the previous "
+		    "configuration: %s", why);
+	else {
+		log_event(LOG_ERR, MSGID_RELOAD_REFUSED, fields,
+		    "reload refused, still serving the previous "
+		    "configuration: %u errors in %s", config_error_count(why),
+		    s->cf.path);
+		snprintf(text, sizeof(text), "%s", why);
+		for (line = text; line != NULL; line = next) {
+			if ((next = strchr(line, '\n')) != NULL)
+				*next++ = '\0';
+			log_event(LOG_ERR, MSGID_RELOAD_REFUSED, fields, "%s",
+			    line);
+		}
+	}
 	/* Nothing changed: ready as soon as the workers are (at once,
 	 * unless an earlier reload is still being taken up). */
 	server_ready_if_settled(s);

@@ -7,9 +7,12 @@
  * ports of each protocol must be unique, each bind address must re-parse
  * to what was stored, and config_dump() must read back
  * (config_parse_string) to the same configuration.  On failure the message
- * must be non-empty, NUL-terminated, printable, name the file it is about
- * ("FILE:" first), and *cf must hold the defaults; a second parse with a
- * short error buffer must give a prefix of the same message.
+ * must be non-empty, NUL-terminated, printable but for the newlines
+ * between errors, with at most CONFIG_MAX_ERRORS lines that each name the
+ * file they are about ("FILE:" first), perhaps followed by "... and N
+ * more errors"; config_error_count() must agree; and *cf must hold the
+ * defaults.  A second parse with a short error buffer must give a prefix
+ * of the same message.
  *
  * @include: libconfig 1.5 reads included files itself and calls exit()
  * from its scanner when one cannot be read (a directory: "input in flex
@@ -46,6 +49,8 @@ int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 int	LLVMFuzzerInitialize(int *, char ***);
 
 #define MAX_INCLUDE_NAME	64
+/* Longer than one error line can be: the room a "more errors" leaves. */
+#define LINE_SLACK		2200
 
 static char	 scratch[PATH_MAX];	/* private directory */
 static char	 input_path[PATH_MAX + 16];	/* the file parsed each time */
@@ -417,17 +422,40 @@ check_failed(const struct config *cf, const char *err, size_t errlen,
 {
 	struct config def;
 	size_t i, len;
+	const char *line;
+	unsigned lines = 1, more = 0;
 
 	CHECK(memchr(err, '\0', errlen) != NULL, "message not terminated");
 	len = strlen(err);
 	CHECK(len > 0, "empty message");
 	for (i = 0; i < len; i++)
-		CHECK((unsigned char)err[i] >= 0x20 &&
-		    (unsigned char)err[i] < 0x7f,
+		CHECK(((unsigned char)err[i] >= 0x20 &&
+		    (unsigned char)err[i] < 0x7f) ||
+		    (err[i] == '\n' && i > 0 && i + 1 < len &&
+		    err[i - 1] != '\n'),
 		    "unprintable byte 0x%02x at %zu in message: %s",
 		    (unsigned char)err[i], i, err);
-	CHECK(message_file_len(err) > 0,
-	    "message does not start with a file name: %s", err);
+	/* Every error on a line of its own, each naming its file. */
+	for (line = err; line != NULL; line = strchr(line, '\n')) {
+		if (*line == '\n') {
+			line++;
+			lines++;
+		}
+		if (line != err && strchr(line, '\n') == NULL &&
+		    sscanf(line, "... and %u more error", &more) == 1)
+			break;
+		CHECK(message_file_len(line) > 0,
+		    "error %u does not start with a file name: %s", lines,
+		    err);
+	}
+	CHECK(lines <= CONFIG_MAX_ERRORS + (more > 0),
+	    "%u lines in message: %s", lines, err);
+	CHECK(more == 0 || lines == CONFIG_MAX_ERRORS + 1 ||
+	    len + LINE_SLACK > CONFIG_ERRLEN,
+	    "\"more errors\" with room to spare: %s", err);
+	CHECK(config_error_count(err) == lines - (more > 0) + more,
+	    "config_error_count() %u, %u lines: %s",
+	    config_error_count(err), lines, err);
 	/* On error *cf is left with the defaults (and the path). */
 	config_defaults(&def);
 	snprintf(def.path, sizeof(def.path), "%s", path);

@@ -254,6 +254,50 @@ def test_bad_config_at_start_exits_78():
     assert not failures, "\n".join(failures)
 
 
+TWO_MISTAKES = """\
+workers = 2;
+tcp = { ports = [ 8008, 70000 ]; };
+exit_command = "quit";
+limits = {
+  idle_timeout = 30;
+  max_conections = 5;
+};
+"""
+TWO_ERRORS = ["2: tcp.ports: 70000 is out of range (1..65535)",
+              "6: unknown setting 'limits.max_conections'"]
+
+
+def test_check_config_reports_every_error():
+    """Two mistakes: two lines, FILE:LINE: setting: message, in file
+    order, and nothing else; exit 78."""
+    d = tmpdir()
+    path = write_file(os.path.join(d, "two.conf"), TWO_MISTAKES)
+    r = run_bin(["-c", path, "--check-config"])
+    diag("two mistakes: exit %d: %s" % (r.returncode,
+                                        r.stderr.strip().replace("\n", " | ")))
+    assert r.returncode == EX_CONFIG, "exit %d" % r.returncode
+    assert r.stdout == "", "printed settings: %r" % r.stdout[:200]
+    want = ["%s:%s" % (path, e) for e in TWO_ERRORS]
+    assert r.stderr.splitlines() == want, "stderr %r, expected %r" % (
+        r.stderr, want)
+
+
+def test_bad_config_at_start_logs_every_error():
+    d = tmpdir()
+    path = write_file(os.path.join(d, "two-start.conf"), TWO_MISTAKES)
+    r = run_bin(["-c", path, "--log-target=stderr"], timeout=10)
+    assert r.returncode == EX_CONFIG, "exit %d" % r.returncode
+    lines = r.stderr.splitlines()
+    at = []
+    for e in TWO_ERRORS:
+        # an event may end with its fields: " [UPCASED_CONFIG=...]"
+        hit = [i for i, l in enumerate(lines)
+               if ": %s:%s" % (path, e) in l]
+        assert hit, "no log line for %r in %r" % (e, r.stderr)
+        at.append(hit[0])
+    assert at == sorted(at), "not in file order: %r" % r.stderr
+
+
 def test_check_config_huge_integer_names_the_setting():
     """A value beyond 32 bits (libconfig makes it a 64-bit integer) is
     reported like any other bad value: FILE:LINE: setting: ..."""

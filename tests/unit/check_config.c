@@ -117,13 +117,14 @@ accept_text(const char *text)
 	ck_assert_str_eq(cf.path, "t.conf");
 }
 
-/* text must be refused with exactly msg, leaving the defaults. */
+/* text must be refused with exactly msg (if any), leaving the defaults. */
 static void
 reject(const char *text, const char *msg)
 {
 	memset(&cf, 0xa5, sizeof(cf));
 	ck_assert_int_eq(parse(text), -1);
-	ck_assert_str_eq(err, msg);
+	if (msg != NULL)
+		ck_assert_str_eq(err, msg);
 	assert_defaults(&cf);
 	ck_assert_str_eq(cf.path, "t.conf");
 }
@@ -870,12 +871,16 @@ REJECT(unknown_log, "log = { lvl = \"info\"; };",
     "t.conf:1: unknown setting 'log.lvl'")
 REJECT(unknown_name_with_digits, "x-99999999999 = 1;",
     "t.conf:1: unknown setting 'x-99999999999'")
-REJECT(first_error_wins, "workers = -1;\nlog = { level = \"x\"; };",
-    "t.conf:1: workers: -1 is out of range (0..256)")
-REJECT(first_error_in_file_order,
+REJECT(every_error, "workers = -1;\nlog = { level = \"x\"; };",
+    "t.conf:1: workers: -1 is out of range (0..256)\n"
+    "t.conf:2: log.level: unknown level \"x\" (debug, info, notice, "
+    "warning, err)")
+REJECT(every_error_in_file_order,
     "log = { level = \"x\"; };\nworkers = -1;\nbogus = 1;",
     "t.conf:1: log.level: unknown level \"x\" (debug, info, notice, "
-    "warning, err)")
+    "warning, err)\n"
+    "t.conf:2: workers: -1 is out of range (0..256)\n"
+    "t.conf:3: unknown setting 'bogus'")
 REJECT(level_unknown, "log = { level = \"verbose\"; };",
     "t.conf:1: log.level: unknown level \"verbose\" (debug, info, notice, "
     "warning, err)")
@@ -1337,6 +1342,225 @@ START_TEST(child_short_errlen)
 }
 END_TEST
 
+
+/* --- every error ----------------------------------------------------- */
+
+/* The number of lines of text. */
+static unsigned
+count_lines(const char *text)
+{
+	unsigned n = 1;
+
+	for (; *text != '\0'; text++)
+		if (*text == '\n')
+			n++;
+	return n;
+}
+
+/* Line i (from 0) of text, in buf. */
+static const char *
+nth_line(const char *text, unsigned i, char *buf, size_t len)
+{
+	const char *end;
+
+	for (; i > 0; i--) {
+		text = strchr(text, '\n');
+		ck_assert_ptr_nonnull(text);
+		text++;
+	}
+	end = strchr(text, '\n');
+	snprintf(buf, len, "%.*s", (int)(end != NULL ? (size_t)(end - text) :
+	    strlen(text)), text);
+	return buf;
+}
+
+static const char three_mistakes[] =
+    "workers = 2;\n"
+    "tcp = {\n"
+    "\tports = [ 8008 ];\n"
+    "\tbind = \"localhost\";\n"
+    "};\n"
+    "limits = {\n"
+    "\tidle_timeout = 10;\n"
+    "\tmax_conections = 5;\n"
+    "};\n"
+    "log = { level = \"loud\"; };\n";
+
+START_TEST(errors_three_in_file_order)
+{
+	char path[PATH_MAX], want[3 * PATH_MAX + 256];
+
+	write_text(path, sizeof(path), "three.conf", three_mistakes);
+	memset(&cf, 0xa5, sizeof(cf));
+	ck_assert_int_eq(config_parse_file(path, &cf, err, sizeof(err)), -1);
+	snprintf(want, sizeof(want),
+	    "%s:4: tcp.bind: \"localhost\" is not a numeric IPv4 or IPv6 "
+	    "address\n"
+	    "%s:8: unknown setting 'limits.max_conections'\n"
+	    "%s:10: log.level: unknown level \"loud\" (debug, info, notice, "
+	    "warning, err)", path, path, path);
+	ck_assert_str_eq(err, want);
+	ck_assert_uint_eq(count_lines(err), 3);
+	ck_assert_uint_eq(config_error_count(err), 3);
+	assert_defaults(&cf);
+}
+END_TEST
+
+/* The parsing child sends them all through its pipe. */
+START_TEST(errors_three_through_child)
+{
+	child_same_error("child-three.conf", three_mistakes);
+	ck_assert_uint_eq(count_lines(err), 3);
+}
+END_TEST
+
+REJECT(errors_in_one_list,
+    "tcp = { ports = [ 0,\n 8008,\n 8008,\n 70000 ]; };",
+    "t.conf:1: tcp.ports: 0 is out of range (1..65535)\n"
+    "t.conf:3: tcp.ports: duplicate port 8008\n"
+    "t.conf:4: tcp.ports: 70000 is out of range (1..65535)")
+REJECT(errors_in_bind_list,
+    "udp = { bind = ( \"::1\", \"x\",\n \"::1\", 7 ); };",
+    "t.conf:1: udp.bind: \"x\" is not a numeric IPv4 or IPv6 address\n"
+    "t.conf:2: udp.bind: duplicate address \"::1\"\n"
+    "t.conf:2: udp.bind: expected a string, got an integer")
+REJECT(errors_group_and_inside,
+    "tcp = 5;\nudp = { prots = 1;\n rate_burst = 0; };\nworkers = 300;",
+    "t.conf:1: tcp: expected a group, got an integer\n"
+    "t.conf:2: unknown setting 'udp.prots'\n"
+    "t.conf:3: udp.rate_burst: 0 is out of range (1..10000000)\n"
+    "t.conf:4: workers: 300 is out of range (0..256)")
+/* libconfig stops at a syntax error: there is nothing else to walk. */
+REJECT(errors_syntax_alone, "workers = -1;\nbogus = 2;\nlog = ;\n",
+    "t.conf:3: syntax error")
+/* Both are stored as 8008: each is told apart by its place. */
+REJECT(wide_before_neighbour, "tcp = { ports = [ 4294975304, 8008 ]; };",
+    "t.conf:1: tcp.ports: 4294975304 is out of range (1..65535)")
+REJECT(wide_twice_in_list,
+    "tcp = { ports = [ 4294975304, 8008, 4294975304 ]; };",
+    "t.conf:1: tcp.ports: 4294975304 is out of range (1..65535)\n"
+    "t.conf:1: tcp.ports: 4294975304 is out of range (1..65535)")
+
+/* n lines "bogusI = 1;" */
+static void
+bogus_text(char *buf, size_t len, unsigned n)
+{
+	size_t o = 0;
+	unsigned i;
+
+	buf[0] = '\0';
+	for (i = 1; i <= n; i++)
+		o += (size_t)snprintf(buf + o, len - o, "bogus%u = 1;\n", i);
+}
+
+START_TEST(errors_at_most_max)
+{
+	char text[1024], line[128], want[128];
+	unsigned i;
+
+	bogus_text(text, sizeof(text), CONFIG_MAX_ERRORS + 5);
+	reject(text, NULL);
+	ck_assert_uint_eq(count_lines(err), CONFIG_MAX_ERRORS + 1);
+	for (i = 0; i < CONFIG_MAX_ERRORS; i++) {
+		snprintf(want, sizeof(want),
+		    "t.conf:%u: unknown setting 'bogus%u'", i + 1, i + 1);
+		ck_assert_str_eq(nth_line(err, i, line, sizeof(line)), want);
+	}
+	ck_assert_str_eq(nth_line(err, i, line, sizeof(line)),
+	    "... and 5 more errors");
+	ck_assert_uint_eq(config_error_count(err), CONFIG_MAX_ERRORS + 5);
+}
+END_TEST
+
+START_TEST(errors_exactly_max)
+{
+	char text[1024];
+
+	bogus_text(text, sizeof(text), CONFIG_MAX_ERRORS);
+	reject(text, NULL);
+	ck_assert_uint_eq(count_lines(err), CONFIG_MAX_ERRORS);
+	ck_assert_ptr_null(strstr(err, "more error"));
+	bogus_text(text, sizeof(text), CONFIG_MAX_ERRORS + 1);
+	reject(text, NULL);
+	ck_assert_ptr_nonnull(strstr(err, "\n... and 1 more error"));
+	ck_assert_ptr_null(strstr(err, "more errors"));
+}
+END_TEST
+
+/* Long lines: as many as fit in CONFIG_ERRLEN, then the count. */
+START_TEST(errors_at_most_errlen)
+{
+	char name[1001], text[256], line[1200], want[1200];
+	unsigned i, n, shown;
+
+	memset(name, 'n', sizeof(name) - 1);
+	name[sizeof(name) - 1] = '\0';
+	bogus_text(text, sizeof(text), 12);
+	n = 12;
+	ck_assert_int_eq(config_parse_string(text, name, &cf, err,
+	    sizeof(err)), -1);
+	ck_assert_uint_lt(strlen(err), CONFIG_ERRLEN);
+	shown = count_lines(err) - 1;
+	ck_assert_uint_gt(shown, 1);
+	ck_assert_uint_lt(shown, n);
+	/* The room was used: one more would not have fitted. */
+	ck_assert_uint_gt(strlen(err) + strlen(nth_line(err, 0, line,
+	    sizeof(line))), CONFIG_ERRLEN - 64);
+	for (i = 0; i < shown; i++) {
+		snprintf(want, sizeof(want), "%s:%u: unknown setting 'bogus%u'",
+		    name, i + 1, i + 1);
+		ck_assert_str_eq(nth_line(err, i, line, sizeof(line)), want);
+	}
+	snprintf(want, sizeof(want), "... and %u more errors", n - shown);
+	ck_assert_str_eq(nth_line(err, shown, line, sizeof(line)), want);
+	ck_assert_uint_eq(config_error_count(err), n);
+}
+END_TEST
+
+/* A short buffer gets the start of the same text. */
+START_TEST(errors_short_buffer)
+{
+	char full[CONFIG_ERRLEN], small[40];
+
+	ck_assert_int_eq(config_parse_string(three_mistakes, "t.conf", &cf,
+	    full, sizeof(full)), -1);
+	ck_assert_int_eq(config_parse_string(three_mistakes, "t.conf", &cf,
+	    small, sizeof(small)), -1);
+	ck_assert_uint_eq(strlen(small), sizeof(small) - 1);
+	ck_assert(strncmp(small, full, sizeof(small) - 1) == 0);
+}
+END_TEST
+
+/* Many long lines through the child's pipe, cut the same way. */
+START_TEST(errors_many_through_child)
+{
+	char text[16384], name[121];
+	size_t o = 0;
+	unsigned i;
+
+	memset(name, 'x', sizeof(name) - 1);
+	name[sizeof(name) - 1] = '\0';
+	for (i = 0; i < 40; i++)
+		o += (size_t)snprintf(text + o, sizeof(text) - o,
+		    "%s%u = 1;\n", name, i);
+	child_same_error("child-many.conf", text);
+	ck_assert_uint_gt(strlen(err), 2048);
+	ck_assert_uint_eq(config_error_count(err), 40);
+}
+END_TEST
+
+START_TEST(error_count)
+{
+	ck_assert_uint_eq(config_error_count(""), 0);
+	ck_assert_uint_eq(config_error_count("f: cannot open"), 1);
+	ck_assert_uint_eq(config_error_count("a:1: x\na:2: y"), 2);
+	ck_assert_uint_eq(config_error_count("a:1: x\n... and 1 more error"),
+	    2);
+	ck_assert_uint_eq(config_error_count(
+	    "a:1: x\na:2: y\n... and 7 more errors"), 9);
+}
+END_TEST
+
 /* --- runner ---------------------------------------------------------- */
 
 static void
@@ -1402,8 +1626,8 @@ config_suite(void)
 	    bind_duplicate, bind_duplicate_spelling);
 	ADD(tc, unknown_top, unknown_top_group, unknown_case,
 	    unknown_limits, unknown_tcp, unknown_log,
-	    unknown_name_with_digits, first_error_wins,
-	    first_error_in_file_order, level_unknown, level_upper_case,
+	    unknown_name_with_digits, every_error,
+	    every_error_in_file_order, level_unknown, level_upper_case,
 	    exit_command_64, exit_command_cr, exit_command_lf,
 	    exit_command_tab, exit_command_del, syntax_error_line,
 	    syntax_unclosed_group, syntax_duplicate, syntax_mixed_array);
@@ -1428,6 +1652,15 @@ config_suite(void)
 	ADD(tc, child_ok, child_syntax_error, child_value_error,
 	    child_missing_file, child_include_directory, child_leaves_nothing,
 	    child_short_errlen);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("errors");
+	tcase_set_timeout(tc, 60);
+	ADD(tc, errors_three_in_file_order, errors_three_through_child,
+	    errors_in_one_list, errors_in_bind_list, errors_group_and_inside,
+	    errors_syntax_alone, wide_before_neighbour, wide_twice_in_list,
+	    errors_at_most_max, errors_exactly_max, errors_at_most_errlen,
+	    errors_short_buffer, errors_many_through_child, error_count);
 	suite_add_tcase(s, tc);
 	return s;
 }
