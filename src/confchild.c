@@ -106,7 +106,11 @@ child_signals(void)
 static void __attribute__((__noreturn__))
 child(int fd, const char *path)
 {
-	struct config cf;
+	/*
+	 * Large (the access rules): not on the stack.  Static storage is
+	 * only ever touched here, in the child, and cannot fail.
+	 */
+	static struct config cf;
 	char err[CONFIG_ERRLEN];
 
 	child_signals();
@@ -244,7 +248,8 @@ confchild_timeout(const struct confchild *cc)
 /*
  * The child is done (EOF, a reply too long, or rerrno: a read error or
  * ETIMEDOUT): close our end first, so a child still writing gets EPIPE
- * rather than stuck, kill it if it is not done, reap it, judge.
+ * rather than stuck, kill it if it is not done, reap it, judge.  cf is
+ * NULL when the parse is abandoned.
  */
 static int
 finish(struct confchild *cc, int rerrno, struct config *cf, char *err,
@@ -268,7 +273,7 @@ finish(struct confchild *cc, int rerrno, struct config *cf, char *err,
 	else
 		rc = decode(cc->path, status, cc->buf, cc->got, cf, err,
 		    errlen);
-	if (rc == -1) {
+	if (rc == -1 && cf != NULL) {
 		config_defaults(cf);
 		snprintf(cf->path, sizeof(cf->path), "%s", cc->path);
 	}
@@ -304,10 +309,9 @@ confchild_step(struct confchild *cc, struct config *cf, char *err,
 void
 confchild_abort(struct confchild *cc)
 {
-	struct config cf;
 	char err[8];
 
-	(void)finish(cc, ECANCELED, &cf, err, sizeof(err));
+	(void)finish(cc, ECANCELED, NULL, err, sizeof(err));
 }
 
 int

@@ -632,6 +632,249 @@ dump_transform(const struct setting *row, const struct config *cf, FILE *fp)
 	    config_transform_name(cf->transform));
 }
 
+/* --- proxy_protocol and access: lists of prefixes --------------------- */
+
+/* A list entry seen from far: for finding duplicates in one sort. */
+struct entry {
+	struct prefix	 pf;
+	unsigned	 idx;		/* in the list */
+};
+
+static int
+entry_cmp(const void *a, const void *b)
+{
+	const struct entry *x = a, *y = b;
+	int c;
+
+	/* Canonical prefixes (zeroed host bits): equal is memcmp-equal. */
+	if ((c = memcmp(&x->pf, &y->pf, sizeof(x->pf))) != 0)
+		return c;
+	return x->idx < y->idx ? -1 : x->idx > y->idx;
+}
+
+/* Element e of a prefix list into *pf; with report, say what is wrong. */
+static int
+get_prefix(struct parse *p, const config_setting_t *e, struct prefix *pf,
+    bool report)
+{
+	const char *text;
+	char q[QUOTE_LEN], why[128];
+
+	if (config_setting_type(e) != CONFIG_TYPE_STRING)
+		return report ? fail(p, e, "expected a string, got %s",
+		    type_name(config_setting_type(e))) : -1;
+	if ((text = config_setting_get_string(e)) == NULL)
+		text = "";
+	if (prefix_parse(text, pf, why, sizeof(why)) == 0)
+		return 0;
+	if (report) {
+		quote(text, q, sizeof(q));
+		(void)fail(p, e, "%s: %s", q, why);
+	}
+	return -1;
+}
+
+/* e means the same as the earlier entry twin. */
+static int
+dup_prefix(struct parse *p, const config_setting_t *e,
+    const config_setting_t *twin)
+{
+	const char *text = config_setting_get_string(e);
+	const char *was = config_setting_get_string(twin);
+	char q[QUOTE_LEN], qwas[QUOTE_LEN];
+
+	quote(text != NULL ? text : "", q, sizeof(q));
+	quote(was != NULL ? was : "", qwas, sizeof(qwas));
+	return fail(p, e, "%s: duplicate of %s (line %u)", q,
+	    qwas, (unsigned)config_setting_source_line(twin));
+}
+
+/* Element i of the list s, or s itself when it is one string. */
+static const config_setting_t *
+elem(const config_setting_t *s, unsigned i)
+{
+	if (config_setting_type(s) == CONFIG_TYPE_STRING)
+		return s;
+	return config_setting_get_elem(s, i);
+}
+
+/*
+ * Read the prefix list s (a list or array of strings, or one string)
+ * into out[], in file order, its length in *np.  Each bad entry and each
+ * duplicate of an earlier one is reported at its own line, in order; the
+ * good ones are kept all the same.  More than max entries is one error,
+ * said by the caller: returns -2 then, with the count in *np.
+ *
+ * Duplicates are found by sorting (a list may hold tens of thousands of
+ * entries), then reported in file order by a second pass.
+ */
+static int
+get_prefixes(struct parse *p, const config_setting_t *s, struct prefix *out,
+    unsigned max, unsigned *np)
+{
+	const config_setting_t *e;
+	struct entry *ent;
+	unsigned *first, i, k, n, nok = 0;
+	int rc = 0;
+
+	*np = 0;
+	if (config_setting_type(s) == CONFIG_TYPE_STRING)
+		n = 1;
+	else if (config_setting_is_array(s) || config_setting_is_list(s))
+		n = (unsigned)config_setting_length(s);
+	else
+		return fail(p, s, "expected a string or a list of strings, "
+		    "got %s", type_name(config_setting_type(s)));
+	if (n > max) {
+		*np = n;
+		return -2;
+	}
+	if (n == 0)
+		return 0;
+	ent = calloc(n, sizeof(*ent));
+	first = calloc(n, sizeof(*first));	/* 1 + earlier twin, or 0 */
+	if (ent == NULL || first == NULL) {
+		free(ent);
+		free(first);
+		return fail(p, s, "out of memory");
+	}
+	for (i = 0; i < n; i++)
+		if (get_prefix(p, elem(s, i), &ent[nok].pf, false) == 0)
+			ent[nok++].idx = i;
+	qsort(ent, nok, sizeof(*ent), entry_cmp);
+	for (k = 1; k < nok; k++)
+		if (memcmp(&ent[k].pf, &ent[k - 1].pf, sizeof(ent[k].pf)) == 0)
+			first[ent[k].idx] = 1 + (first[ent[k - 1].idx] != 0 ?
+			    first[ent[k - 1].idx] - 1 : ent[k - 1].idx);
+	for (i = 0; i < n; i++) {
+		e = elem(s, i);
+		if (get_prefix(p, e, &out[*np], true) == -1)
+			rc = -1;
+		else if (first[i] != 0)
+			rc = dup_prefix(p, e, elem(s, first[i] - 1));
+		else
+			(*np)++;
+	}
+	free(ent);
+	free(first);
+	return rc;
+}
+
+static int
+parse_proxy_from(struct parse *p, const struct setting *row,
+    const config_setting_t *s)
+{
+	unsigned n;
+	int rc;
+
+	(void)row;
+	rc = get_prefixes(p, s, p->cf->proxy_from, CONFIG_MAX_PROXY_FROM, &n);
+	if (rc == -2)
+		return fail(p, s, "too many addresses (%u, at most %d)", n,
+		    CONFIG_MAX_PROXY_FROM);
+	p->cf->proxy_nfrom = n;
+	return rc;
+}
+
+/* "[ ]", "[ "a", "b" ]", or one entry a line for a long list. */
+static void
+dump_prefixes(const struct prefix *pf, unsigned n, const char *empty,
+    FILE *fp)
+{
+	char text[PREFIX_STRLEN];
+	unsigned i;
+
+	if (n == 0) {
+		fprintf(fp, "[ ];  # %s\n", empty);
+		return;
+	}
+	fputc('[', fp);
+	for (i = 0; i < n; i++) {
+		prefix_format(&pf[i], text, sizeof(text));
+		if (n <= 4)
+			fprintf(fp, "%s \"%s\"", i > 0 ? "," : "", text);
+		else
+			fprintf(fp, "%s\n\t\t\"%s\"", i > 0 ? "," : "", text);
+	}
+	fputs(n <= 4 ? " ];\n" : "\n\t];\n", fp);
+}
+
+static void
+dump_proxy_from(const struct setting *row, const struct config *cf,
+    FILE *fp)
+{
+	fprintf(fp, "%s = ", row->name);
+	dump_prefixes(cf->proxy_from, cf->proxy_nfrom, "off", fp);
+}
+
+/*
+ * access.allow and access.deny share cf->access (allow first), so that
+ * together they may hold CONFIG_MAX_ACCESS rules in any proportion.
+ * They are read through a scratch list, then put in place.
+ */
+static int
+parse_access(struct parse *p, const config_setting_t *s, bool deny)
+{
+	struct config *cf = p->cf;
+	struct prefix *tmp;
+	unsigned other = deny ? cf->access_nallow : cf->access_ndeny, n;
+	int rc;
+
+	if ((tmp = calloc(CONFIG_MAX_ACCESS, sizeof(*tmp))) == NULL)
+		return fail(p, s, "out of memory");
+	rc = get_prefixes(p, s, tmp, CONFIG_MAX_ACCESS - other, &n);
+	if (rc == -2) {
+		free(tmp);
+		return fail(p, s, "too many rules (%u here and %u in "
+		    "access.%s, at most %d together)", n, other,
+		    deny ? "allow" : "deny", CONFIG_MAX_ACCESS);
+	}
+	if (deny) {
+		memcpy(cf->access + cf->access_nallow, tmp, n * sizeof(*tmp));
+		cf->access_ndeny = n;
+	} else {
+		memmove(cf->access + n, cf->access + cf->access_nallow,
+		    cf->access_ndeny * sizeof(*tmp));
+		memcpy(cf->access, tmp, n * sizeof(*tmp));
+		cf->access_nallow = n;
+	}
+	free(tmp);
+	return rc;
+}
+
+static int
+parse_access_allow(struct parse *p, const struct setting *row,
+    const config_setting_t *s)
+{
+	(void)row;
+	return parse_access(p, s, false);
+}
+
+static int
+parse_access_deny(struct parse *p, const struct setting *row,
+    const config_setting_t *s)
+{
+	(void)row;
+	return parse_access(p, s, true);
+}
+
+static void
+dump_access_allow(const struct setting *row, const struct config *cf,
+    FILE *fp)
+{
+	fprintf(fp, "%s = ", row->name);
+	dump_prefixes(config_access_allow(cf), cf->access_nallow,
+	    "everyone not denied", fp);
+}
+
+static void
+dump_access_deny(const struct setting *row, const struct config *cf,
+    FILE *fp)
+{
+	fprintf(fp, "%s = ", row->name);
+	dump_prefixes(config_access_deny(cf), cf->access_ndeny, "none", fp);
+}
+
 /* --- the table --------------------------------------------------------- */
 
 /*
@@ -651,6 +894,11 @@ dump_transform(const struct setting *row, const struct config *cf, FILE *fp)
 	{ .group = (grp), .name = (nm), .type = SET_CUSTOM,		\
 	  .off = offsetof(struct config, field), .parse = parse_##fn,	\
 	  .init = init_##fn, .dump = dump_##fn }
+/* The same, for a setting whose default is all zero (no init). */
+#define ROW_ZERO(grp, nm, field, fn)					\
+	{ .group = (grp), .name = (nm), .type = SET_CUSTOM,		\
+	  .off = offsetof(struct config, field), .parse = parse_##fn,	\
+	  .dump = dump_##fn }
 
 /*
  * Every setting, in the order config_dump() prints them; the rows of a
@@ -683,6 +931,15 @@ static const struct setting settings[] = {
 	    CONFIG_MAX_PER_SOURCE, CONFIG_DEF_PER_SOURCE, max_per_source),
 	ROW_INT("limits", "crowded_idle_timeout", 1, CONFIG_MAX_CROWDED_IDLE,
 	    CONFIG_DEF_CROWDED_IDLE, crowded_idle_timeout),
+	ROW_INT("limits", "connection_rate", 0, CONFIG_MAX_CONN_RATE,
+	    CONFIG_DEF_CONN_RATE, connection_rate),
+	ROW_INT("limits", "connection_burst", 1, CONFIG_MAX_CONN_BURST,
+	    CONFIG_DEF_CONN_BURST, connection_burst),
+	ROW_ZERO("proxy_protocol", "from", proxy_from, proxy_from),
+	ROW_INT("proxy_protocol", "timeout", 1, CONFIG_MAX_PROXY_TIMEOUT,
+	    CONFIG_DEF_PROXY_TIMEOUT, proxy_timeout),
+	ROW_ZERO("access", "allow", access, access_allow),
+	ROW_ZERO("access", "deny", access, access_deny),
 	ROW_CUSTOM("log", "level", log_level, level),
 };
 #define NSETTINGS	(sizeof(settings) / sizeof(settings[0]))
@@ -1201,7 +1458,7 @@ config_defaults(struct config *cf)
 	for (row = settings; row < settings + NSETTINGS; row++) {
 		if (row->init != NULL)
 			row->init(row, cf);
-		else
+		else if (row->type != SET_CUSTOM)
 			int_store(row, cf, row->def);
 	}
 }

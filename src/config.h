@@ -15,10 +15,14 @@
 #include <stdio.h>
 #include <sys/socket.h>
 
+#include "prefix.h"
+
 #define CONFIG_MAX_PORTS	64	/* per protocol */
 #define CONFIG_MAX_BINDS	16	/* per protocol */
 #define CONFIG_MAX_EXIT		63	/* bytes of exit_command */
 #define CONFIG_ADDRSTRLEN	64	/* "ffff:...%ifname" and NUL */
+#define CONFIG_MAX_PROXY_FROM	64	/* proxy_protocol.from */
+#define CONFIG_MAX_ACCESS	50000	/* access.allow and .deny together */
 #define CONFIG_ERRLEN		8192	/* every error of a file, see below */
 #define CONFIG_MAX_ERRORS	20	/* listed; more are only counted */
 
@@ -34,6 +38,9 @@
 #define CONFIG_DEF_CROWDED_IDLE		10
 #define CONFIG_DEF_UDP_RATE		1000	/* datagrams/s per source */
 #define CONFIG_DEF_UDP_BURST		2000
+#define CONFIG_DEF_PROXY_TIMEOUT	5	/* seconds for a PROXY header */
+#define CONFIG_DEF_CONN_RATE		0	/* off: see upcased.conf(5) */
+#define CONFIG_DEF_CONN_BURST		100
 
 /* Ranges (inclusive). */
 #define CONFIG_MAX_WORKERS		256
@@ -47,6 +54,9 @@
 #define CONFIG_MAX_PER_SOURCE		1000000		/* 0 = no limit */
 #define CONFIG_MAX_CROWDED_IDLE		86400		/* at least 1 */
 #define CONFIG_MAX_UDP_BURST		10000000	/* at least 1 */
+#define CONFIG_MAX_PROXY_TIMEOUT	3600		/* at least 1 */
+#define CONFIG_MAX_CONN_RATE		1000000		/* 0 = no limit */
+#define CONFIG_MAX_CONN_BURST		1000000		/* at least 1 */
 
 struct config_bind {
 	char			 text[CONFIG_ADDRSTRLEN];	/* as written */
@@ -81,8 +91,38 @@ struct config {
 	unsigned		 crowded_idle_timeout;	/* seconds */
 	unsigned		 udp_rate_limit;	/* per source, 0 = off */
 	unsigned		 udp_rate_burst;
+	/* New TCP connections per second per source (IPv4 address or
+	 * IPv6 /64), 0 = off; and the bucket size. */
+	unsigned		 connection_rate;
+	unsigned		 connection_burst;
 	int			 log_level;	/* LOG_ERR .. LOG_DEBUG */
+	/* proxy_protocol: trusted balancers (none: PROXY protocol off). */
+	struct prefix		 proxy_from[CONFIG_MAX_PROXY_FROM];
+	unsigned		 proxy_nfrom;
+	unsigned		 proxy_timeout;	/* seconds for the whole header */
+	/*
+	 * access: access[0 .. access_nallow) is access.allow, the next
+	 * access_ndeny are access.deny, each in file order, canonical
+	 * (prefix_parse()) and without duplicates; one prefix may be in
+	 * both (deny wins).  Last, being by far the largest member.
+	 */
+	unsigned		 access_nallow;
+	unsigned		 access_ndeny;
+	struct prefix		 access[CONFIG_MAX_ACCESS];
 };
+
+/* access.allow and access.deny of cf (access_nallow, access_ndeny long). */
+static inline const struct prefix *
+config_access_allow(const struct config *cf)
+{
+	return cf->access;
+}
+
+static inline const struct prefix *
+config_access_deny(const struct config *cf)
+{
+	return cf->access + cf->access_nallow;
+}
 
 /* Fill *cf with the built-in defaults (what an empty file gives). */
 void	config_defaults(struct config *cf);

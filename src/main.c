@@ -59,7 +59,7 @@ main(int argc, char *argv[])
 	const char *path = DEFAULT_CONFIG;
 	char err[CONFIG_ERRLEN], f1[1100], *line, *next;
 	const char *fields[] = { f1, NULL };
-	struct config cf;
+	static struct config cf;	/* large: not on the stack */
 	int ch, target = LOG_TARGET_AUTO;
 	bool check = false, quiet = false;
 

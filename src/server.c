@@ -45,6 +45,7 @@ struct graveyard {
 
 struct server {
 	struct config		 cf;
+	struct config		 next;		/* a reload's, while applied */
 	struct listener_set	*set;
 	struct graveyard	 grave;
 	struct pool		*pool;
@@ -460,16 +461,15 @@ static void
 server_reload_step(struct server *s)
 {
 	char err[CONFIG_ERRLEN];
-	struct config cf;
 	int rc;
 
-	if ((rc = confchild_step(s->reload, &cf, err, sizeof(err))) == 1)
+	if ((rc = confchild_step(s->reload, &s->next, err, sizeof(err))) == 1)
 		return;
 	s->reload = NULL;
 	if (rc == -1)
 		server_refuse(s, err);
 	else
-		server_reload_apply(s, &cf);
+		server_reload_apply(s, &s->next);
 	if (s->reload_again) {
 		s->reload_again = false;
 		server_reload(s);
@@ -657,44 +657,48 @@ server_log_stopped(struct server *s)
 int
 server_run(const struct config *cf)
 {
-	struct server s;
+	struct server *s;
 	uint64_t tick_ms;
 	int rc;
 
-	memset(&s, 0, sizeof(s));
-	s.cf = *cf;
-	s.sigfd = s.timerfd = s.wakefd = -1;
+	/* On the heap: struct config is large (the access rules). */
+	if ((s = calloc(1, sizeof(*s))) == NULL)
+		fatal(EX_OSERR, "calloc");
+	s->cf = *cf;
+	s->sigfd = s->timerfd = s->wakefd = -1;
 	notify_init();
-	if (server_signals(&s) == -1 || server_timer(&s) == -1 ||
-	    (s.wakefd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) == -1)
+	if (server_signals(s) == -1 || server_timer(s) == -1 ||
+	    (s->wakefd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) == -1)
 		fatal(EX_OSERR, "start-up");
-	if ((rc = server_listen(&s)) != 0) {
-		free(s.set);
+	if ((rc = server_listen(s)) != 0) {
+		free(s->set);
+		free(s);
 		notify_close();
 		return rc;
 	}
 	/* Workers wake at least four times per watchdog period. */
-	tick_ms = s.wd_usec > 0 ? s.wd_usec / 4000 : 1000;
+	tick_ms = s->wd_usec > 0 ? s->wd_usec / 4000 : 1000;
 	if (tick_ms > 1000)
 		tick_ms = 1000;
 	if (tick_ms < 10)
 		tick_ms = 10;
-	if ((s.pool = pool_new(s.wakefd, (unsigned)tick_ms)) == NULL)
+	if ((s->pool = pool_new(s->wakefd, (unsigned)tick_ms)) == NULL)
 		fatal(EX_OSERR, "pool");
-	server_fd_limit(&s);
-	if (pool_apply(s.pool, &s.cf, s.set) == -1)
+	server_fd_limit(s);
+	if (pool_apply(s->pool, &s->cf, s->set) == -1)
 		fatalx(EX_OSERR, "no worker thread could be started");
-	s.ready_due = true;
-	server_loop(&s);
+	s->ready_due = true;
+	server_loop(s);
 
-	server_log_stopped(&s);
-	pool_free(s.pool);
-	server_sweep_grave(&s);
-	listen_release(s.set, NULL);
-	free(s.set);
-	close(s.sigfd);
-	close(s.timerfd);
-	close(s.wakefd);
+	server_log_stopped(s);
+	pool_free(s->pool);
+	server_sweep_grave(s);
+	listen_release(s->set, NULL);
+	free(s->set);
+	close(s->sigfd);
+	close(s->timerfd);
+	close(s->wakefd);
+	free(s);
 	notify_close();
 	return 0;
 }

@@ -279,6 +279,28 @@ check_proto(const char *name, const struct config_proto *pr)
 	}
 }
 
+/* Canonical (host bits zero, mapped IPv4 as IPv4), no duplicates. */
+static void
+check_prefixes(const char *name, const struct prefix *pf, unsigned n)
+{
+	struct prefix m;
+	unsigned i, j;
+
+	for (i = 0; i < n; i++) {
+		CHECK((pf[i].family == AF_INET && pf[i].len <= 32) ||
+		    (pf[i].family == AF_INET6 && pf[i].len <= 128),
+		    "%s[%u]: family %u, length %u", name, i, pf[i].family,
+		    pf[i].len);
+		m = pf[i];
+		prefix_mask(&m);
+		CHECK(memcmp(&m, &pf[i], sizeof(m)) == 0,
+		    "%s[%u]: host bits set", name, i);
+		for (j = 0; j < i; j++)
+			CHECK(memcmp(&pf[j], &pf[i], sizeof(m)) != 0,
+			    "%s[%u]: duplicate of [%u]", name, i, j);
+	}
+}
+
 static void
 check_valid(const struct config *cf, const char *path)
 {
@@ -323,8 +345,26 @@ check_valid(const struct config *cf, const char *path)
 	CHECK(cf->udp_rate_burst >= 1 &&
 	    cf->udp_rate_burst <= CONFIG_MAX_UDP_BURST, "rate_burst %u",
 	    cf->udp_rate_burst);
+	CHECK(cf->connection_rate <= CONFIG_MAX_CONN_RATE,
+	    "connection_rate %u", cf->connection_rate);
+	CHECK(cf->connection_burst >= 1 &&
+	    cf->connection_burst <= CONFIG_MAX_CONN_BURST,
+	    "connection_burst %u", cf->connection_burst);
+	CHECK(cf->proxy_timeout >= 1 &&
+	    cf->proxy_timeout <= CONFIG_MAX_PROXY_TIMEOUT,
+	    "proxy_protocol.timeout %u", cf->proxy_timeout);
 	CHECK(config_level_name(cf->log_level) != NULL, "log_level %d",
 	    cf->log_level);
+	CHECK(cf->proxy_nfrom <= CONFIG_MAX_PROXY_FROM, "proxy_nfrom %u",
+	    cf->proxy_nfrom);
+	check_prefixes("proxy_protocol.from", cf->proxy_from,
+	    cf->proxy_nfrom);
+	CHECK(cf->access_nallow + cf->access_ndeny <= CONFIG_MAX_ACCESS,
+	    "access: %u + %u rules", cf->access_nallow, cf->access_ndeny);
+	check_prefixes("access.allow", config_access_allow(cf),
+	    cf->access_nallow);
+	check_prefixes("access.deny", config_access_deny(cf),
+	    cf->access_ndeny);
 	for (i = 0; i < cf->udp.nports; i++)
 		CHECK(config_udp_port_is_ours(cf, cf->udp.ports[i]),
 		    "udp port %u not ours", cf->udp.ports[i]);
@@ -356,7 +396,7 @@ check_proto_eq(const char *name, const struct config_proto *a,
 static void
 check_round_trip(const struct config *cf)
 {
-	struct config back;
+	static struct config back;	/* large: not on the stack */
 	char *dump = NULL, err[CONFIG_ERRLEN];
 	size_t dumplen = 0;
 	FILE *fp;
@@ -420,7 +460,7 @@ static void
 check_failed(const struct config *cf, const char *err, size_t errlen,
     const char *path)
 {
-	struct config def;
+	static struct config def;	/* large: not on the stack */
 	size_t i, len;
 	const char *line;
 	unsigned lines = 1, more = 0;

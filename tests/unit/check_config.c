@@ -1151,8 +1151,45 @@ START_TEST(dump_exact)
 	    "\tdrain_timeout = 5;\n"
 	    "\tmax_connections_per_source = 256;\n"
 	    "\tcrowded_idle_timeout = 10;\n"
+	    "\tconnection_rate = 0;\n"
+	    "\tconnection_burst = 100;\n"
+	    "};\n"
+	    "proxy_protocol = {\n"
+	    "\tfrom = [ ];  # off\n"
+	    "\ttimeout = 5;\n"
+	    "};\n"
+	    "access = {\n"
+	    "\tallow = [ ];  # everyone not denied\n"
+	    "\tdeny = [ ];  # none\n"
 	    "};\n"
 	    "log = {\n\tlevel = \"info\";\n};\n");
+	free(text);
+}
+END_TEST
+
+START_TEST(dump_prefixes_exact)
+{
+	char *text;
+
+	accept_text("proxy_protocol = { from = [ \"127.0.0.1\", "
+	    "\"fd00::/8\" ]; };\n"
+	    "access = { deny = \"10.1.2.0/24\"; allow = [ \"10.0.0.0/8\", "
+	    "\"::ffff:192.0.2.0/120\", \"2001:db8::/32\", \"::/0\", "
+	    "\"0.0.0.0/0\" ]; };");
+	text = dump(&cf);
+	ck_assert_ptr_nonnull(strstr(text, "proxy_protocol = {\n"
+	    "\tfrom = [ \"127.0.0.1/32\", \"fd00::/8\" ];\n"
+	    "\ttimeout = 5;\n};\n"));
+	ck_assert_ptr_nonnull(strstr(text, "access = {\n"
+	    "\tallow = [\n"
+	    "\t\t\"10.0.0.0/8\",\n"
+	    "\t\t\"192.0.2.0/24\",\n"
+	    "\t\t\"2001:db8::/32\",\n"
+	    "\t\t\"::/0\",\n"
+	    "\t\t\"0.0.0.0/0\"\n"
+	    "\t];\n"
+	    "\tdeny = [ \"10.1.2.0/24\" ];\n"
+	    "};\n"));
 	free(text);
 }
 END_TEST
@@ -1342,6 +1379,328 @@ START_TEST(child_short_errlen)
 }
 END_TEST
 
+
+
+/* --- proxy_protocol, access, connection rate --------------------------- */
+
+/* p is the prefix text, as prefix_parse() reads it. */
+static void
+assert_prefix(const struct prefix *p, const char *text)
+{
+	struct prefix want;
+
+	ck_assert_int_eq(prefix_parse(text, &want, NULL, 0), 0);
+	ck_assert_msg(memcmp(p, &want, sizeof(want)) == 0, "not %s", text);
+}
+
+START_TEST(new_defaults)
+{
+	accept_text("");
+	ck_assert_uint_eq(cf.connection_rate, 0);
+	ck_assert_uint_eq(cf.connection_burst, 100);
+	ck_assert_uint_eq(cf.proxy_nfrom, 0);
+	ck_assert_uint_eq(cf.proxy_timeout, 5);
+	ck_assert_uint_eq(cf.access_nallow, 0);
+	ck_assert_uint_eq(cf.access_ndeny, 0);
+	accept_text("proxy_protocol = { }; access = { };");
+	assert_defaults(&cf);
+}
+END_TEST
+
+START_TEST(proxy_values)
+{
+	accept_text("proxy_protocol = {\n"
+	    "  from = [ \"10.0.0.0/8\", \"127.0.0.1\", \"fd00::/8\", "
+	    "\"::ffff:192.0.2.1\" ];\n"
+	    "  timeout = 30;\n};");
+	ck_assert_uint_eq(cf.proxy_nfrom, 4);
+	assert_prefix(&cf.proxy_from[0], "10.0.0.0/8");
+	assert_prefix(&cf.proxy_from[1], "127.0.0.1/32");
+	ck_assert_uint_eq(cf.proxy_from[1].family, AF_INET);
+	ck_assert_uint_eq(cf.proxy_from[1].len, 32);
+	assert_prefix(&cf.proxy_from[2], "fd00::/8");
+	ck_assert_uint_eq(cf.proxy_from[2].family, AF_INET6);
+	/* IPv4-mapped is kept as IPv4. */
+	assert_prefix(&cf.proxy_from[3], "192.0.2.1");
+	ck_assert_uint_eq(cf.proxy_from[3].family, AF_INET);
+	ck_assert_uint_eq(cf.proxy_timeout, 30);
+	accept_text("proxy_protocol = { from = \"::1\"; timeout = 1; };");
+	ck_assert_uint_eq(cf.proxy_nfrom, 1);
+	assert_prefix(&cf.proxy_from[0], "::1/128");
+	ck_assert_uint_eq(cf.proxy_timeout, 1);
+	accept_text("proxy_protocol = { from = ( ); timeout = 3600; };");
+	ck_assert_uint_eq(cf.proxy_nfrom, 0);
+	ck_assert_uint_eq(cf.proxy_timeout, CONFIG_MAX_PROXY_TIMEOUT);
+}
+END_TEST
+
+/* "<group> = { <name> = [ "10.0.I.J/32", ... n ]; };" from base on. */
+static char *
+prefix_list_text(const char *group, const char *name, unsigned n,
+    unsigned base)
+{
+	size_t len = 64 + (size_t)n * 24, o;
+	char *text = malloc(len);
+	unsigned i;
+
+	ck_assert_ptr_nonnull(text);
+	o = (size_t)snprintf(text, len, "%s = { %s = [", group, name);
+	for (i = 0; i < n; i++)
+		o += (size_t)snprintf(text + o, len - o, "%s\"10.%u.%u.%u\"",
+		    i > 0 ? ",\n" : " ", (base + i) >> 16 & 0xff,
+		    (base + i) >> 8 & 0xff, (base + i) & 0xff);
+	snprintf(text + o, len - o, " ]; };\n");
+	return text;
+}
+
+START_TEST(proxy_from_64)
+{
+	char *text;
+
+	text = prefix_list_text("proxy_protocol", "from", 64, 0);
+	accept_text(text);
+	ck_assert_uint_eq(cf.proxy_nfrom, 64);
+	assert_prefix(&cf.proxy_from[63], "10.0.0.63");
+	free(text);
+	text = prefix_list_text("proxy_protocol", "from", 65, 0);
+	reject(text, "t.conf:1: proxy_protocol.from: too many addresses "
+	    "(65, at most 64)");
+	free(text);
+}
+END_TEST
+
+START_TEST(connection_rate_values)
+{
+	accept_text("limits = { connection_rate = 50; "
+	    "connection_burst = 100; };");
+	ck_assert_uint_eq(cf.connection_rate, 50);
+	ck_assert_uint_eq(cf.connection_burst, 100);
+	accept_text("limits = { connection_rate = 0; connection_burst = 1; };");
+	ck_assert_uint_eq(cf.connection_rate, 0);
+	ck_assert_uint_eq(cf.connection_burst, 1);
+	accept_text("limits = { connection_rate = 1000000; "
+	    "connection_burst = 1000000; };");
+	ck_assert_uint_eq(cf.connection_rate, CONFIG_MAX_CONN_RATE);
+	ck_assert_uint_eq(cf.connection_burst, CONFIG_MAX_CONN_BURST);
+}
+END_TEST
+
+REJECT(connection_rate_high, "limits = { connection_rate = 1000001; };",
+    "t.conf:1: limits.connection_rate: 1000001 is out of range "
+    "(0..1000000)")
+REJECT(connection_rate_negative, "limits = { connection_rate = -1; };",
+    "t.conf:1: limits.connection_rate: -1 is out of range (0..1000000)")
+REJECT(connection_burst_zero, "limits = { connection_burst = 0; };",
+    "t.conf:1: limits.connection_burst: 0 is out of range (1..1000000)")
+REJECT(connection_burst_high, "limits = { connection_burst = 1000001; };",
+    "t.conf:1: limits.connection_burst: 1000001 is out of range "
+    "(1..1000000)")
+REJECT(proxy_timeout_zero, "proxy_protocol = { timeout = 0; };",
+    "t.conf:1: proxy_protocol.timeout: 0 is out of range (1..3600)")
+REJECT(proxy_timeout_high, "proxy_protocol = {\n timeout = 3601; };",
+    "t.conf:2: proxy_protocol.timeout: 3601 is out of range (1..3600)")
+REJECT(proxy_timeout_string, "proxy_protocol = { timeout = \"5\"; };",
+    "t.conf:1: proxy_protocol.timeout: expected an integer, got a string")
+REJECT(proxy_not_group, "proxy_protocol = [ \"10.0.0.0/8\" ];",
+    "t.conf:1: proxy_protocol: expected a group, got an array")
+REJECT(proxy_from_group, "proxy_protocol = { from = { }; };",
+    "t.conf:1: proxy_protocol.from: expected a string or a list of "
+    "strings, got a group")
+REJECT(proxy_from_int, "proxy_protocol = { from = 10; };",
+    "t.conf:1: proxy_protocol.from: expected a string or a list of "
+    "strings, got an integer")
+REJECT(proxy_from_hostname, "proxy_protocol = { from = [ \"lb1\" ]; };",
+    "t.conf:1: proxy_protocol.from: \"lb1\": not an IPv4 address")
+REJECT(proxy_from_duplicate,
+    "proxy_protocol = { from = [ \"127.0.0.1\",\n"
+    "\"::ffff:127.0.0.1\" ]; };",
+    "t.conf:2: proxy_protocol.from: \"::ffff:127.0.0.1\": duplicate of "
+    "\"127.0.0.1\" (line 1)")
+REJECT(proxy_unknown, "proxy_protocol = { version = 2; };",
+    "t.conf:1: unknown setting 'proxy_protocol.version'")
+
+START_TEST(access_values)
+{
+	accept_text("access = {\n"
+	    "  allow = [ \"10.0.0.0/8\", \"2001:db8::/32\" ];\n"
+	    "  deny  = [ \"10.1.2.0/24\" ];\n};");
+	ck_assert_uint_eq(cf.access_nallow, 2);
+	ck_assert_uint_eq(cf.access_ndeny, 1);
+	ck_assert_ptr_eq(config_access_allow(&cf), &cf.access[0]);
+	ck_assert_ptr_eq(config_access_deny(&cf), &cf.access[2]);
+	assert_prefix(&config_access_allow(&cf)[0], "10.0.0.0/8");
+	assert_prefix(&config_access_allow(&cf)[1], "2001:db8::/32");
+	assert_prefix(&config_access_deny(&cf)[0], "10.1.2.0/24");
+}
+END_TEST
+
+/* deny before allow: the same snapshot, allow first in access[]. */
+START_TEST(access_order_of_lists)
+{
+	static struct config first;
+
+	accept_text("access = { allow = [ \"10.0.0.0/8\", \"::1\" ]; "
+	    "deny = [ \"10.1.0.0/16\", \"10.2.0.0/16\", \"10.3.0.0/16\" ]; };");
+	first = cf;
+	accept_text("access = { deny = [ \"10.1.0.0/16\", \"10.2.0.0/16\", "
+	    "\"10.3.0.0/16\" ]; allow = [ \"10.0.0.0/8\", \"::1\" ]; };");
+	ck_assert(memcmp(&first, &cf, sizeof(cf)) == 0);
+	assert_prefix(&config_access_deny(&cf)[2], "10.3.0.0/16");
+	assert_prefix(&config_access_allow(&cf)[1], "::1");
+	/* deny alone, allow alone */
+	accept_text("access = { deny = \"192.0.2.0/24\"; };");
+	ck_assert_uint_eq(cf.access_nallow, 0);
+	ck_assert_uint_eq(cf.access_ndeny, 1);
+	assert_prefix(&config_access_deny(&cf)[0], "192.0.2.0/24");
+	accept_text("access = { allow = ( \"192.0.2.0/24\" ); };");
+	ck_assert_uint_eq(cf.access_nallow, 1);
+	ck_assert_uint_eq(cf.access_ndeny, 0);
+}
+END_TEST
+
+/* A prefix in both lists is allowed: deny wins, where it is used. */
+START_TEST(access_in_both)
+{
+	accept_text("access = { allow = [ \"10.1.2.0/24\" ]; "
+	    "deny = [ \"10.1.2.0/24\" ]; };");
+	ck_assert_uint_eq(cf.access_nallow, 1);
+	ck_assert_uint_eq(cf.access_ndeny, 1);
+	ck_assert(memcmp(config_access_allow(&cf), config_access_deny(&cf),
+	    sizeof(struct prefix)) == 0);
+}
+END_TEST
+
+/* "access = { allow = [ nallow ]; deny = [ ndeny ]; };", all different. */
+static char *
+access_text(unsigned nallow, unsigned ndeny)
+{
+	char *a = prefix_list_text("access", "allow", nallow, 0);
+	char *d = prefix_list_text("access", "deny", ndeny, nallow);
+	size_t la = strlen(a), ld = strlen(d);
+	char *text = malloc(la + ld + 1);
+
+	ck_assert_ptr_nonnull(text);
+	/* "access = { allow = [...]; };access = { deny..." is a duplicate
+	 * group: merge the two into one. */
+	memcpy(text, a, la - strlen(" };\n"));
+	strcpy(text + la - strlen(" };\n"), d + strlen("access = {"));
+	free(a);
+	free(d);
+	return text;
+}
+
+START_TEST(access_at_most)
+{
+	char *text;
+
+	text = access_text(30000, CONFIG_MAX_ACCESS - 30000);
+	accept_text(text);
+	ck_assert_uint_eq(cf.access_nallow, 30000);
+	ck_assert_uint_eq(cf.access_ndeny, CONFIG_MAX_ACCESS - 30000);
+	assert_prefix(&config_access_allow(&cf)[29999], "10.0.117.47");
+	assert_prefix(&config_access_deny(&cf)[0], "10.0.117.48");
+	assert_prefix(&config_access_deny(&cf)[cf.access_ndeny - 1],
+	    "10.0.195.79");
+	free(text);
+	text = access_text(30000, CONFIG_MAX_ACCESS - 30000 + 1);
+	reject(text, "t.conf:30000: access.deny: too many rules (20001 here "
+	    "and 30000 in access.allow, at most 50000 together)");
+	free(text);
+}
+END_TEST
+
+/* The whole 900 KB snapshot crosses the child's pipe intact. */
+START_TEST(access_through_child)
+{
+	static struct config direct;
+	char path[PATH_MAX], *text;
+
+	text = access_text(CONFIG_MAX_ACCESS / 2, CONFIG_MAX_ACCESS / 2);
+	write_text(path, sizeof(path), "child-access.conf", text);
+	free(text);
+	ck_assert_msg(confchild_load(path, &cf, err, sizeof(err)) == 0, "%s",
+	    err);
+	ck_assert_int_eq(config_parse_file(path, &direct, err, sizeof(err)),
+	    0);
+	ck_assert_uint_eq(cf.access_nallow + cf.access_ndeny,
+	    CONFIG_MAX_ACCESS);
+	ck_assert(memcmp(&cf, &direct, sizeof(cf)) == 0);
+}
+END_TEST
+
+START_TEST(access_dump_round_trip)
+{
+	static struct config back;
+	char *text, *out;
+
+	text = access_text(700, 300);
+	accept_text(text);
+	free(text);
+	out = dump(&cf);
+	ck_assert_msg(config_parse_string(out, "t.conf", &back, err,
+	    sizeof(err)) == 0, "%s", err);
+	ck_assert(memcmp(&back, &cf, sizeof(cf)) == 0);
+	free(out);
+}
+END_TEST
+
+REJECT(access_host_bits, "access = {\n  deny = [ \"10.1.2.3/8\" ];\n};",
+    "t.conf:2: access.deny: \"10.1.2.3/8\": host bits set: did you mean "
+    "10.0.0.0/8?")
+REJECT(access_not_string, "access = { allow = ( \"10.0.0.0/8\", 5 ); };",
+    "t.conf:1: access.allow: expected a string, got an integer")
+REJECT(access_not_list, "access = { deny = 5; };",
+    "t.conf:1: access.deny: expected a string or a list of strings, "
+    "got an integer")
+REJECT(access_duplicate, "access = { allow = [ \"10.0.0.0/8\",\n"
+    "\"192.0.2.0/24\",\n\"10.0.0.0/8\" ]; };",
+    "t.conf:3: access.allow: \"10.0.0.0/8\": duplicate of \"10.0.0.0/8\" "
+    "(line 1)")
+REJECT(access_duplicate_spelling,
+    "access = { deny = [ \"2001:db8::/32\", \"2001:0db8:0::/32\" ]; };",
+    "t.conf:1: access.deny: \"2001:0db8:0::/32\": duplicate of "
+    "\"2001:db8::/32\" (line 1)")
+REJECT(access_duplicates_in_order,
+    "access = { deny = [ \"10.0.0.1\",\n\"10.0.0.2\",\n\"10.0.0.1/32\",\n"
+    "\"10.0.0.2\",\n\"10.0.0.1\" ]; };",
+    "t.conf:3: access.deny: \"10.0.0.1/32\": duplicate of \"10.0.0.1\" "
+    "(line 1)\n"
+    "t.conf:4: access.deny: \"10.0.0.2\": duplicate of \"10.0.0.2\" "
+    "(line 2)\n"
+    "t.conf:5: access.deny: \"10.0.0.1\": duplicate of \"10.0.0.1\" "
+    "(line 1)")
+REJECT(access_unknown, "access = { permit = [ ]; };",
+    "t.conf:1: unknown setting 'access.permit'")
+REJECT(access_three_mistakes,
+    "access = {\n"
+    "  allow = [ \"10.0.0.0/8\", \"10.0.0.0/33\",\n"
+    "    \"2001:db8::/32\", \"2001:db8::1/32\" ];\n"
+    "  deny  = ( \"10.1.2.0/24\", \"10.1.2.0/24\" );\n"
+    "};",
+    "t.conf:2: access.allow: \"10.0.0.0/33\": the prefix length must be "
+    "a number from 0 to 32\n"
+    "t.conf:3: access.allow: \"2001:db8::1/32\": host bits set: did you "
+    "mean 2001:db8::/32?\n"
+    "t.conf:4: access.deny: \"10.1.2.0/24\": duplicate of \"10.1.2.0/24\" "
+    "(line 4)")
+
+/* One duplicate among 20,000: found (by sorting), at its own line. */
+START_TEST(access_duplicate_among_many)
+{
+	char *text, *end, want[160];
+
+	text = prefix_list_text("access", "deny", 20000, 0);
+	/* The last entry becomes a copy of entry 1234. */
+	end = strrchr(text, '"');
+	*end = '\0';
+	end = strrchr(text, '"');
+	strcpy(end, "\"10.0.4.210\" ]; };\n");
+	snprintf(want, sizeof(want), "t.conf:20000: access.deny: "
+	    "\"10.0.4.210\": duplicate of \"10.0.4.210\" (line 1235)");
+	reject(text, want);
+	free(text);
+}
+END_TEST
 
 /* --- every error ----------------------------------------------------- */
 
@@ -1642,7 +2001,7 @@ config_suite(void)
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("dump");
-	ADD(tc, dump_exact, dump_workers_comment, dump_round_trip_defaults,
+	ADD(tc, dump_exact, dump_prefixes_exact, dump_workers_comment, dump_round_trip_defaults,
 	    dump_round_trip_everything, dump_path_newline);
 	suite_add_tcase(s, tc);
 
@@ -1652,6 +2011,22 @@ config_suite(void)
 	ADD(tc, child_ok, child_syntax_error, child_value_error,
 	    child_missing_file, child_include_directory, child_leaves_nothing,
 	    child_short_errlen);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("proxy-access");
+	tcase_set_timeout(tc, 60);
+	ADD(tc, new_defaults, proxy_values, proxy_from_64,
+	    connection_rate_values, connection_rate_high,
+	    connection_rate_negative, connection_burst_zero,
+	    connection_burst_high, proxy_timeout_zero, proxy_timeout_high,
+	    proxy_timeout_string, proxy_not_group, proxy_from_group,
+	    proxy_from_int, proxy_from_hostname, proxy_from_duplicate,
+	    proxy_unknown, access_values, access_order_of_lists,
+	    access_in_both, access_at_most, access_through_child,
+	    access_dump_round_trip, access_host_bits, access_not_string,
+	    access_not_list, access_duplicate, access_duplicate_spelling,
+	    access_duplicates_in_order, access_unknown,
+	    access_three_mistakes, access_duplicate_among_many);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("errors");
