@@ -1105,6 +1105,11 @@ START_TEST(shipped_config_complete)
 		"\nexit_command = \"exit\";", "\nlimits = {",
 		"\n\tmax_connections = 10000;", "\n\tidle_timeout = 300;",
 		"\n\tmax_pending_output = 1048576;", "\n\tdrain_timeout = 5;",
+		"\n\tmax_connections_per_source = 256;",
+		"\n\tcrowded_idle_timeout = 10;",
+		"\n\tconnection_rate = 0;", "\n\tconnection_burst = 100;",
+		"\nproxy_protocol = {", "\n\tfrom = [ ];", "\n\ttimeout = 5;",
+		"\naccess = {", "\n\tallow = [ ];", "\n\tdeny = [ ];",
 		"\nlog = {", "\n\tlevel = \"info\";",
 	};
 	const char *srcdir = getenv("UPCASED_SRCDIR");
