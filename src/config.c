@@ -93,6 +93,7 @@ struct setting {
 	enum setting_type type;
 	long long	 min, max;	/* inclusive, for integers */
 	long long	 def;		/* default, for integers */
+	const char	*zero;		/* what 0 means, if it is special */
 	size_t		 off;		/* offsetof(struct config, ...) */
 	int		(*parse)(struct parse *, const struct setting *,
 			    const config_setting_t *);
@@ -886,8 +887,11 @@ dump_access_deny(const struct setting *row, const struct config *cf,
 	_Generic(((struct config *)0)->field,				\
 	    unsigned: SET_UINT, unsigned long: SET_ULONG)
 #define ROW_INT(grp, nm, lo, hi, dflt, field)				\
+	ROW_INT0(grp, nm, lo, hi, dflt, field, NULL)
+/* The same, where 0 means something else ("off"): the dump says so. */
+#define ROW_INT0(grp, nm, lo, hi, dflt, field, z)			\
 	{ .group = (grp), .name = (nm), .type = FIELD_TYPE(field),	\
-	  .min = (lo), .max = (hi), .def = (dflt),			\
+	  .min = (lo), .max = (hi), .def = (dflt), .zero = (z),		\
 	  .off = offsetof(struct config, field) }
 /* Anything else: its own functions, and the field they start from. */
 #define ROW_CUSTOM(grp, nm, field, fn)					\
@@ -913,26 +917,27 @@ static const struct setting settings[] = {
 	ROW_CUSTOM("tcp", "bind", tcp, bind),
 	ROW_CUSTOM("udp", "ports", udp, ports),
 	ROW_CUSTOM("udp", "bind", udp, bind),
-	ROW_INT("udp", "rate_limit", 0, CONFIG_MAX_UDP_RATE,
-	    CONFIG_DEF_UDP_RATE, udp_rate_limit),
+	ROW_INT0("udp", "rate_limit", 0, CONFIG_MAX_UDP_RATE,
+	    CONFIG_DEF_UDP_RATE, udp_rate_limit, "off"),
 	ROW_INT("udp", "rate_burst", 1, CONFIG_MAX_UDP_BURST,
 	    CONFIG_DEF_UDP_BURST, udp_rate_burst),
 	ROW_CUSTOM("", "exit_command", exit_command, exit_command),
 	ROW_INT("limits", "max_connections", CONFIG_MIN_CONNECTIONS,
 	    CONFIG_MAX_CONNECTIONS, CONFIG_DEF_MAX_CONNECTIONS,
 	    max_connections),
-	ROW_INT("limits", "idle_timeout", 0, CONFIG_MAX_IDLE_TIMEOUT,
-	    CONFIG_DEF_IDLE_TIMEOUT, idle_timeout),
+	ROW_INT0("limits", "idle_timeout", 0, CONFIG_MAX_IDLE_TIMEOUT,
+	    CONFIG_DEF_IDLE_TIMEOUT, idle_timeout, "never"),
 	ROW_INT("limits", "max_pending_output", CONFIG_MIN_PENDING,
 	    CONFIG_MAX_PENDING, CONFIG_DEF_MAX_PENDING, max_pending_output),
 	ROW_INT("limits", "drain_timeout", 0, CONFIG_MAX_DRAIN_TIMEOUT,
 	    CONFIG_DEF_DRAIN_TIMEOUT, drain_timeout),
-	ROW_INT("limits", "max_connections_per_source", 0,
-	    CONFIG_MAX_PER_SOURCE, CONFIG_DEF_PER_SOURCE, max_per_source),
+	ROW_INT0("limits", "max_connections_per_source", 0,
+	    CONFIG_MAX_PER_SOURCE, CONFIG_DEF_PER_SOURCE, max_per_source,
+	    "no limit"),
 	ROW_INT("limits", "crowded_idle_timeout", 1, CONFIG_MAX_CROWDED_IDLE,
 	    CONFIG_DEF_CROWDED_IDLE, crowded_idle_timeout),
-	ROW_INT("limits", "connection_rate", 0, CONFIG_MAX_CONN_RATE,
-	    CONFIG_DEF_CONN_RATE, connection_rate),
+	ROW_INT0("limits", "connection_rate", 0, CONFIG_MAX_CONN_RATE,
+	    CONFIG_DEF_CONN_RATE, connection_rate, "off"),
 	ROW_INT("limits", "connection_burst", 1, CONFIG_MAX_CONN_BURST,
 	    CONFIG_DEF_CONN_BURST, connection_burst),
 	ROW_ZERO("proxy_protocol", "from", proxy_from, proxy_from),
@@ -1553,6 +1558,8 @@ config_dump(const struct config *cf, FILE *fp)
 			fputc('\t', fp);
 		if (row->dump != NULL)
 			row->dump(row, cf, fp);
+		else if (row->zero != NULL && int_load(row, cf) == 0)
+			fprintf(fp, "%s = 0;  # %s\n", row->name, row->zero);
 		else
 			fprintf(fp, "%s = %llu;\n", row->name,
 			    int_load(row, cf));

@@ -1156,7 +1156,7 @@ START_TEST(dump_exact)
 	    "\tdrain_timeout = 5;\n"
 	    "\tmax_connections_per_source = 256;\n"
 	    "\tcrowded_idle_timeout = 10;\n"
-	    "\tconnection_rate = 0;\n"
+	    "\tconnection_rate = 0;  # off\n"
 	    "\tconnection_burst = 100;\n"
 	    "};\n"
 	    "proxy_protocol = {\n"
@@ -1195,6 +1195,30 @@ START_TEST(dump_prefixes_exact)
 	    "\t];\n"
 	    "\tdeny = [ \"10.1.2.0/24\" ];\n"
 	    "};\n"));
+	free(text);
+}
+END_TEST
+
+/* Where 0 means "off" or "never", the dump says so. */
+START_TEST(dump_zero_comments)
+{
+	char *text;
+
+	accept_text("udp = { rate_limit = 0; };\n"
+	    "limits = { idle_timeout = 0; max_connections_per_source = 0; "
+	    "drain_timeout = 0; connection_rate = 0; };");
+	text = dump(&cf);
+	ck_assert_ptr_nonnull(strstr(text, "\n\trate_limit = 0;  # off\n"));
+	ck_assert_ptr_nonnull(strstr(text, "\n\tidle_timeout = 0;  # never\n"));
+	ck_assert_ptr_nonnull(strstr(text,
+	    "\n\tmax_connections_per_source = 0;  # no limit\n"));
+	ck_assert_ptr_nonnull(strstr(text, "\n\tdrain_timeout = 0;\n"));
+	ck_assert_ptr_nonnull(strstr(text,
+	    "\n\tconnection_rate = 0;  # off\n"));
+	free(text);
+	accept_text("limits = { connection_rate = 7; };");
+	text = dump(&cf);
+	ck_assert_ptr_nonnull(strstr(text, "\n\tconnection_rate = 7;\n"));
 	free(text);
 }
 END_TEST
@@ -2006,7 +2030,8 @@ config_suite(void)
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("dump");
-	ADD(tc, dump_exact, dump_prefixes_exact, dump_workers_comment, dump_round_trip_defaults,
+	ADD(tc, dump_exact, dump_prefixes_exact, dump_zero_comments,
+	    dump_workers_comment, dump_round_trip_defaults,
 	    dump_round_trip_everything, dump_path_newline);
 	suite_add_tcase(s, tc);
 
