@@ -453,6 +453,13 @@ server_reload_apply(struct server *s, const struct config *cf)
 	log_event(LOG_NOTICE, MSGID_RELOADED, fields,
 	    "reloaded %s: %u workers", s->cf.path, pool_size(s->pool));
 	server_log_risks(s);
+	/*
+	 * The workers may have taken the new state already: then no wake
+	 * comes to close the listeners it dropped, and READY=1 must not go
+	 * out before they are closed.
+	 */
+	if (pool_settled(s->pool))
+		server_sweep_grave(s);
 	server_ready_if_settled(s);
 }
 
