@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "acl.h"
 #include "addr.h"
 #include "admit.h"
 #include "config.h"
@@ -127,6 +128,40 @@ admit_tcp(struct admit *a, struct stats *st, const struct sockaddr *sa,
 	return ADMIT_OK;
 }
 
+enum admit_verdict
+admit_tcp_move(struct admit *a, struct stats *st, const struct sockaddr *from,
+    const struct sockaddr *to, uint32_t now, bool *counted)
+{
+	if (a->per_source == NULL)
+		return ADMIT_OK;
+	if (*counted)
+		srclimit_release(a->per_source, from);
+	if (!srclimit_acquire(a->per_source, to, counted)) {
+		stats_add(&st->conns_refused, 1);
+		warn_source(a, to, now);
+		return ADMIT_SOURCE;
+	}
+	return ADMIT_OK;
+}
+
+void
+admit_proxy_error(struct admit *a, struct stats *st,
+    const struct sockaddr *balancer, const char *why, uint32_t now)
+{
+	char peer[ADDR_STRLEN], f1[ADDR_STRLEN + 16];
+	const char *fields[] = { "UPCASED_PROTOCOL=tcp", f1, NULL };
+
+	stats_add(&st->proxy_errors, 1);
+	if (!log_due(&a->proxy_warned, (uint64_t)now + 1))
+		return;
+	addr_format(balancer, peer, sizeof(peer));
+	snprintf(f1, sizeof(f1), "UPCASED_PROXY=%s", peer);
+	log_event(LOG_WARNING, MSGID_PROXY_ERROR, fields,
+	    "PROXY protocol: connection from balancer %s closed unanswered: "
+	    "%s (this warning is repeated at most every %d s)", peer, why,
+	    LOG_REPEAT_INTERVAL);
+}
+
 void
 admit_tcp_count(struct admit *a)
 {
@@ -139,6 +174,38 @@ admit_tcp_close(struct admit *a, const struct sockaddr *sa, bool counted)
 	if (counted && a->per_source != NULL)
 		srclimit_release(a->per_source, sa);
 	atomic_fetch_sub_explicit(&a->open, 1, memory_order_relaxed);
+}
+
+/* --- rules ----------------------------------------------------------- */
+
+struct admit_rules *
+admit_rules_new(const struct config *cf)
+{
+	struct admit_rules *r;
+
+	if ((r = calloc(1, sizeof(*r))) == NULL)
+		return NULL;
+	if (cf->proxy_nfrom > 0 && (r->proxy_from = acl_build(cf->proxy_from,
+	    cf->proxy_nfrom, NULL, 0)) == NULL) {
+		admit_rules_free(r);
+		return NULL;
+	}
+	return r;
+}
+
+void
+admit_rules_free(struct admit_rules *r)
+{
+	if (r == NULL)
+		return;
+	acl_free(r->proxy_from);
+	free(r);
+}
+
+bool
+admit_proxied(const struct admit_rules *r, const struct sockaddr *sa)
+{
+	return r != NULL && acl_matches(r->proxy_from, sa);
 }
 
 /* --- UDP -------------------------------------------------------------- */

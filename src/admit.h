@@ -23,6 +23,8 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
+struct acl;
+struct admit_rules;
 struct config;
 struct srclimit;
 struct stats;
@@ -36,6 +38,7 @@ struct admit {
 	_Atomic unsigned	 max;	/* effective max_connections */
 	_Atomic uint64_t	 limit_warned;	/* rate limits of warnings */
 	_Atomic uint64_t	 source_warned;
+	_Atomic uint64_t	 proxy_warned;
 	struct srclimit		*per_source;	/* may be NULL (tests) */
 };
 
@@ -72,12 +75,44 @@ enum admit_verdict admit_tcp(struct admit *a, struct stats *st,
  * tests): counted open, no source. */
 void	admit_tcp_count(struct admit *a);
 
+/*
+ * A PROXY header named the client of a connection from the balancer at
+ * from: its per-source count moves to the client (*counted: in, whether
+ * from was counted; out, whether to is).  ADMIT_OK, or the refusal
+ * (counted, warned about) for which the caller closes the connection,
+ * still counted open (admit_tcp_close() with the new *counted).
+ */
+enum admit_verdict admit_tcp_move(struct admit *a, struct stats *st,
+	    const struct sockaddr *from, const struct sockaddr *to,
+	    uint32_t now, bool *counted);
+
+/* A trusted balancer's connection without a good PROXY header: counted,
+ * and warned about with the balancer's address and why. */
+void	admit_proxy_error(struct admit *a, struct stats *st,
+	    const struct sockaddr *balancer, const char *why, uint32_t now);
+
 /* A connection admitted (or counted) before closes. */
 void	admit_tcp_close(struct admit *a, const struct sockaddr *sa,
 	    bool counted);
 
 /* Are the connections crowded (see ADMIT_CROWDED_PERCENT)? */
 bool	admit_crowded(struct admit *a);
+
+/*
+ * The rules of one configuration, built by the main thread on load and
+ * reload and shared read-only by the workers until every worker took a
+ * later state (then admit_rules_free()).
+ */
+struct admit_rules {
+	struct acl	*proxy_from;	/* trusted balancers; NULL: none */
+};
+
+/* NULL when out of memory. */
+struct admit_rules *admit_rules_new(const struct config *cf);
+void	admit_rules_free(struct admit_rules *r);
+
+/* Must a connection from sa start with a PROXY header?  (r may be NULL.) */
+bool	admit_proxied(const struct admit_rules *r, const struct sockaddr *sa);
 
 /* --- datagrams (one worker's) ----------------------------------------- */
 

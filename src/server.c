@@ -24,6 +24,7 @@
 #include <sysexits.h>
 #include <unistd.h>
 
+#include "admit.h"
 #include "confchild.h"
 #include "config.h"
 #include "listen.h"
@@ -423,8 +424,14 @@ server_reload_apply(struct server *s, const struct config *cf)
 	char err[CONFIG_ERRLEN], f1[1100];
 	const char *fields[] = { f1, NULL };
 	struct listener_set *next, *old;
+	struct admit_rules *rules;
 
+	if ((rules = admit_rules_new(cf)) == NULL) {
+		server_refuse(s, "out of memory");
+		return;
+	}
 	if ((next = malloc(sizeof(*next))) == NULL) {
+		admit_rules_free(rules);
 		server_refuse(s, "out of memory");
 		return;
 	}
@@ -435,6 +442,7 @@ server_reload_apply(struct server *s, const struct config *cf)
 			    "used; change the socket unit instead",
 			    cf->path);
 	} else if (listen_open(cf, s->set, next, err, sizeof(err)) == -1) {
+		admit_rules_free(rules);
 		free(next);
 		server_refuse(s, err);
 		return;
@@ -444,7 +452,7 @@ server_reload_apply(struct server *s, const struct config *cf)
 	s->set = next;
 	s->cf = *cf;
 	log_set_level(cf->log_level);
-	if (pool_apply(s->pool, &s->cf, s->set) == -1)
+	if (pool_apply(s->pool, &s->cf, s->set, rules) == -1)
 		log_errx("no worker thread could be started");
 	server_fd_limit(s);
 	if (!s->set->activated)
@@ -639,8 +647,8 @@ static void
 server_log_stopped(struct server *s)
 {
 	struct stats_snapshot st;
-	char f1[48], f2[48], f3[48], f4[48], f5[48], f6[48], f7[48];
-	const char *fields[] = { f1, f2, f3, f4, f5, f6, f7, NULL };
+	char f1[48], f2[48], f3[48], f4[48], f5[48], f6[48], f7[48], f8[48];
+	const char *fields[] = { f1, f2, f3, f4, f5, f6, f7, f8, NULL };
 
 	pool_stats(s->pool, &st);
 	snprintf(f1, sizeof(f1), "UPCASED_CONNECTIONS=%" PRIu64,
@@ -654,17 +662,21 @@ server_log_stopped(struct server *s)
 	    st.dgrams_dropped);
 	snprintf(f7, sizeof(f7), "UPCASED_RATE_LIMITED=%" PRIu64,
 	    st.dgrams_limited);
+	snprintf(f8, sizeof(f8), "UPCASED_PROXY_ERRORS=%" PRIu64,
+	    st.proxy_errors);
 	log_event(LOG_NOTICE, MSGID_STOPPED, fields,
 	    "stopped: served %" PRIu64 " connections (%" PRIu64 " refused) "
 	    "and %" PRIu64 " datagrams (%" PRIu64 " dropped, %" PRIu64
-	    " rate-limited)", st.conns_total, st.conns_refused, st.dgrams_in,
-	    st.dgrams_dropped, st.dgrams_limited);
+	    " rate-limited); %" PRIu64 " PROXY protocol errors",
+	    st.conns_total, st.conns_refused, st.dgrams_in, st.dgrams_dropped,
+	    st.dgrams_limited, st.proxy_errors);
 }
 
 int
 server_run(const struct config *cf)
 {
 	struct server *s;
+	struct admit_rules *rules;
 	uint64_t tick_ms;
 	int rc;
 
@@ -692,7 +704,9 @@ server_run(const struct config *cf)
 	if ((s->pool = pool_new(s->wakefd, (unsigned)tick_ms)) == NULL)
 		fatal(EX_OSERR, "pool");
 	server_fd_limit(s);
-	if (pool_apply(s->pool, &s->cf, s->set) == -1)
+	if ((rules = admit_rules_new(&s->cf)) == NULL)
+		fatalx(EX_OSERR, "out of memory");
+	if (pool_apply(s->pool, &s->cf, s->set, rules) == -1)
 		fatalx(EX_OSERR, "no worker thread could be started");
 	s->ready_due = true;
 	server_loop(s);

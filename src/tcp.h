@@ -18,6 +18,7 @@
 #include <time.h>
 
 struct admit;
+struct admit_rules;
 struct config;
 struct stats;
 struct tcp_conn;
@@ -46,6 +47,10 @@ void	tcp_engine_free(struct tcp_engine *e);	/* closes every conn */
  * keep their state. */
 void	tcp_engine_configure(struct tcp_engine *e, const struct config *cf);
 
+/* The rules of the latest state (trusted balancers, access); r stays
+ * valid until the worker acknowledged a later state. */
+void	tcp_engine_rules(struct tcp_engine *e, const struct admit_rules *r);
+
 /* Set the engine's clock (CLOCK_MONOTONIC seconds), once per loop. */
 void	tcp_engine_clock(struct tcp_engine *e, time_t now);
 
@@ -58,13 +63,24 @@ enum tcp_accept_result tcp_accept(struct tcp_engine *e, int lfd);
  */
 struct tcp_conn *tcp_conn_add(struct tcp_engine *e, int fd);
 
+/*
+ * An accepted, non-blocking socket from sa: admission, then (if
+ * admitted) a connection registered with epoll, which first waits for
+ * a PROXY header if sa is a trusted balancer.  NULL (fd closed) if
+ * refused or on failure.
+ */
+struct tcp_conn *tcp_conn_accepted(struct tcp_engine *e, int fd,
+	    const struct sockaddr *sa);
+
 /* Handle epoll events for c.  Returns false if c was closed and freed. */
 bool	tcp_conn_event(struct tcp_engine *e, struct tcp_conn *c,
 	    uint32_t events);
 
-/* Bytes waiting to be sent on c; the state flags (for tests). */
+/* Bytes waiting to be sent on c; the state flags; the client's
+ * address (for tests). */
 size_t	tcp_conn_pending(const struct tcp_conn *c);
 bool	tcp_conn_reading(const struct tcp_conn *c);
+const struct sockaddr *tcp_conn_peer(const struct tcp_conn *c);
 
 /* Close the connections idle past their timeout (a shorter one while
  * admit_crowded()); returns how many. */

@@ -57,6 +57,7 @@ struct worker {
 	uint64_t	 gen;
 	struct config	 cf;
 	const struct listener_set *set;
+	const struct admit_rules *rules;
 	bool		 drain;
 	uint64_t	 drain_deadline;	/* worker_now_ms() */
 	bool		 stop_now;
@@ -86,6 +87,9 @@ struct pool {
 	uint64_t	 gen;
 	struct config	 cf;
 	const struct listener_set *set;
+	struct admit_rules *rules;	/* the latest */
+	struct admit_rules **old_rules;	/* replaced, maybe still in use */
+	size_t		 nold_rules;
 	bool		 draining;
 };
 
@@ -186,6 +190,7 @@ worker_mailbox(struct worker *w, uint64_t now)
 	changed = w->gen != w->applied;
 	if (changed) {
 		tcp_engine_configure(w->tcp, &w->cf);
+		tcp_engine_rules(w->tcp, w->rules);
 		udp_engine_configure(w->udp, &w->cf);
 		w->cur = w->set;
 		if (w->drain && !w->draining) {
@@ -379,6 +384,7 @@ pool_post(struct pool *p, struct worker *w)
 	w->gen = p->gen;
 	w->cf = p->cf;
 	w->set = p->set;
+	w->rules = p->rules;
 	pthread_mutex_unlock(&w->mu);
 	poke(w->wakefd);
 }
@@ -443,15 +449,51 @@ pool_new(int wake_fd, unsigned tick_ms)
 	return p;
 }
 
+/* Keep the rules being replaced until every worker took the new ones. */
+static void
+pool_retire_rules(struct pool *p)
+{
+	struct admit_rules **o;
+
+	if (p->rules == NULL)
+		return;
+	o = reallocarray(p->old_rules, p->nold_rules + 1, sizeof(*o));
+	if (o == NULL) {
+		/* Out of memory: leak them rather than free them in use. */
+		log_warnx("out of memory: the old rules stay allocated");
+		p->rules = NULL;
+		return;
+	}
+	p->old_rules = o;
+	p->old_rules[p->nold_rules++] = p->rules;
+	p->rules = NULL;
+}
+
+static void
+pool_free_old_rules(struct pool *p)
+{
+	size_t i;
+
+	for (i = 0; i < p->nold_rules; i++)
+		admit_rules_free(p->old_rules[i]);
+	free(p->old_rules);
+	p->old_rules = NULL;
+	p->nold_rules = 0;
+}
+
 int
 pool_apply(struct pool *p, const struct config *cf,
-    const struct listener_set *set)
+    const struct listener_set *set, struct admit_rules *rules)
 {
 	unsigned want = config_effective_workers(cf);
 	size_t i;
 
-	if (p->draining)
+	if (p->draining) {
+		admit_rules_free(rules);
 		return 0;
+	}
+	pool_retire_rules(p);
+	p->rules = rules;
 	p->gen++;
 	p->cf = *cf;
 	p->set = set;
@@ -484,6 +526,8 @@ pool_collect(struct pool *p)
 		} else
 			i++;
 	}
+	if (pool_settled(p))
+		pool_free_old_rules(p);
 }
 
 bool
@@ -574,5 +618,7 @@ pool_free(struct pool *p)
 	while (p->n > 0)
 		pool_join(p, p->w[--p->n]);
 	admit_free(p->adm);
+	pool_free_old_rules(p);
+	admit_rules_free(p->rules);
 	free(p);
 }
