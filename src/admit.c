@@ -11,6 +11,7 @@
  * the worker's share of the per-source rate (ratelimit.c).
  */
 #include <stdio.h>
+#include <time.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -51,8 +52,11 @@ admit_free(struct admit *a)
 void
 admit_configure(struct admit *a, const struct config *cf)
 {
-	if (a->per_source != NULL)
-		srclimit_set_max(a->per_source, cf->max_per_source);
+	if (a->per_source == NULL)
+		return;
+	srclimit_set_max(a->per_source, cf->max_per_source);
+	srclimit_set_rate(a->per_source, cf->connection_rate,
+	    cf->connection_burst);
 }
 
 void
@@ -103,10 +107,56 @@ warn_source(struct admit *a, const struct sockaddr *sa, uint32_t now)
 	    "repeated at most every %d s)", peer, LOG_REPEAT_INTERVAL);
 }
 
+static void
+warn_rate(struct admit *a, const struct sockaddr *sa, uint32_t now)
+{
+	char peer[ADDR_STRLEN], f1[ADDR_STRLEN + 16];
+	const char *fields[] = { "UPCASED_PROTOCOL=tcp", f1, NULL };
+
+	if (!log_due(&a->rate_warned, (uint64_t)now + 1))
+		return;
+	addr_format(sa, peer, sizeof(peer));
+	snprintf(f1, sizeof(f1), "UPCASED_PEER=%s", peer);
+	log_event(LOG_WARNING, MSGID_CONNECTION_RATE, fields,
+	    "limits.connection_rate exceeded by %s (its address, or its IPv6 "
+	    "/64): refusing its new connections for now (this warning is "
+	    "repeated at most every %d s)", peer, LOG_REPEAT_INTERVAL);
+}
+
+static uint64_t
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+/* The per-source table's answer, counted and warned about. */
+static enum admit_verdict
+admit_source(struct admit *a, struct stats *st, const struct sockaddr *sa,
+    bool rate, uint32_t now, bool *counted)
+{
+	switch (srclimit_admit(a->per_source, sa, rate, rate ? now_ms() : 0,
+	    counted)) {
+	case SRCLIMIT_OK:
+		return ADMIT_OK;
+	case SRCLIMIT_FULL:
+		stats_add(&st->conns_refused, 1);
+		warn_source(a, sa, now);
+		return ADMIT_SOURCE;
+	default:
+		stats_add(&st->conns_refused, 1);
+		warn_rate(a, sa, now);
+		return ADMIT_RATE;
+	}
+}
+
 enum admit_verdict
 admit_tcp(struct admit *a, struct stats *st, const struct sockaddr *sa,
-    uint32_t now, bool *counted)
+    bool rate, uint32_t now, bool *counted)
 {
+	enum admit_verdict v;
 	unsigned max, open;
 
 	*counted = false;
@@ -118,12 +168,10 @@ admit_tcp(struct admit *a, struct stats *st, const struct sockaddr *sa,
 		warn_full(a, max, now);
 		return ADMIT_FULL;
 	}
-	if (a->per_source != NULL &&
-	    !srclimit_acquire(a->per_source, sa, counted)) {
+	if (a->per_source != NULL && (v = admit_source(a, st, sa, rate, now,
+	    counted)) != ADMIT_OK) {
 		atomic_fetch_sub_explicit(&a->open, 1, memory_order_relaxed);
-		stats_add(&st->conns_refused, 1);
-		warn_source(a, sa, now);
-		return ADMIT_SOURCE;
+		return v;
 	}
 	return ADMIT_OK;
 }
@@ -136,12 +184,7 @@ admit_tcp_move(struct admit *a, struct stats *st, const struct sockaddr *from,
 		return ADMIT_OK;
 	if (*counted)
 		srclimit_release(a->per_source, from);
-	if (!srclimit_acquire(a->per_source, to, counted)) {
-		stats_add(&st->conns_refused, 1);
-		warn_source(a, to, now);
-		return ADMIT_SOURCE;
-	}
-	return ADMIT_OK;
+	return admit_source(a, st, to, true, now, counted);
 }
 
 void

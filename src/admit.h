@@ -40,6 +40,7 @@ struct admit {
 	_Atomic uint64_t	 source_warned;
 	_Atomic uint64_t	 proxy_warned;
 	_Atomic uint64_t	 denied_warned;
+	_Atomic uint64_t	 rate_warned;
 	struct srclimit		*per_source;	/* may be NULL (tests) */
 };
 
@@ -48,6 +49,7 @@ enum admit_verdict {
 	ADMIT_OK,
 	ADMIT_FULL,		/* max_connections reached */
 	ADMIT_SOURCE,		/* max_connections_per_source reached */
+	ADMIT_RATE,		/* over limits.connection_rate */
 	ADMIT_DENIED,		/* the access rules say no */
 	ADMIT_LOOP,		/* a datagram that could start an echo loop */
 	ADMIT_LIMITED		/* over udp.rate_limit */
@@ -68,10 +70,13 @@ void	admit_set_max(struct admit *a, unsigned max);
  * and per source; *counted says whether the per-source table counted
  * it), and admit_tcp_close() must follow.  Otherwise nothing is counted,
  * the refusal is added to st and warned about (rate-limited); the
- * caller closes the socket.  now: CLOCK_MONOTONIC seconds.
+ * caller closes the socket.  rate: judge sa's connection rate too (not
+ * for a balancer: its clients are judged once their header is read).
+ * now: CLOCK_MONOTONIC seconds.
  */
 enum admit_verdict admit_tcp(struct admit *a, struct stats *st,
-	    const struct sockaddr *sa, uint32_t now, bool *counted);
+	    const struct sockaddr *sa, bool rate, uint32_t now,
+	    bool *counted);
 
 /* A connection that arrived without passing admit_tcp() (adopted by the
  * tests): counted open, no source. */
@@ -80,7 +85,8 @@ void	admit_tcp_count(struct admit *a);
 /*
  * A PROXY header named the client of a connection from the balancer at
  * from: its per-source count moves to the client (*counted: in, whether
- * from was counted; out, whether to is).  ADMIT_OK, or the refusal
+ * from was counted; out, whether to is), and the client's connection
+ * rate is judged.  ADMIT_OK, or the refusal
  * (counted, warned about) for which the caller closes the connection,
  * still counted open (admit_tcp_close() with the new *counted).
  */

@@ -1029,7 +1029,8 @@ tcp_conn_accepted(struct tcp_engine *e, int fd, const struct sockaddr *sa)
 	trusted = admit_proxied(e->rules, sa);
 	if ((!trusted && admit_judge(e->adm, e->rules, e->st, sa, e->now) !=
 	    ADMIT_OK) ||
-	    admit_tcp(e->adm, e->st, sa, e->now, &counted) != ADMIT_OK) {
+	    admit_tcp(e->adm, e->st, sa, !trusted, e->now, &counted) !=
+	    ADMIT_OK) {
 		close(fd);
 		return NULL;
 	}

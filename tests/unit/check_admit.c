@@ -1,6 +1,6 @@
 /*
- * check_admit.c - admission: the caps, the access rules and the UDP
- * guard.
+ * check_admit.c - admission: the caps, the connection rate per source
+ * (with a fake clock), the access rules and the UDP guard.
  */
 #include <arpa/inet.h>
 #include <check.h>
@@ -38,6 +38,87 @@ SA(const char *text)
 	return (const struct sockaddr *)ss;
 }
 
+/* n connections opened and closed at once, at t ms: how many got in. */
+static unsigned
+churn(struct srclimit *sl, const char *from, unsigned n, uint64_t t)
+{
+	unsigned ok = 0, i;
+	bool counted;
+
+	for (i = 0; i < n; i++)
+		if (srclimit_admit(sl, SA(from), true, t, &counted) ==
+		    SRCLIMIT_OK) {
+			ok++;
+			ck_assert(counted);
+			srclimit_release(sl, SA(from));
+		}
+	return ok;
+}
+
+START_TEST(test_rate_burst_then_refill)
+{
+	struct srclimit *sl = srclimit_new();
+
+	srclimit_set_rate(sl, 10, 5);		/* 10/s, 5 at once */
+	ck_assert_uint_eq(churn(sl, "192.0.2.1", 20, 1000), 5);
+	ck_assert_uint_eq(churn(sl, "192.0.2.2", 20, 1000), 5); /* another */
+	ck_assert_uint_eq(churn(sl, "192.0.2.1", 20, 1100), 1); /* 100 ms */
+	ck_assert_uint_eq(churn(sl, "192.0.2.1", 20, 1600), 5); /* full */
+	/* over 10 s of a tight loop: 10/s */
+	ck_assert_uint_eq(churn(sl, "192.0.2.3", 1, 5000) +
+	    churn(sl, "192.0.2.3", 1000, 5000), 5);
+	{
+		unsigned ok = 0, t;
+
+		for (t = 5100; t <= 15000; t += 100)
+			ok += churn(sl, "192.0.2.3", 10, t);
+		ck_assert_uint_eq(ok, 100);
+	}
+	srclimit_free(sl);
+}
+END_TEST
+
+START_TEST(test_rate_ipv6_per_64_and_off)
+{
+	struct srclimit *sl = srclimit_new();
+	bool counted;
+
+	srclimit_set_rate(sl, 1, 2);
+	ck_assert_uint_eq(churn(sl, "2001:db8:1:2::1", 1, 0) +
+	    churn(sl, "2001:db8:1:2::99", 5, 0), 2);	/* same /64 */
+	ck_assert_uint_eq(churn(sl, "2001:db8:1:3::1", 5, 0), 2);
+	/* rate false (a balancer): never limited by the rate */
+	ck_assert(srclimit_admit(sl, SA("2001:db8:1:2::1"), false, 0,
+	    &counted) == SRCLIMIT_OK);
+	srclimit_release(sl, SA("2001:db8:1:2::1"));
+	srclimit_set_rate(sl, 0, 2);			/* off */
+	ck_assert_uint_eq(churn(sl, "2001:db8:1:2::1", 50, 0), 50);
+	srclimit_free(sl);
+}
+END_TEST
+
+START_TEST(test_rate_and_cap_together)
+{
+	struct srclimit *sl = srclimit_new();
+	bool counted;
+
+	srclimit_set_max(sl, 2);
+	srclimit_set_rate(sl, 1, 10);
+	ck_assert(srclimit_admit(sl, SA("198.51.100.1"), true, 0, &counted) ==
+	    SRCLIMIT_OK);
+	ck_assert(srclimit_admit(sl, SA("198.51.100.1"), true, 0, &counted) ==
+	    SRCLIMIT_OK);
+	ck_assert(srclimit_admit(sl, SA("198.51.100.1"), true, 0, &counted) ==
+	    SRCLIMIT_FULL);
+	ck_assert(!counted);
+	ck_assert_uint_eq(srclimit_count(sl, SA("198.51.100.1")), 2);
+	srclimit_release(sl, SA("198.51.100.1"));
+	srclimit_release(sl, SA("198.51.100.1"));
+	ck_assert_uint_eq(srclimit_count(sl, SA("198.51.100.1")), 0);
+	srclimit_free(sl);		/* frees the idle entry too */
+}
+END_TEST
+
 START_TEST(test_admit_tcp_verdicts)
 {
 	struct admit a;
@@ -51,17 +132,19 @@ START_TEST(test_admit_tcp_verdicts)
 	a.per_source = srclimit_new();
 	atomic_store(&a.max, 3);
 	cf.max_per_source = 2;
+	cf.connection_rate = 0;
+	cf.connection_burst = 1;
 	admit_configure(&a, &cf);
-	ck_assert(admit_tcp(&a, &st, SA("192.0.2.1"), 1, &counted) ==
+	ck_assert(admit_tcp(&a, &st, SA("192.0.2.1"), true, 1, &counted) ==
 	    ADMIT_OK);
 	ck_assert(counted);
-	ck_assert(admit_tcp(&a, &st, SA("192.0.2.1"), 1, &counted) ==
+	ck_assert(admit_tcp(&a, &st, SA("192.0.2.1"), true, 1, &counted) ==
 	    ADMIT_OK);
-	ck_assert(admit_tcp(&a, &st, SA("192.0.2.1"), 1, &counted) ==
+	ck_assert(admit_tcp(&a, &st, SA("192.0.2.1"), true, 1, &counted) ==
 	    ADMIT_SOURCE);
-	ck_assert(admit_tcp(&a, &st, SA("192.0.2.2"), 1, &counted) ==
+	ck_assert(admit_tcp(&a, &st, SA("192.0.2.2"), true, 1, &counted) ==
 	    ADMIT_OK);
-	ck_assert(admit_tcp(&a, &st, SA("192.0.2.3"), 1, &counted) ==
+	ck_assert(admit_tcp(&a, &st, SA("192.0.2.3"), true, 1, &counted) ==
 	    ADMIT_FULL);
 	ck_assert_uint_eq(atomic_load(&a.open), 3);
 	ck_assert_uint_eq(stats_get(&st.conns_refused), 2);
@@ -132,6 +215,9 @@ main(void)
 	Suite *s = suite_create("admit");
 	TCase *tc = tcase_create("admit");
 
+	tcase_add_test(tc, test_rate_burst_then_refill);
+	tcase_add_test(tc, test_rate_ipv6_per_64_and_off);
+	tcase_add_test(tc, test_rate_and_cap_together);
 	tcase_add_test(tc, test_admit_tcp_verdicts);
 	tcase_add_test(tc, test_judge_and_datagrams);
 	suite_add_tcase(s, tc);
