@@ -5,6 +5,11 @@
  * second refills exactly r tokens every 1000 ms with integer arithmetic.
  * Lookup hashes the source to a slot and probes a few neighbours; when
  * none holds the source, the fullest of them is taken over.
+ *
+ * A bucket is keyed by (source, port): port 0 for the usual per-source
+ * bucket (no datagram comes from port 0: the loop guard drops it), the
+ * source port for a session of a UDP balancer.  The bucket stays 32
+ * bytes either way.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +24,7 @@ struct bucket {
 	uint64_t	 key;		/* /64 or IPv4 address */
 	uint64_t	 last;		/* ms of the last refill; 0 = empty */
 	uint64_t	 tokens;	/* in thousandths */
+	uint16_t	 port;		/* 0 = the whole source */
 	uint8_t		 family;
 };
 
@@ -68,12 +74,22 @@ ratelimit_configure(struct ratelimit *rl, uint32_t rate, uint32_t burst)
 			rl->b[i].tokens = rl->cap;
 }
 
+/*
+ * Every bit of the key, the family and the port moves the slot (the
+ * 64-bit finalizer of MurmurHash3): the sessions of one balancer differ
+ * in the port alone, and must not all fall on the same few slots.
+ */
 static size_t
-slot_of(uint64_t key, uint8_t family)
+slot_of(uint64_t key, uint8_t family, uint16_t port)
 {
-	uint64_t h = (key ^ family) * 0x9e3779b97f4a7c15ULL;
+	uint64_t h = key ^ ((uint64_t)port << 32) ^ ((uint64_t)family << 56);
 
-	return (size_t)(h >> 32);
+	h ^= h >> 33;
+	h *= 0xff51afd7ed558ccdULL;
+	h ^= h >> 33;
+	h *= 0xc4ceb9fe1a85ec53ULL;
+	h ^= h >> 33;
+	return (size_t)h;
 }
 
 /* The tokens b would hold at now, refilled but not yet stored. */
@@ -97,16 +113,17 @@ bucket_level(const struct ratelimit *rl, const struct bucket *b,
  * that is being held back.
  */
 static struct bucket *
-bucket_find(struct ratelimit *rl, uint64_t key, uint8_t family,
-    uint64_t now)
+bucket_find(struct ratelimit *rl, const struct addr_source *src,
+    uint16_t port, uint64_t now)
 {
 	struct bucket *b, *victim = NULL;
 	uint64_t level, best = 0;
-	size_t i, s = slot_of(key, family);
+	size_t i, s = slot_of(src->key, src->family, port);
 
 	for (i = 0; i < PROBES; i++) {
 		b = &rl->b[(s + i) & rl->mask];
-		if (b->last != 0 && b->key == key && b->family == family)
+		if (b->last != 0 && b->key == src->key &&
+		    b->family == src->family && b->port == port)
 			return b;
 		level = bucket_level(rl, b, now);
 		if (victim == NULL || level > best) {
@@ -114,15 +131,16 @@ bucket_find(struct ratelimit *rl, uint64_t key, uint8_t family,
 			best = level;
 		}
 	}
-	victim->key = key;
-	victim->family = family;
+	victim->key = src->key;
+	victim->family = src->family;
+	victim->port = port;
 	victim->tokens = rl->cap;
 	victim->last = now;
 	return victim;
 }
 
-bool
-ratelimit_allow(struct ratelimit *rl, const struct sockaddr *sa,
+static bool
+bucket_allow(struct ratelimit *rl, const struct sockaddr *sa, bool by_port,
     uint64_t now_ms)
 {
 	struct addr_source src;
@@ -132,7 +150,7 @@ ratelimit_allow(struct ratelimit *rl, const struct sockaddr *sa,
 		return true;
 	if (now_ms == 0)
 		now_ms = 1;		/* 0 marks an empty slot */
-	b = bucket_find(rl, src.key, src.family, now_ms);
+	b = bucket_find(rl, &src, by_port ? addr_port(sa) : 0, now_ms);
 	if (now_ms > b->last) {
 		b->tokens += (now_ms - b->last) * rl->rate;
 		if (b->tokens > rl->cap)
@@ -143,4 +161,18 @@ ratelimit_allow(struct ratelimit *rl, const struct sockaddr *sa,
 		return false;
 	b->tokens -= MILLI;
 	return true;
+}
+
+bool
+ratelimit_allow(struct ratelimit *rl, const struct sockaddr *sa,
+    uint64_t now_ms)
+{
+	return bucket_allow(rl, sa, false, now_ms);
+}
+
+bool
+ratelimit_allow_port(struct ratelimit *rl, const struct sockaddr *sa,
+    uint64_t now_ms)
+{
+	return bucket_allow(rl, sa, true, now_ms);
 }

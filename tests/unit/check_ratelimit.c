@@ -134,6 +134,75 @@ START_TEST(test_unknown_family_passes)
 }
 END_TEST
 
+/* How many of n datagrams from address:port at time t pass, per port. */
+static unsigned
+send_port(struct ratelimit *rl, const char *from, uint16_t port, unsigned n,
+    uint64_t t)
+{
+	struct sockaddr_storage ss = src(from);
+	unsigned ok = 0;
+
+	addr_set_port((struct sockaddr *)&ss, port);
+	while (n-- > 0)
+		ok += ratelimit_allow_port(rl, (struct sockaddr *)&ss, t);
+	return ok;
+}
+
+/* A balancer's sessions (one source port each) have a bucket each. */
+START_TEST(test_keyed_by_port)
+{
+	struct ratelimit *rl = ratelimit_new(256);
+	unsigned port, ok = 0;
+
+	ratelimit_configure(rl, 10, 5);
+	for (port = 30000; port < 30020; port++)
+		ok += send_port(rl, "192.0.2.9", (uint16_t)port, 5, 5000);
+	ck_assert_uint_eq(ok, 20 * 5);
+	/* Each session is still held to its own rate. */
+	ck_assert_uint_eq(send_port(rl, "192.0.2.9", 30000, 10, 5000), 0);
+	ck_assert_uint_eq(send_port(rl, "192.0.2.9", 30000, 10, 5100), 1);
+	/* One port of another address, or of another /64, is another. */
+	ck_assert_uint_eq(send_port(rl, "192.0.2.10", 30000, 10, 5000), 5);
+	ck_assert_uint_eq(send_port(rl, "2001:db8::1", 30000, 10, 5000), 5);
+	ck_assert_uint_eq(send_port(rl, "2001:db8:0:1::1", 30000, 10, 5000),
+	    5);
+	/* The address's own bucket is apart from its sessions' buckets. */
+	ck_assert_uint_eq(send_n(rl, "192.0.2.9", 10, 5000), 5);
+	ck_assert_uint_eq(send_port(rl, "192.0.2.9", 30001, 10, 5000), 0);
+	ck_assert_uint_eq(send_port(rl, "192.0.2.9", 30020, 10, 5000), 5);
+	ratelimit_free(rl);
+}
+END_TEST
+
+/* Without the port, the same datagrams share the address's bucket. */
+START_TEST(test_not_keyed_by_port)
+{
+	struct ratelimit *rl = ratelimit_new(256);
+	struct sockaddr_storage ss = src("192.0.2.9");
+	unsigned port, ok = 0;
+
+	ratelimit_configure(rl, 10, 5);
+	for (port = 30000; port < 30020; port++) {
+		addr_set_port((struct sockaddr *)&ss, (uint16_t)port);
+		ok += ratelimit_allow(rl, (struct sockaddr *)&ss, 5000);
+		ok += ratelimit_allow(rl, (struct sockaddr *)&ss, 5000);
+	}
+	ck_assert_uint_eq(ok, 5);
+	ratelimit_free(rl);
+}
+END_TEST
+
+/* Rate 0: everything passes, per port too. */
+START_TEST(test_port_off)
+{
+	struct ratelimit *rl = ratelimit_new(16);
+
+	ratelimit_configure(rl, 0, 1);
+	ck_assert_uint_eq(send_port(rl, "192.0.2.9", 40000, 1000, 1), 1000);
+	ratelimit_free(rl);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -146,6 +215,9 @@ main(void)
 	tcase_add_test(tc, test_off_and_reconfigure);
 	tcase_add_test(tc, test_hot_source_keeps_its_slot);
 	tcase_add_test(tc, test_unknown_family_passes);
+	tcase_add_test(tc, test_keyed_by_port);
+	tcase_add_test(tc, test_not_keyed_by_port);
+	tcase_add_test(tc, test_port_off);
 	suite_add_tcase(s, tc);
 	return unit_run(s);
 }
