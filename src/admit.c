@@ -7,8 +7,10 @@
  * table.  A refusal is counted in the worker's stats and warned about at
  * most every LOG_REPEAT_INTERVAL seconds over all workers.
  *
- * UDP (one worker, per datagram, no lock): the loop guard (addr.c) and
- * the worker's share of the per-source rate (ratelimit.c).
+ * UDP (one worker, per datagram, no lock): the loop guard (addr.c), the
+ * access rules, and the worker's share of the per-source rate
+ * (ratelimit.c), kept per (address, source port) for a datagram from a
+ * declared balancer: nginx relays each client session from its own port.
  */
 #include <stdio.h>
 #include <time.h>
@@ -269,6 +271,12 @@ admit_rules_new(const struct config *cf)
 		admit_rules_free(r);
 		return NULL;
 	}
+	if (cf->udp_nbalancers > 0 && (r->udp_balancers =
+	    acl_build(cf->udp_balancers, cf->udp_nbalancers, NULL, 0)) ==
+	    NULL) {
+		admit_rules_free(r);
+		return NULL;
+	}
 	return r;
 }
 
@@ -279,6 +287,7 @@ admit_rules_free(struct admit_rules *r)
 		return;
 	acl_free(r->proxy_from);
 	acl_free(r->access);
+	acl_free(r->udp_balancers);
 	free(r);
 }
 
@@ -358,6 +367,8 @@ enum admit_verdict
 admit_datagram(struct admit_dgram *g, struct stats *st,
     const struct sockaddr *sa, uint64_t now_ms)
 {
+	bool session;
+
 	if (!addr_udp_source_ok(sa, g->own, g->nown)) {
 		stats_add(&st->dgrams_dropped, 1);
 		return ADMIT_LOOP;
@@ -368,7 +379,11 @@ admit_datagram(struct admit_dgram *g, struct stats *st,
 		    (uint32_t)(now_ms / 1000));
 		return ADMIT_DENIED;
 	}
-	if (!ratelimit_allow(g->rl, sa, now_ms)) {
+	/* udp.balancers is usually empty: a NULL acl, no lookup. */
+	session = g->rules != NULL &&
+	    acl_matches(g->rules->udp_balancers, sa);
+	if (!(session ? ratelimit_allow_port(g->rl, sa, now_ms) :
+	    ratelimit_allow(g->rl, sa, now_ms))) {
 		stats_add(&st->dgrams_limited, 1);
 		return ADMIT_LIMITED;
 	}

@@ -123,6 +123,7 @@ bool	admit_crowded(struct admit *a);
 struct admit_rules {
 	struct acl	*proxy_from;	/* trusted balancers; NULL: none */
 	struct acl	*access;	/* access.allow/deny; NULL: all */
+	struct acl	*udp_balancers;	/* rated per session; NULL: none */
 };
 
 /* NULL when out of memory. */
@@ -149,8 +150,12 @@ void	admit_dgram_configure(struct admit_dgram *g, const struct config *cf);
 void	admit_dgram_ports(struct admit_dgram *g, const uint16_t *ports,
 	    size_t n);
 
-/* May the datagram from sa be answered?  A refusal is counted in st
- * (dropped, denied or limited).  now_ms: the worker clock, in ms. */
+/*
+ * May the datagram from sa be answered?  A refusal is counted in st
+ * (dropped, denied or limited).  now_ms: the worker clock, in ms.  The
+ * loop guard and the access rules judge sa itself; the rate is per
+ * source, or per (address, source port) when sa is in udp.balancers.
+ */
 enum admit_verdict admit_datagram(struct admit_dgram *g, struct stats *st,
 	    const struct sockaddr *sa, uint64_t now_ms);
 

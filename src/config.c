@@ -777,6 +777,23 @@ parse_proxy_from(struct parse *p, const struct setting *row,
 	return rc;
 }
 
+static int
+parse_udp_balancers(struct parse *p, const struct setting *row,
+    const config_setting_t *s)
+{
+	unsigned n;
+	int rc;
+
+	(void)row;
+	rc = get_prefixes(p, s, p->cf->udp_balancers,
+	    CONFIG_MAX_UDP_BALANCERS, &n);
+	if (rc == -2)
+		return fail(p, s, "too many addresses (%u, at most %d)", n,
+		    CONFIG_MAX_UDP_BALANCERS);
+	p->cf->udp_nbalancers = n;
+	return rc;
+}
+
 /* "[ ]", "[ "a", "b" ]", or one entry a line for a long list. */
 static void
 dump_prefixes(const struct prefix *pf, unsigned n, const char *empty,
@@ -806,6 +823,15 @@ dump_proxy_from(const struct setting *row, const struct config *cf,
 {
 	fprintf(fp, "%s = ", row->name);
 	dump_prefixes(cf->proxy_from, cf->proxy_nfrom, "off", fp);
+}
+
+static void
+dump_udp_balancers(const struct setting *row, const struct config *cf,
+    FILE *fp)
+{
+	fprintf(fp, "%s = ", row->name);
+	dump_prefixes(cf->udp_balancers, cf->udp_nbalancers,
+	    "none", fp);
 }
 
 /*
@@ -921,6 +947,7 @@ static const struct setting settings[] = {
 	    CONFIG_DEF_UDP_RATE, udp_rate_limit, "off"),
 	ROW_INT("udp", "rate_burst", 1, CONFIG_MAX_UDP_BURST,
 	    CONFIG_DEF_UDP_BURST, udp_rate_burst),
+	ROW_ZERO("udp", "balancers", udp_balancers, udp_balancers),
 	ROW_CUSTOM("", "exit_command", exit_command, exit_command),
 	ROW_INT("limits", "max_connections", CONFIG_MIN_CONNECTIONS,
 	    CONFIG_MAX_CONNECTIONS, CONFIG_DEF_MAX_CONNECTIONS,

@@ -22,6 +22,7 @@
 #define CONFIG_MAX_EXIT		63	/* bytes of exit_command */
 #define CONFIG_ADDRSTRLEN	64	/* "ffff:...%ifname" and NUL */
 #define CONFIG_MAX_PROXY_FROM	64	/* proxy_protocol.from */
+#define CONFIG_MAX_UDP_BALANCERS 64	/* udp.balancers */
 #define CONFIG_MAX_ACCESS	50000	/* access.allow and .deny together */
 #define CONFIG_ERRLEN		8192	/* every error of a file, see below */
 #define CONFIG_MAX_ERRORS	20	/* listed; more are only counted */
@@ -91,6 +92,10 @@ struct config {
 	unsigned		 crowded_idle_timeout;	/* seconds */
 	unsigned		 udp_rate_limit;	/* per source, 0 = off */
 	unsigned		 udp_rate_burst;
+	/* udp.balancers: their datagrams are rate-limited per (address,
+	 * source port), one client session each; none by default. */
+	struct prefix		 udp_balancers[CONFIG_MAX_UDP_BALANCERS];
+	unsigned		 udp_nbalancers;
 	/* New TCP connections per second per source (IPv4 address or
 	 * IPv6 /64), 0 = off; and the bucket size. */
 	unsigned		 connection_rate;

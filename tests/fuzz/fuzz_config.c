@@ -357,6 +357,8 @@ check_valid(const struct config *cf, const char *path)
 	    cf->log_level);
 	CHECK(cf->proxy_nfrom <= CONFIG_MAX_PROXY_FROM, "proxy_nfrom %u",
 	    cf->proxy_nfrom);
+	CHECK(cf->udp_nbalancers <= CONFIG_MAX_UDP_BALANCERS,
+	    "udp_nbalancers %u", cf->udp_nbalancers);
 	check_prefixes("proxy_protocol.from", cf->proxy_from,
 	    cf->proxy_nfrom);
 	CHECK(cf->access_nallow + cf->access_ndeny <= CONFIG_MAX_ACCESS,

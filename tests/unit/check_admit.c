@@ -8,6 +8,7 @@
 #include <sys/socket.h>
 
 #include "acl.h"
+#include "addr.h"
 #include "admit.h"
 #include "config.h"
 #include "prefix.h"
@@ -209,6 +210,88 @@ START_TEST(test_judge_and_datagrams)
 }
 END_TEST
 
+/* sa with its port set to port (in SA()'s ring). */
+static const struct sockaddr *
+SAP(const char *text, uint16_t port)
+{
+	const struct sockaddr *sa = SA(text);
+
+	addr_set_port((struct sockaddr *)&ss_buf[(ss_next - 1) % 8], port);
+	return sa;
+}
+
+/* Of 20 sessions from one address sending 3 each, how many answered. */
+static unsigned
+twenty_sessions(struct admit_dgram *g, struct stats *st, const char *from)
+{
+	unsigned ok = 0, port, k;
+
+	for (port = 40000; port < 40020; port++)
+		for (k = 0; k < 3; k++)
+			ok += admit_datagram(g, st, SAP(from, (uint16_t)port),
+			    1000) == ADMIT_OK;
+	return ok;
+}
+
+/*
+ * udp.balancers: a balancer's datagrams are rated per (address, port);
+ * everyone else's per address.  The loop guard and the access rules
+ * still judge the balancer's own address and port.
+ */
+START_TEST(test_datagrams_from_balancer)
+{
+	struct admit_rules r;
+	struct admit_dgram *g;
+	struct stats st;
+	struct config cf;
+	struct prefix lb, deny;
+	char err[128];
+	uint16_t own = 8008;
+
+	memset(&st, 0, sizeof(st));
+	memset(&r, 0, sizeof(r));
+	memset(&cf, 0, sizeof(cf));
+	ck_assert_int_eq(prefix_parse("192.0.2.7", &lb, err, sizeof(err)), 0);
+	ck_assert_int_eq(prefix_parse("192.0.2.0/24", &deny, err,
+	    sizeof(err)), 0);
+	r.udp_balancers = acl_build(&lb, 1, NULL, 0);
+	ck_assert_ptr_nonnull(r.udp_balancers);
+	g = admit_dgram_new();
+	ck_assert_ptr_nonnull(g);
+	cf.workers = 2;
+	cf.udp_rate_limit = 10;
+	cf.udp_rate_burst = 10;		/* 5 each for two workers */
+	admit_dgram_configure(g, &cf);
+	admit_dgram_ports(g, &own, 1);
+	admit_dgram_rules(g, &r);
+
+	ck_assert_uint_eq(twenty_sessions(g, &st, "192.0.2.7"), 60);
+	/* IPv4-mapped is the same balancer, its sessions the same:
+	 * 2 tokens left each. */
+	ck_assert_uint_eq(twenty_sessions(g, &st, "::ffff:192.0.2.7"), 40);
+	ck_assert_uint_eq(twenty_sessions(g, &st, "192.0.2.8"), 5);
+	ck_assert_uint_eq(stats_get(&st.dgrams_limited), 20 + 55);
+	/* Not declared: throttled together. */
+	admit_dgram_rules(g, NULL);
+	ck_assert_uint_eq(twenty_sessions(g, &st, "192.0.2.7"), 5);
+
+	/* The loop guard is the same for a balancer. */
+	admit_dgram_rules(g, &r);
+	ck_assert(admit_datagram(g, &st, SAP("192.0.2.7", 1023), 1000) ==
+	    ADMIT_LOOP);
+	ck_assert(admit_datagram(g, &st, SAP("192.0.2.7", 8008), 1000) ==
+	    ADMIT_LOOP);
+	/* The access rules judge the balancer. */
+	r.access = acl_build(NULL, 0, &deny, 1);
+	ck_assert_ptr_nonnull(r.access);
+	ck_assert(admit_datagram(g, &st, SAP("192.0.2.7", 50000), 1000) ==
+	    ADMIT_DENIED);
+	admit_dgram_free(g);
+	acl_free(r.access);
+	acl_free(r.udp_balancers);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -220,6 +303,7 @@ main(void)
 	tcase_add_test(tc, test_rate_and_cap_together);
 	tcase_add_test(tc, test_admit_tcp_verdicts);
 	tcase_add_test(tc, test_judge_and_datagrams);
+	tcase_add_test(tc, test_datagrams_from_balancer);
 	suite_add_tcase(s, tc);
 	return unit_run(s);
 }

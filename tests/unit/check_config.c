@@ -91,6 +91,9 @@ assert_config_eq(const struct config *a, const struct config *b)
 	ck_assert_uint_eq(a->max_per_source, b->max_per_source);
 	ck_assert_uint_eq(a->crowded_idle_timeout, b->crowded_idle_timeout);
 	ck_assert_uint_eq(a->udp_rate_burst, b->udp_rate_burst);
+	ck_assert_uint_eq(a->udp_nbalancers, b->udp_nbalancers);
+	ck_assert(memcmp(a->udp_balancers, b->udp_balancers,
+	    a->udp_nbalancers * sizeof(a->udp_balancers[0])) == 0);
 	assert_proto_eq(&a->tcp, &b->tcp);
 	assert_proto_eq(&a->udp, &b->udp);
 	ck_assert_str_eq(a->exit_command, b->exit_command);
@@ -1147,7 +1150,8 @@ START_TEST(dump_exact)
 	    "transform = \"unicode\";\n"
 	    "tcp = {\n\tports = [ 8008 ];\n\tbind = [ \"::\" ];\n};\n"
 	    "udp = {\n\tports = [ 8008 ];\n\tbind = [ \"::\" ];\n"
-	    "\trate_limit = 1000;\n\trate_burst = 2000;\n};\n"
+	    "\trate_limit = 1000;\n\trate_burst = 2000;\n"
+	    "\tbalancers = [ ];  # none\n};\n"
 	    "exit_command = \"exit\";\n"
 	    "limits = {\n"
 	    "\tmax_connections = 10000;\n"
@@ -1431,6 +1435,7 @@ START_TEST(new_defaults)
 	ck_assert_uint_eq(cf.proxy_timeout, 5);
 	ck_assert_uint_eq(cf.access_nallow, 0);
 	ck_assert_uint_eq(cf.access_ndeny, 0);
+	ck_assert_uint_eq(cf.udp_nbalancers, 0);
 	accept_text("proxy_protocol = { }; access = { };");
 	assert_defaults(&cf);
 }
@@ -1497,6 +1502,46 @@ START_TEST(proxy_from_64)
 	free(text);
 }
 END_TEST
+
+START_TEST(udp_balancers_values)
+{
+	char *text;
+
+	accept_text("udp = { balancers = [ \"192.0.2.7\", \"10.0.0.0/8\", "
+	    "\"fd00::/8\", \"::ffff:198.51.100.1\" ]; };");
+	ck_assert_uint_eq(cf.udp_nbalancers, 4);
+	assert_prefix(&cf.udp_balancers[0], "192.0.2.7/32");
+	assert_prefix(&cf.udp_balancers[1], "10.0.0.0/8");
+	assert_prefix(&cf.udp_balancers[2], "fd00::/8");
+	assert_prefix(&cf.udp_balancers[3], "198.51.100.1");
+	ck_assert_uint_eq(cf.udp_balancers[3].family, AF_INET);
+	/* Its own setting: proxy_protocol.from stays off. */
+	ck_assert_uint_eq(cf.proxy_nfrom, 0);
+	text = dump(&cf);
+	ck_assert_ptr_nonnull(strstr(text, "\tbalancers = [ \"192.0.2.7/32\", "
+	    "\"10.0.0.0/8\", \"fd00::/8\", \"198.51.100.1/32\" ];\n"));
+	free(text);
+	accept_text("udp = { balancers = \"::1\"; };");
+	ck_assert_uint_eq(cf.udp_nbalancers, 1);
+	assert_prefix(&cf.udp_balancers[0], "::1/128");
+	accept_text("udp = { balancers = ( ); };");
+	ck_assert_uint_eq(cf.udp_nbalancers, 0);
+	text = prefix_list_text("udp", "balancers", 64, 0);
+	accept_text(text);
+	ck_assert_uint_eq(cf.udp_nbalancers, 64);
+	free(text);
+	text = prefix_list_text("udp", "balancers", 65, 0);
+	reject(text, "t.conf:1: udp.balancers: too many addresses "
+	    "(65, at most 64)");
+	free(text);
+}
+END_TEST
+
+REJECT(udp_balancers_hostname, "udp = {\n balancers = [ \"nginx\" ]; };",
+    "t.conf:2: udp.balancers: \"nginx\": not an IPv4 address")
+REJECT(udp_balancers_type, "udp = { balancers = 5; };",
+    "t.conf:1: udp.balancers: expected a string or a list of strings, "
+    "got an integer")
 
 START_TEST(connection_rate_values)
 {
@@ -2056,7 +2101,8 @@ config_suite(void)
 	    access_dump_round_trip, access_host_bits, access_not_string,
 	    access_not_list, access_duplicate, access_duplicate_spelling,
 	    access_duplicates_in_order, access_unknown,
-	    access_three_mistakes, access_duplicate_among_many);
+	    access_three_mistakes, access_duplicate_among_many,
+	    udp_balancers_values, udp_balancers_hostname, udp_balancers_type);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("errors");
