@@ -110,8 +110,33 @@ def restart(d):
 
 
 CONNECTION_FROM = re.compile(
-    r"^upcased: debug: connection from (\S+):(\d+) closed \(([^)]*)\): "
-    r"(\d+) bytes in, (\d+) out", re.M)
+    r"^upcased: debug: connection from (\S+?):(\d+)\b[^\n]*? closed "
+    r"\(([^)]*)\): (\d+) bytes in, (\d+) out", re.M)
+
+
+def pp_conf(i, trusted=(LB,), limits=None, extra=""):
+    """Config of backend i behind a balancer that sends the PROXY
+    protocol: port PP (TCP only), the balancer trusted."""
+    pp = "proxy_protocol = { from = [ %s ]; };" % ", ".join(
+        '"%s"' % a for a in trusted)
+    return backend_conf(i, port=PP, udp=False, limits=limits,
+                        extra=(pp + "\n" + extra).strip())
+
+
+def need_setting(text, what):
+    """Skip the test if the daemon refuses the config text (an unknown
+    setting: a daemon without that feature); AssertionError for any
+    other complaint."""
+    path = os.path.join(TMP, "probe.conf")
+    with open(path, "w") as f:
+        f.write(text)
+    r = harness.run_bin(["--check-config", "-q", "-c", path])
+    if r.returncode == 0:
+        return
+    if "unknown setting" in r.stderr:
+        raise harness.Skip("daemon without %s" % what)
+    raise AssertionError("--check-config refused %r: %s" % (text,
+                                                          r.stderr))
 
 
 def closed_sessions(d, peer=None, bytes_in=None, every_start=False):
