@@ -53,6 +53,7 @@ NS_LB=$tag-lb
 NS_B="$tag-b1 $tag-b2 $tag-b3"
 out=$(mktemp -d "${TMPDIR:-/tmp}/upcased-balancer.XXXXXX") || exit 2
 chmod 755 "$out"
+mkdir "$out/tmp"	# the tests' own temporary files (TMPDIR)
 
 teardown() {
 	for ns in $NS_C $NS_LB $NS_B; do
@@ -66,6 +67,19 @@ teardown() {
 }
 trap teardown EXIT
 trap 'exit 130' INT TERM HUP
+
+# namespaces left by a run that was killed (SIGKILL leaves no trap): their
+# run.sh is gone
+for ns in $(ip netns list 2>/dev/null | awk '/^upb-[0-9]+-/ { print $1 }')
+do
+	pid=${ns#upb-}
+	pid=${pid%%-*}
+	kill -0 "$pid" 2>/dev/null && continue
+	echo "# removing namespace $ns, left by an earlier run"
+	pids=$(ip netns pids "$ns" 2>/dev/null)
+	[ -n "$pids" ] && kill -9 $pids 2>/dev/null
+	ip netns del "$ns" 2>/dev/null
+done
 
 run() { "$@" || { echo "run.sh: network set-up failed: $*" >&2; exit 2; }; }
 
@@ -119,8 +133,11 @@ for t in "$here"/test_balancer_*.py; do
 	name=$(basename "$t" .py)
 	echo "# --- $name"
 	t0=$(date +%s)
-	{ ip netns exec "$NS_C" "$PYTHON3" "$t" 2>&1
-	  echo $? >"$out/$name.rc"; } | tee "$out/$name.tap"
+	# in the background: a signal interrupts "wait" (a trap runs only
+	# once the foreground command is over)
+	{ TMPDIR=$out/tmp ip netns exec "$NS_C" "$PYTHON3" "$t" 2>&1
+	  echo $? >"$out/$name.rc"; } | tee "$out/$name.tap" &
+	wait $!
 	rc=$(cat "$out/$name.rc" 2>/dev/null || echo 1)
 	secs=$(($(date +%s) - t0))
 	if [ "$rc" != 0 ] || grep -q '^not ok' "$out/$name.tap" ||

@@ -132,8 +132,12 @@ def test_5_rolling_restart_under_load():
            (longs - len(lf), longs, answered), "all")
     figure("5 rolling restart: bytes wrong", "%d" % load.wrong, "0")
     harness.diag("stops (s from the first; SIGTERM, UP again): %r" % stops)
-    for line in describe(sf, t0)[:20]:
-        harness.diag("short failed " + line)
+    for a, b, e in sf[:20]:
+        near = min(range(3), key=lambda k: abs(a - t0 - stops[k][0]))
+        harness.diag("short failed %+.3f..%+.3f s (%+.3f s from the SIGTERM "
+                     "of backend %d): %s" % (a - t0, b - t0,
+                                             a - t0 - stops[near][0],
+                                             near + 1, e))
     for a, b, e, _ in lf[:20]:
         harness.diag("long failed %+.3f..%+.3f s: %s" % (a - t0, b - t0, e))
     assert shorts > 1000, "too little load: %d short sessions" % shorts
