@@ -109,9 +109,12 @@ def restart(d):
     return d
 
 
+# "connection from CLIENT:PORT[ via BALANCER:PORT] closed (WHY): N bytes
+# in, N out" (the balancer once a PROXY header named the client)
 CONNECTION_FROM = re.compile(
-    r"^upcased: debug: connection from (\S+?):(\d+)\b[^\n]*? closed "
-    r"\(([^)]*)\): (\d+) bytes in, (\d+) out", re.M)
+    r"^upcased: debug: connection from (\S+?):(\d+)"
+    r"(?: via (\S+?):\d+)? closed \(([^)]*)\): (\d+) bytes in, "
+    r"(\d+) out", re.M)
 
 
 def pp_conf(i, trusted=(LB,), limits=None, extra=""):
@@ -140,14 +143,14 @@ def need_setting(text, what):
 
 
 def closed_sessions(d, peer=None, bytes_in=None, every_start=False):
-    """The (peer, port, why, in, out) of each connection the debug log of
-    d reports closed, only from address peer and of bytes_in bytes if
-    given."""
+    """The (peer, port, why, in, out, via) of each connection the debug
+    log of d reports closed (via: the balancer's address, or None), only
+    from address peer and of bytes_in bytes if given."""
     text = d.stderr_all() if every_start else d.stderr()
     out = []
     for m in CONNECTION_FROM.finditer(text):
-        row = (m.group(1), int(m.group(2)), m.group(3), int(m.group(4)),
-               int(m.group(5)))
+        row = (m.group(1), int(m.group(2)), m.group(4), int(m.group(5)),
+               int(m.group(6)), m.group(3))
         if (peer is None or row[0] == peer) and \
                 (bytes_in is None or row[3] == bytes_in):
             out.append(row)

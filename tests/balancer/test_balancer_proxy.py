@@ -50,16 +50,20 @@ def through(ds, port, kind, case):
         balancer.balancer("nginx")
     errors = [e for e in (balancer.session(A, port, line(b"a", n))
                           for n in range(SESSIONS)) if e]
-    per_a = [len(balancer.closed_sessions(d, peer=A, bytes_in=40))
-             for d in ds]
+    rows_a = [balancer.closed_sessions(d, peer=A, bytes_in=40) for d in ds]
+    per_a = [len(r) for r in rows_a]
+    via_lb = sum(1 for rows in rows_a for r in rows if r[5] == LB)
     per_lb = [len(balancer.closed_sessions(d, peer=LB, bytes_in=40))
               for d in ds]
-    figure(case, "%d/%d answered; debug log names the client: %s, the "
-           "balancer: %d" % (SESSIONS - len(errors), SESSIONS,
-                             "/".join(map(str, per_a)), sum(per_lb)),
-           "all; client named on every backend; balancer 0")
+    figure(case, "%d/%d answered; debug log names the client: %s (%d of "
+           "them via the balancer), the balancer as client: %d" %
+           (SESSIONS - len(errors), SESSIONS, "/".join(map(str, per_a)),
+            via_lb, sum(per_lb)),
+           "all; the client on every backend, via the balancer; "
+           "balancer as client 0")
     assert not errors, errors[:5]
     assert sum(per_a) == SESSIONS and min(per_a) > 0, per_a
+    assert via_lb == SESSIONS, "UPCASED_PROXY/via missing: %d" % via_lb
     assert sum(per_lb) == 0, per_lb
 
 
