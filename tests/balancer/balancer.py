@@ -18,6 +18,7 @@ sets), the addresses, and how to run the three pieces:
 Every loop is bounded in time and count.
 """
 
+import atexit
 import os
 import re
 import signal
@@ -101,12 +102,6 @@ def backend(i, config, start=True):
     ready once it says READY=1."""
     return harness.Daemon(config, nports=0, start=start,
                           argv_prefix=["ip", "netns", "exec", NS_B[i]])
-
-
-def restart(d):
-    """Start d again (same config) after it stopped."""
-    d.start()
-    return d
 
 
 # "connection from CLIENT:PORT[ via BALANCER:PORT] closed (WHY): N bytes
@@ -356,7 +351,6 @@ def stop_balancers():
         b.stop()
 
 
-import atexit  # noqa: E402
 atexit.register(stop_balancers)
 
 
@@ -471,12 +465,14 @@ class Load:
             t.start()
         return self
 
+    MAX_SESSIONS = 200000       # per thread: a bound on count, too
+
     def _running(self):
         return not self.stopping.is_set() and time.monotonic() < self.t_end
 
     def _short_loop(self, k):
         n = 0
-        while self._running():
+        while self._running() and n < self.MAX_SESSIONS:
             n += 1
             line = (b"short %d.%06d through the balancer........" %
                     (k, n))[:39] + b"\n"
@@ -492,7 +488,7 @@ class Load:
         import random
         rnd = random.Random(k)
         n = 0
-        while self._running():
+        while self._running() and n < self.MAX_SESSIONS:
             n += 1
             self._long_session(k, n, 1.5 + 1.5 * rnd.random())
 
@@ -509,7 +505,8 @@ class Load:
             return
         try:
             i = 0
-            while time.monotonic() - t0 < life and self._running():
+            while time.monotonic() - t0 < life and self._running() and \
+                    i < 1000:
                 i += 1
                 line = (b"long %d.%d line %d of a streaming session, "
                         b"checked byte for byte......" % (k, n, i))[:63] \
