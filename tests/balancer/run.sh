@@ -60,7 +60,9 @@ teardown() {
 		[ -e "/run/netns/$ns" ] || continue
 		# the processes this suite started in the namespace, by pid
 		pids=$(ip netns pids "$ns" 2>/dev/null)
-		[ -n "$pids" ] && kill -9 $pids 2>/dev/null
+		# shellcheck disable=SC2086 # a list of pids
+		# shellcheck disable=SC2086 # a list of pids
+	[ -n "$pids" ] && kill -9 $pids 2>/dev/null
 		ip netns del "$ns" 2>/dev/null
 	done
 	rm -rf "$out"
@@ -77,6 +79,7 @@ do
 	kill -0 "$pid" 2>/dev/null && continue
 	echo "# removing namespace $ns, left by an earlier run"
 	pids=$(ip netns pids "$ns" 2>/dev/null)
+	# shellcheck disable=SC2086 # a list of pids
 	[ -n "$pids" ] && kill -9 $pids 2>/dev/null
 	ip netns del "$ns" 2>/dev/null
 done
