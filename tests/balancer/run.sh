@@ -61,8 +61,7 @@ teardown() {
 		# the processes this suite started in the namespace, by pid
 		pids=$(ip netns pids "$ns" 2>/dev/null)
 		# shellcheck disable=SC2086 # a list of pids
-		# shellcheck disable=SC2086 # a list of pids
-	[ -n "$pids" ] && kill -9 $pids 2>/dev/null
+		[ -n "$pids" ] && kill -9 $pids 2>/dev/null
 		ip netns del "$ns" 2>/dev/null
 	done
 	rm -rf "$out"
