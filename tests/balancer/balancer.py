@@ -137,17 +137,18 @@ def need_setting(text, what):
                                                           r.stderr))
 
 
-def closed_sessions(d, peer=None, bytes_in=None, every_start=False):
+def closed_sessions(d, peer=None, bytes_out=None, every_start=False):
     """The (peer, port, why, in, out, via) of each connection the debug
     log of d reports closed (via: the balancer's address, or None), only
-    from address peer and of bytes_in bytes if given."""
+    from address peer and with bytes_out bytes answered if given (bytes
+    in count a PROXY header too)."""
     text = d.stderr_all() if every_start else d.stderr()
     out = []
     for m in CONNECTION_FROM.finditer(text):
         row = (m.group(1), int(m.group(2)), m.group(4), int(m.group(5)),
                int(m.group(6)), m.group(3))
         if (peer is None or row[0] == peer) and \
-                (bytes_in is None or row[3] == bytes_in):
+                (bytes_out is None or row[4] == bytes_out):
             out.append(row)
     return out
 

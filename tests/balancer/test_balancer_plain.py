@@ -35,7 +35,7 @@ def spread(port, ha=None, nginx=False):
         e = balancer.session(A, port, payload(n))
         if e:
             errors.append("session %d: %s" % (n, e))
-    per = [len(balancer.closed_sessions(d, peer=balancer.LB, bytes_in=40))
+    per = [len(balancer.closed_sessions(d, peer=balancer.LB, bytes_out=40))
            for d in ds]
     if ha is not None:
         after = ha.sessions(port)

@@ -50,10 +50,10 @@ def through(ds, port, kind, case):
         balancer.balancer("nginx")
     errors = [e for e in (balancer.session(A, port, line(b"a", n))
                           for n in range(SESSIONS)) if e]
-    rows_a = [balancer.closed_sessions(d, peer=A, bytes_in=40) for d in ds]
+    rows_a = [balancer.closed_sessions(d, peer=A, bytes_out=40) for d in ds]
     per_a = [len(r) for r in rows_a]
     via_lb = sum(1 for rows in rows_a for r in rows if r[5] == LB)
-    per_lb = [len(balancer.closed_sessions(d, peer=LB, bytes_in=40))
+    per_lb = [len(balancer.closed_sessions(d, peer=LB, bytes_out=40))
               for d in ds]
     figure(case, "%d/%d answered; debug log names the client: %s (%d of "
            "them via the balancer), the balancer as client: %d" %
@@ -180,7 +180,7 @@ def test_4_access_rules_through_haproxy():
                     if e and e.startswith("closed after 0 of")
                     or e and "reset" in e.lower())
     b_ok = sum(1 for e in res_b if e is None)
-    per_b = [len(balancer.closed_sessions(d, peer=B, bytes_in=40))
+    per_b = [len(balancer.closed_sessions(d, peer=B, bytes_out=40))
              for d in ds]
     figure("4 access rules via haproxy",
            "A (denied): %d of %d closed with nothing answered; B: %d of %d "
