@@ -19,6 +19,7 @@ Every loop is bounded in time and count.
 """
 
 import atexit
+import errno
 import os
 import re
 import signal
@@ -381,10 +382,10 @@ def session(src, port, payload, timeout=5.0):
         s = connect_from(src, port, timeout=timeout)
     except OSError as e:
         return "connect: %s" % e
+    got = bytearray()
     try:
         s.sendall(payload)
         s.shutdown(socket.SHUT_WR)
-        got = bytearray()
         deadline = time.monotonic() + timeout
         while True:
             left = deadline - time.monotonic()
@@ -402,7 +403,13 @@ def session(src, port, payload, timeout=5.0):
             return "closed after %d of %d bytes answered" % (len(got),
                                                              len(exp))
         return "wrong reply %r, not %r" % (bytes(got[:60]), exp[:60])
+    except (ConnectionResetError, BrokenPipeError) as e:
+        return "reset after %d of %d bytes answered (%s)" % (
+            len(got), len(payload), e.strerror)
     except OSError as e:
+        if e.errno == errno.ENOTCONN:       # reset before our FIN
+            return "reset after %d of %d bytes answered (%s)" % (
+                len(got), len(payload), e.strerror)
         return "%s: %s" % (type(e).__name__, e)
     finally:
         s.close()
