@@ -30,9 +30,9 @@ def line(tag, n):
         + b"\n"
 
 
-def pp_backends(limits=None, extra=""):
+def pp_backends(limits=None, extra="", what="proxy_protocol"):
     balancer.need_setting(balancer.pp_conf(0, limits=limits, extra=extra),
-                          "proxy_protocol")
+                          what)
     return [balancer.backend(i, balancer.pp_conf(i, limits=limits,
                                                  extra=extra))
             for i in range(3)]
@@ -169,7 +169,8 @@ def test_4_access_rules_through_haproxy():
     """access.deny = [ A ] on each backend: A's sessions through HAProxy
     (PROXY v2) are closed with nothing answered, B's are all served."""
     balancer.in_suite()
-    ds = pp_backends(extra='access = { deny = [ "%s" ]; };' % A)
+    ds = pp_backends(extra='access = { deny = [ "%s" ]; };' % A,
+                     what="proxy_protocol or access")
     ha = balancer.balancer("haproxy")
     balancer.wait_backends_up(ha, balancer.HA_PP2)
     res_a = [balancer.session(A, balancer.HA_PP2, line(b"a", n))
