@@ -55,16 +55,25 @@ def through(ds, port, kind, case):
     via_lb = sum(1 for rows in rows_a for r in rows if r[5] == LB)
     per_lb = [len(balancer.closed_sessions(d, peer=LB, bytes_out=40))
               for d in ds]
+    # HAProxy's health checks: "haproxy check\n" answered, 14 bytes, in
+    # the balancer's own name (a v2 LOCAL header, or v1 with its address)
+    checks = [len(balancer.closed_sessions(d, peer=LB, bytes_out=14))
+              for d in ds]
     figure(case, "%d/%d answered; debug log names the client: %s (%d of "
-           "them via the balancer), the balancer as client: %d" %
+           "them via the balancer), the balancer as client: %d%s" %
            (SESSIONS - len(errors), SESSIONS, "/".join(map(str, per_a)),
-            via_lb, sum(per_lb)),
+            via_lb, sum(per_lb),
+            "; health checks answered %s" % "/".join(map(str, checks))
+            if kind == "haproxy" else ""),
            "all; the client on every backend, via the balancer; "
-           "balancer as client 0")
+           "balancer as client 0%s" % ("; checks answered on each"
+                                       if kind == "haproxy" else ""))
     assert not errors, errors[:5]
     assert sum(per_a) == SESSIONS and min(per_a) > 0, per_a
     assert via_lb == SESSIONS, "UPCASED_PROXY/via missing: %d" % via_lb
     assert sum(per_lb) == 0, per_lb
+    if kind == "haproxy":
+        assert min(checks) > 0, checks
 
 
 @harness.timeout(40)
