@@ -162,6 +162,36 @@ admit_proxy_error(struct admit *a, struct stats *st,
 	    LOG_REPEAT_INTERVAL);
 }
 
+static void
+warn_denied(_Atomic uint64_t *at, const struct sockaddr *sa,
+    const char *proto, uint32_t now)
+{
+	char peer[ADDR_STRLEN], f1[ADDR_STRLEN + 16], f0[32];
+	const char *fields[] = { f0, f1, NULL };
+
+	if (!log_due(at, (uint64_t)now + 1))
+		return;
+	addr_format(sa, peer, sizeof(peer));
+	snprintf(f0, sizeof(f0), "UPCASED_PROTOCOL=%s", proto);
+	snprintf(f1, sizeof(f1), "UPCASED_PEER=%s", peer);
+	log_event(LOG_WARNING, MSGID_DENIED, fields,
+	    "access rules: %s from %s denied (this warning is repeated at "
+	    "most every %d s)", strcmp(proto, "tcp") == 0 ? "connection" :
+	    "datagram", peer, LOG_REPEAT_INTERVAL);
+}
+
+enum admit_verdict
+admit_judge(struct admit *a, const struct admit_rules *r, struct stats *st,
+    const struct sockaddr *sa, uint32_t now)
+{
+	if (r != NULL && !acl_permits(r->access, sa)) {
+		stats_add(&st->denied, 1);
+		warn_denied(&a->denied_warned, sa, "tcp", now);
+		return ADMIT_DENIED;
+	}
+	return ADMIT_OK;
+}
+
 void
 admit_tcp_count(struct admit *a)
 {
@@ -190,6 +220,12 @@ admit_rules_new(const struct config *cf)
 		admit_rules_free(r);
 		return NULL;
 	}
+	if ((cf->access_nallow > 0 || cf->access_ndeny > 0) &&
+	    (r->access = acl_build(config_access_allow(cf), cf->access_nallow,
+	    config_access_deny(cf), cf->access_ndeny)) == NULL) {
+		admit_rules_free(r);
+		return NULL;
+	}
 	return r;
 }
 
@@ -199,6 +235,7 @@ admit_rules_free(struct admit_rules *r)
 	if (r == NULL)
 		return;
 	acl_free(r->proxy_from);
+	acl_free(r->access);
 	free(r);
 }
 
@@ -210,7 +247,11 @@ admit_proxied(const struct admit_rules *r, const struct sockaddr *sa)
 
 /* --- UDP -------------------------------------------------------------- */
 
+/* UDP denials are warned about at most this often over all workers. */
+static _Atomic uint64_t dgram_denied_warned;
+
 struct admit_dgram {
+	const struct admit_rules *rules;
 	struct ratelimit *rl;		/* per source, this worker's share */
 	uint16_t	 own[CONFIG_MAX_PORTS];
 	size_t		 nown;
@@ -256,6 +297,12 @@ admit_dgram_configure(struct admit_dgram *g, const struct config *cf)
 }
 
 void
+admit_dgram_rules(struct admit_dgram *g, const struct admit_rules *r)
+{
+	g->rules = r;
+}
+
+void
 admit_dgram_ports(struct admit_dgram *g, const uint16_t *ports, size_t n)
 {
 	if (n > CONFIG_MAX_PORTS)
@@ -271,6 +318,12 @@ admit_datagram(struct admit_dgram *g, struct stats *st,
 	if (!addr_udp_source_ok(sa, g->own, g->nown)) {
 		stats_add(&st->dgrams_dropped, 1);
 		return ADMIT_LOOP;
+	}
+	if (g->rules != NULL && !acl_permits(g->rules->access, sa)) {
+		stats_add(&st->denied, 1);
+		warn_denied(&dgram_denied_warned, sa, "udp",
+		    (uint32_t)(now_ms / 1000));
+		return ADMIT_DENIED;
 	}
 	if (!ratelimit_allow(g->rl, sa, now_ms)) {
 		stats_add(&st->dgrams_limited, 1);

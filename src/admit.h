@@ -39,6 +39,7 @@ struct admit {
 	_Atomic uint64_t	 limit_warned;	/* rate limits of warnings */
 	_Atomic uint64_t	 source_warned;
 	_Atomic uint64_t	 proxy_warned;
+	_Atomic uint64_t	 denied_warned;
 	struct srclimit		*per_source;	/* may be NULL (tests) */
 };
 
@@ -47,6 +48,7 @@ enum admit_verdict {
 	ADMIT_OK,
 	ADMIT_FULL,		/* max_connections reached */
 	ADMIT_SOURCE,		/* max_connections_per_source reached */
+	ADMIT_DENIED,		/* the access rules say no */
 	ADMIT_LOOP,		/* a datagram that could start an echo loop */
 	ADMIT_LIMITED		/* over udp.rate_limit */
 };
@@ -91,6 +93,15 @@ enum admit_verdict admit_tcp_move(struct admit *a, struct stats *st,
 void	admit_proxy_error(struct admit *a, struct stats *st,
 	    const struct sockaddr *balancer, const char *why, uint32_t now);
 
+/*
+ * Judge the client of a TCP connection (at accept, or once a PROXY
+ * header named it): the access rules.  A refusal is counted in st and
+ * warned about; the caller closes the connection.
+ */
+enum admit_verdict admit_judge(struct admit *a,
+	    const struct admit_rules *r, struct stats *st,
+	    const struct sockaddr *sa, uint32_t now);
+
 /* A connection admitted (or counted) before closes. */
 void	admit_tcp_close(struct admit *a, const struct sockaddr *sa,
 	    bool counted);
@@ -105,6 +116,7 @@ bool	admit_crowded(struct admit *a);
  */
 struct admit_rules {
 	struct acl	*proxy_from;	/* trusted balancers; NULL: none */
+	struct acl	*access;	/* access.allow/deny; NULL: all */
 };
 
 /* NULL when out of memory. */
@@ -121,6 +133,9 @@ struct admit_dgram;
 struct admit_dgram *admit_dgram_new(void);
 void	admit_dgram_free(struct admit_dgram *g);
 
+/* The rules of the latest state (see tcp_engine_rules()). */
+void	admit_dgram_rules(struct admit_dgram *g, const struct admit_rules *r);
+
 /* This worker's share of udp.rate_limit (workers: how many share). */
 void	admit_dgram_configure(struct admit_dgram *g, const struct config *cf);
 
@@ -129,7 +144,7 @@ void	admit_dgram_ports(struct admit_dgram *g, const uint16_t *ports,
 	    size_t n);
 
 /* May the datagram from sa be answered?  A refusal is counted in st
- * (dropped or limited).  now_ms: the worker clock, in ms. */
+ * (dropped, denied or limited).  now_ms: the worker clock, in ms. */
 enum admit_verdict admit_datagram(struct admit_dgram *g, struct stats *st,
 	    const struct sockaddr *sa, uint64_t now_ms);
 

@@ -38,6 +38,7 @@ enum log_target {
 #define MSGID_FD_LIMIT		"dfe7b113712d4fdf81f7b8319e713c60"
 #define MSGID_RATE_LIMITED	"90c4f883f2c4487d8a1c63528f978595"
 #define MSGID_SOURCE_LIMIT	"9895b4df784d4e71a134144d975e2fa5"
+#define MSGID_DENIED		"c525f04098fe4840b67fa334710b126b"
 #define MSGID_PROXY_ERROR	"c2c4cb0b3c1e4a65af867f9073d6031c"
 
 /* Parse "auto" | "journal" | "stderr"; -1 if none of them. */

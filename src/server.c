@@ -648,7 +648,8 @@ server_log_stopped(struct server *s)
 {
 	struct stats_snapshot st;
 	char f1[48], f2[48], f3[48], f4[48], f5[48], f6[48], f7[48], f8[48];
-	const char *fields[] = { f1, f2, f3, f4, f5, f6, f7, f8, NULL };
+	char f9[48];
+	const char *fields[] = { f1, f2, f3, f4, f5, f6, f7, f8, f9, NULL };
 
 	pool_stats(s->pool, &st);
 	snprintf(f1, sizeof(f1), "UPCASED_CONNECTIONS=%" PRIu64,
@@ -664,12 +665,14 @@ server_log_stopped(struct server *s)
 	    st.dgrams_limited);
 	snprintf(f8, sizeof(f8), "UPCASED_PROXY_ERRORS=%" PRIu64,
 	    st.proxy_errors);
+	snprintf(f9, sizeof(f9), "UPCASED_DENIED=%" PRIu64, st.denied);
 	log_event(LOG_NOTICE, MSGID_STOPPED, fields,
 	    "stopped: served %" PRIu64 " connections (%" PRIu64 " refused) "
 	    "and %" PRIu64 " datagrams (%" PRIu64 " dropped, %" PRIu64
-	    " rate-limited); %" PRIu64 " PROXY protocol errors",
-	    st.conns_total, st.conns_refused, st.dgrams_in, st.dgrams_dropped,
-	    st.dgrams_limited, st.proxy_errors);
+	    " rate-limited); %" PRIu64 " denied by the access rules, %" PRIu64
+	    " PROXY protocol errors", st.conns_total, st.conns_refused,
+	    st.dgrams_in, st.dgrams_dropped, st.dgrams_limited, st.denied,
+	    st.proxy_errors);
 }
 
 int

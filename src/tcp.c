@@ -21,7 +21,7 @@
  * header phase: its bytes collect in a small buffer of its own, nothing
  * is answered, until proxyproto.c says the PROXY header is whole; the
  * client address in it then becomes the connection's identity (admit.c
- * moves its per-source count to it), the buffer is freed, and
+ * moves its per-source count and judges it), the buffer is freed, and
  * what followed the header is ordinary input.  A bad or missing header,
  * or one still incomplete after proxy_protocol.timeout, closes the
  * connection with nothing answered.
@@ -284,10 +284,27 @@ tcp_engine_configure(struct tcp_engine *e, const struct config *cf)
 	e->transform = cf->transform;
 }
 
+/*
+ * New rules (a reload): an open connection whose client they deny is
+ * closed now.  (One still waiting for its PROXY header is judged when
+ * the header names the client; one closing is let finish.)
+ */
 void
 tcp_engine_rules(struct tcp_engine *e, const struct admit_rules *r)
 {
+	struct tcp_conn *c, *next;
+
+	if (r == e->rules)
+		return;
 	e->rules = r;
+	if (r == NULL || r->access == NULL)
+		return;
+	for (c = e->active.head; c != NULL; c = next) {
+		next = c->next;
+		if (admit_judge(e->adm, r, e->st, &c->peer.sa, e->now) !=
+		    ADMIT_OK)
+			conn_close(e, c, "denied by the new access rules");
+	}
 }
 
 void
@@ -718,10 +735,23 @@ conn_log_proxied(const struct tcp_conn *c, int version)
 	    nm.peer, nm.who, version);
 }
 
+/* The client is known: may it in?  False if c was closed. */
+static bool
+conn_judge(struct tcp_engine *e, struct tcp_conn *c)
+{
+	enum admit_verdict v;
+
+	v = admit_judge(e->adm, e->rules, e->st, &c->peer.sa, e->now);
+	if (v == ADMIT_OK)
+		return true;
+	conn_close(e, c, v == ADMIT_DENIED ? "denied" : "refused");
+	return false;
+}
+
 /*
  * The header is whole: the client it names becomes the connection's
- * identity (LOCAL and UNKNOWN keep the balancer's): admission moves its
- * per-source count.  False if c was closed.
+ * identity (LOCAL and UNKNOWN keep the balancer's), and admission judges
+ * that.  False if c was closed.
  */
 static bool
 conn_identify(struct tcp_engine *e, struct tcp_conn *c,
@@ -736,7 +766,7 @@ conn_identify(struct tcp_engine *e, struct tcp_conn *c,
 		free(c->px);
 		c->px = NULL;
 		conn_log_proxied(c, h->version);
-		return true;
+		return conn_judge(e, c);
 	}
 	c->px->balancer = c->peer;
 	memset(&c->peer, 0, sizeof(c->peer));
@@ -751,7 +781,7 @@ conn_identify(struct tcp_engine *e, struct tcp_conn *c,
 		conn_close(e, c, "refused");
 		return false;
 	}
-	return true;
+	return conn_judge(e, c);
 }
 
 /* Room for len header bytes: the buffer grows to PROXYPROTO_MAX. */
@@ -995,11 +1025,14 @@ tcp_conn_accepted(struct tcp_engine *e, int fd, const struct sockaddr *sa)
 	struct tcp_conn *c;
 	bool counted, trusted;
 
-	if (admit_tcp(e->adm, e->st, sa, e->now, &counted) != ADMIT_OK) {
+	/* A balancer's client is judged once its header names it. */
+	trusted = admit_proxied(e->rules, sa);
+	if ((!trusted && admit_judge(e->adm, e->rules, e->st, sa, e->now) !=
+	    ADMIT_OK) ||
+	    admit_tcp(e->adm, e->st, sa, e->now, &counted) != ADMIT_OK) {
 		close(fd);
 		return NULL;
 	}
-	trusted = admit_proxied(e->rules, sa);
 	accept_log(sa, trusted);
 	if ((c = conn_new(e, fd, sa, trusted)) == NULL)
 		admit_tcp_close(e->adm, sa, counted);

@@ -99,6 +99,12 @@ udp_engine_configure(struct udp_engine *u, const struct config *cf)
 }
 
 void
+udp_engine_rules(struct udp_engine *u, const struct admit_rules *r)
+{
+	admit_dgram_rules(u->guard, r);
+}
+
+void
 udp_engine_clock(struct udp_engine *u, uint64_t now_ms)
 {
 	u->now = now_ms;

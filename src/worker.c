@@ -191,6 +191,7 @@ worker_mailbox(struct worker *w, uint64_t now)
 	if (changed) {
 		tcp_engine_configure(w->tcp, &w->cf);
 		tcp_engine_rules(w->tcp, w->rules);
+		udp_engine_rules(w->udp, w->rules);
 		udp_engine_configure(w->udp, &w->cf);
 		w->cur = w->set;
 		if (w->drain && !w->draining) {

@@ -1,14 +1,16 @@
 /*
- * check_admit.c - admission: the caps, and a connection's count moving
- * from its balancer to its client.
+ * check_admit.c - admission: the caps, the access rules and the UDP
+ * guard.
  */
 #include <arpa/inet.h>
 #include <check.h>
 #include <string.h>
 #include <sys/socket.h>
 
+#include "acl.h"
 #include "admit.h"
 #include "config.h"
+#include "prefix.h"
 #include "srclimit.h"
 #include "stats.h"
 #include "unit.h"
@@ -78,6 +80,52 @@ START_TEST(test_admit_tcp_verdicts)
 }
 END_TEST
 
+START_TEST(test_judge_and_datagrams)
+{
+	struct admit a;
+	struct admit_rules r;
+	struct admit_dgram *g;
+	struct stats st;
+	struct config cf;
+	struct prefix allow, deny;
+	char err[128];
+
+	memset(&a, 0, sizeof(a));
+	memset(&st, 0, sizeof(st));
+	memset(&r, 0, sizeof(r));
+	memset(&cf, 0, sizeof(cf));
+	ck_assert_int_eq(prefix_parse("10.0.0.0/8", &allow, err,
+	    sizeof(err)), 0);
+	ck_assert_int_eq(prefix_parse("10.1.2.0/24", &deny, err,
+	    sizeof(err)), 0);
+	r.access = acl_build(&allow, 1, &deny, 1);
+	ck_assert_ptr_nonnull(r.access);
+	ck_assert(admit_judge(&a, NULL, &st, SA("192.0.2.1"), 1) == ADMIT_OK);
+	ck_assert(admit_judge(&a, &r, &st, SA("10.9.9.9"), 1) == ADMIT_OK);
+	ck_assert(admit_judge(&a, &r, &st, SA("::ffff:10.9.9.9"), 1) ==
+	    ADMIT_OK);
+	ck_assert(admit_judge(&a, &r, &st, SA("10.1.2.3"), 1) ==
+	    ADMIT_DENIED);
+	ck_assert(admit_judge(&a, &r, &st, SA("192.0.2.1"), 1) ==
+	    ADMIT_DENIED);
+	ck_assert_uint_eq(stats_get(&st.denied), 2);
+
+	g = admit_dgram_new();
+	ck_assert_ptr_nonnull(g);
+	cf.workers = 1;
+	cf.udp_rate_limit = 0;
+	admit_dgram_configure(g, &cf);
+	admit_dgram_rules(g, &r);
+	ck_assert(admit_datagram(g, &st, SA("10.9.9.9"), 0) == ADMIT_OK);
+	ck_assert(admit_datagram(g, &st, SA("10.1.2.9"), 0) == ADMIT_DENIED);
+	ck_assert_uint_eq(stats_get(&st.denied), 3);
+	admit_dgram_rules(g, NULL);
+	ck_assert(admit_datagram(g, &st, SA("10.1.2.9"), 0) == ADMIT_OK);
+	admit_dgram_free(g);
+	acl_free(r.access);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -85,6 +133,7 @@ main(void)
 	TCase *tc = tcase_create("admit");
 
 	tcase_add_test(tc, test_admit_tcp_verdicts);
+	tcase_add_test(tc, test_judge_and_datagrams);
 	suite_add_tcase(s, tc);
 	return unit_run(s);
 }

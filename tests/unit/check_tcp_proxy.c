@@ -1,6 +1,7 @@
 /*
  * check_tcp_proxy.c - the TCP engine behind a balancer: the PROXY header
- * phase, driven over an AF_UNIX socketpair with a real epoll set, the
+ * phase, and the access rules judging the real client (also when a
+ * reload brings new rules), driven over an AF_UNIX socketpair with a real epoll set, the
  * socket's peer address given as if accept() had returned it.
  */
 #include <arpa/inet.h>
@@ -415,6 +416,108 @@ START_TEST(test_header_phase_handed_over)
 }
 END_TEST
 
+static struct acl *
+acl_of(const char *allow, const char *deny)
+{
+	struct prefix a, d;
+	char err[128];
+	struct acl *acl;
+
+	if (allow != NULL)
+		ck_assert_int_eq(prefix_parse(allow, &a, err, sizeof(err)), 0);
+	if (deny != NULL)
+		ck_assert_int_eq(prefix_parse(deny, &d, err, sizeof(err)), 0);
+	acl = acl_build(&a, allow != NULL, &d, deny != NULL);
+	ck_assert_ptr_nonnull(acl);
+	return acl;
+}
+
+START_TEST(test_new_rules_close_denied)
+{
+	struct rig r;
+	struct admit_rules next;
+	struct tcp_conn *c1, *c2, *c3;
+	char buf[64];
+	bool eof;
+	int fd1, fd2, fd3;
+
+	rig_open(&r, 0, 5);
+	fd1 = rig_connect(&r, STRANGER, &c1);
+	fd2 = rig_connect(&r, "10.9.8.7", &c2);
+	fd3 = rig_connect(&r, BALANCER, &c3);	/* client 192.0.2.7 */
+	ck_assert_int_eq(write(fd3, v1, sizeof(v1) - 1),
+	    (ssize_t)sizeof(v1) - 1);
+	pump(&r);
+	ck_assert_uint_eq(tcp_count(r.e), 3);
+	next = r.rules;
+	next.access = acl_of(NULL, "10.9.9.0/24");	/* STRANGER's */
+	tcp_engine_rules(r.e, &next);
+	ck_assert_uint_eq(tcp_count(r.e), 2);
+	ck_assert_uint_eq(take(fd1, buf, sizeof(buf), &eof), 0);
+	ck_assert(eof);
+	ck_assert_uint_eq(stats_get(&r.st.denied), 1);
+	/* Deny the client behind the balancer: its connection goes too. */
+	acl_free(next.access);
+	next.access = acl_of(NULL, "192.0.2.0/24");
+	tcp_engine_rules(r.e, &r.rules);
+	tcp_engine_rules(r.e, &next);
+	ck_assert_uint_eq(tcp_count(r.e), 1);
+	ck_assert_uint_eq(take(fd3, buf, sizeof(buf), &eof), 0);
+	ck_assert(eof);
+	ck_assert_int_eq(write(fd2, "ok\n", 3), 3);
+	pump(&r);
+	ck_assert_uint_eq(take(fd2, buf, sizeof(buf), &eof), 3);
+	ck_assert_uint_eq(stats_get(&r.st.denied), 2);
+	close(fd1);
+	close(fd2);
+	close(fd3);
+	rig_close(&r);
+	acl_free(next.access);
+}
+END_TEST
+
+START_TEST(test_access_judges_the_client_not_the_balancer)
+{
+	struct rig r;
+	struct tcp_conn *c;
+	uint8_t msg[sizeof(v2) + 3];
+	char buf[64];
+	bool eof;
+	int fd;
+
+	rig_open(&r, 0, 5);
+	/* Only 192.0.2.0/24 may in: not the balancer itself. */
+	r.rules.access = acl_of("192.0.2.0/24", NULL);
+	fd = rig_connect(&r, BALANCER, &c);
+	ck_assert_ptr_nonnull(c);
+	memcpy(msg, v2, sizeof(v2));
+	memcpy(msg + sizeof(v2), "ab\n", 3);
+	ck_assert_int_eq(write(fd, msg, sizeof(msg)), (ssize_t)sizeof(msg));
+	pump(&r);
+	ck_assert_uint_eq(take(fd, buf, sizeof(buf), &eof), 3);
+	ck_assert_mem_eq(buf, "AB\n", 3);
+	close(fd);
+	/* A LOCAL header is judged on the balancer: denied. */
+	fd = rig_connect(&r, BALANCER, &c);
+	ck_assert_int_eq(write(fd, v2_local, sizeof(v2_local)),
+	    (ssize_t)sizeof(v2_local));
+	ck_assert_int_eq(write(fd, "x\n", 2), 2);
+	pump(&r);
+	ck_assert_uint_eq(take(fd, buf, sizeof(buf), &eof), 0);
+	ck_assert(eof);
+	close(fd);
+	/* An untrusted peer outside the list: refused at accept. */
+	fd = rig_connect(&r, STRANGER, &c);
+	ck_assert_ptr_null(c);
+	ck_assert_uint_eq(stats_get(&r.st.denied), 2);
+	close(fd);
+	pump(&r);
+	acl_free(r.rules.access);
+	r.rules.access = NULL;
+	rig_close(&r);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -431,6 +534,8 @@ main(void)
 	tcase_add_test(tc, test_untrusted_header_is_data);
 	tcase_add_test(tc, test_per_source_moves_to_the_client);
 	tcase_add_test(tc, test_header_phase_handed_over);
+	tcase_add_test(tc, test_new_rules_close_denied);
+	tcase_add_test(tc, test_access_judges_the_client_not_the_balancer);
 	suite_add_tcase(s, tc);
 	return unit_run(s);
 }
