@@ -10,7 +10,9 @@
 #   3. TSan: make check;
 #   4. every libFuzzer target for FUZZ_SECONDS (default 60) each
 #      (tests/fuzz/run.sh, clang -fsanitize=fuzzer,address,undefined);
-#   5. the system test on a real systemd in a container (tests/system),
+#   5. the load-balancer suite (tests/balancer): the gcc build behind the
+#      real HAProxy and nginx, in network namespaces (root);
+#   6. the system test on a real systemd in a container (tests/system),
 #      when this is root with systemd-nspawn; said clearly when skipped.
 # Ends with "N passed, N failed" over every test case of every stage, and
 # exits non-zero if anything failed.
@@ -139,6 +141,21 @@ FUZZ_OUT="$out/fuzz" FUZZ_SECONDS="${FUZZ_SECONDS:-60}" \
 rc=$?
 grep -E '^(ok|not ok)' "$out/fuzz.out"
 count_tap "$out/fuzz.out" "fuzz" $rc
+
+note "load-balancer suite (real HAProxy and nginx, network namespaces)"
+if [ "$(id -u)" = 0 ] && [ -x "$out/gcc/src/upcased" ]; then
+	( cd "$out/gcc" && make check-balancer >balancer.out 2>&1 )
+	rc=$?
+	grep -E '^(ok|not ok)' "$out/gcc/balancer.out"
+	sed -n '/^# --- figures/,$p' "$out/gcc/balancer.out"
+	count_tap "$out/gcc/balancer.out" "balancer suite" $rc
+elif [ "${CI:-}" = true ]; then
+	echo "FAILED: in CI the balancer suite must run (root, a gcc build)"
+	failed=$((failed + 1)); failures+=("balancer suite could not run")
+else
+	echo "SKIPPED: the balancer suite needs root (network namespaces)" \
+	    "and the gcc build"
+fi
 
 note "system test (real systemd in a container)"
 if [ -x "$top/tests/system/run.sh" ] && [ "$(id -u)" = 0 ] &&
