@@ -81,9 +81,12 @@ def figure(case, fig, bound):
 # ---------------------------------------------------------------------------
 
 def backend_conf(i, port=PLAIN, udp=True, limits=None, extra="",
-                 udp_rate=None, udp_burst=None, level="debug"):
+                 udp_rate=None, udp_burst=None, level="debug",
+                 udp_balancers=()):
     """Config text of backend i (0..2) listening on port (TCP, and UDP
-    when udp) on its own address; debug log (one line per connection)."""
+    when udp) on its own address; debug log (one line per connection).
+    udp_balancers: udp.balancers, the addresses whose datagrams are
+    rate-limited per source port (one client session each)."""
     lim = {"max_connections_per_source": 0, "idle_timeout": 0}
     lim.update(limits or {})
     text = harness.conf(tcp="[ %d ]" % port,
@@ -95,6 +98,11 @@ def backend_conf(i, port=PLAIN, udp=True, limits=None, extra="",
         old = "rate_limit = %d;" % udp_rate
         assert text.count(old) == 1, text
         text = text.replace(old, "%s rate_burst = %d;" % (old, udp_burst))
+    if udp_balancers:
+        old = "udp = { ports = "
+        assert text.count(old) == 1, text
+        text = text.replace(old, "udp = { balancers = [ %s ]; ports = " %
+                            ", ".join('"%s"' % a for a in udp_balancers))
     return text
 
 

@@ -4,9 +4,11 @@ proxy_responses 1) to the three backends.
 
 nginx relays each datagram from its own address, with one source port
 per client session, so every client reaches a backend from the same
-address.  20 clients, each well under the backends' udp.rate_limit, must
-all be answered: every datagram exactly once, right, and spread over the
-three backends.
+address.  The backends declare it in udp.balancers, so their rate limit
+keeps one bucket per (nginx's address, source port), that is per
+session, instead of one for all.  20 clients, each well under the
+backends' udp.rate_limit, must all be answered: every datagram exactly
+once, right, and spread over the three backends.
 
 Run by tests/balancer/run.sh inside the client namespace.  Each case
 prints "# FIGURE scenario | figure | bound" and asserts its bound.
@@ -38,12 +40,14 @@ def status_after_reload(d):
 @harness.timeout(60)
 def test_7_udp_through_nginx():
     """20 clients (from addresses A, B, C) each send 100 datagrams at
-    50/s through nginx, the backends' rate limit being 200/s per source:
+    50/s through nginx, the backends' rate limit being 200/s per source
+    and nginx's address in their udp.balancers:
     every datagram answered exactly once and right; all three backends
     answered some."""
     balancer.in_suite()
     ds = [balancer.backend(i, balancer.backend_conf(
-        i, udp_rate=RATE_LIMIT, udp_burst=BURST, level="info"))
+        i, udp_rate=RATE_LIMIT, udp_burst=BURST, level="info",
+        udp_balancers=(balancer.LB,)))
         for i in range(3)]
     balancer.balancer("nginx")
     socks = []
