@@ -1111,6 +1111,7 @@ START_TEST(shipped_config_complete)
 		"\n\tmax_connections_per_source = 256;",
 		"\n\tcrowded_idle_timeout = 10;",
 		"\n\tconnection_rate = 0;", "\n\tconnection_burst = 100;",
+		"\n\tbalancers = [ ];",
 		"\nproxy_protocol = {", "\n\tfrom = [ ];", "\n\ttimeout = 5;",
 		"\naccess = {", "\n\tallow = [ ];", "\n\tdeny = [ ];",
 		"\nlog = {", "\n\tlevel = \"info\";",
