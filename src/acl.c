@@ -83,22 +83,18 @@ key_eq(struct key a, struct key b)
 	return a.hi == b.hi && a.lo == b.lo;
 }
 
-static uint64_t
-be64(const uint8_t *p)
-{
-	uint64_t v = 0;
-	int i;
-
-	for (i = 0; i < 8; i++)
-		v = v << 8 | p[i];
-	return v;
-}
-
 static uint32_t
 be32(const uint8_t *p)
 {
 	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
 	    (uint32_t)p[2] << 8 | p[3];
+}
+
+/* Big-endian bytes as a number; compilers make this one bswap. */
+static uint64_t
+be64(const uint8_t *p)
+{
+	return (uint64_t)be32(p) << 32 | be32(p + 4);
 }
 
 /* The range of p; host bits are cleared even if the caller left some. */
@@ -304,8 +300,7 @@ find4(const uint32_t *k, size_t n, uint32_t key)
 
 	while (n > 1) {
 		half = n / 2;
-		if (base[half] <= key)
-			base += half;
+		base = base[half] <= key ? base + half : base;	/* cmov */
 		n -= half;
 	}
 	return (size_t)(base - k);
@@ -316,11 +311,14 @@ find6(const struct key *k, size_t n, struct key key)
 {
 	const struct key *base = k;
 	size_t half;
+	unsigned le;
 
 	while (n > 1) {
 		half = n / 2;
-		if (!key_lt(key, base[half]))
-			base += half;
+		/* base[half] <= key, without a branch to mispredict */
+		le = (base[half].hi < key.hi) |
+		    ((base[half].hi == key.hi) & (base[half].lo <= key.lo));
+		base += half & ((size_t)0 - (size_t)le);
 		n -= half;
 	}
 	return (size_t)(base - k);
