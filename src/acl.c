@@ -238,22 +238,44 @@ sweep(struct rule *r, size_t n, struct key max, uint8_t none,
 	return nb;
 }
 
+/*
+ * p as lookups see addresses: an IPv4-mapped IPv6 prefix of /96 or
+ * longer (which prefix_parse() never gives, but a caller may build) is
+ * the IPv4 prefix it carries, since mapped peers are judged as IPv4.
+ */
+static const struct prefix *
+canonical(const struct prefix *p, struct prefix *tmp)
+{
+	static const uint8_t mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	    0xff, 0xff };
+
+	if (p->family != AF_INET6 || p->len < 96 ||
+	    memcmp(p->addr, mapped, sizeof(mapped)) != 0)
+		return p;
+	memset(tmp, 0, sizeof(*tmp));
+	tmp->family = AF_INET;
+	tmp->len = (uint8_t)(p->len > 128 ? 32 : p->len - 96);
+	memcpy(tmp->addr, p->addr + 12, 4);
+	return tmp;
+}
+
 /* The rules of one family from both lists, sorted; *n of them. */
 static struct rule *
 gather(int family, const struct prefix *allow, size_t nallow,
     const struct prefix *deny, size_t ndeny, size_t *n)
 {
+	const struct prefix *p;
+	struct prefix tmp;
 	struct rule *r;
 	size_t i, k = 0;
 
 	if ((r = malloc((nallow + ndeny + 1) * sizeof(*r))) == NULL)
 		return NULL;
-	for (i = 0; i < nallow; i++)
-		if (allow[i].family == family)
-			rule_of(&allow[i], false, &r[k++]);
-	for (i = 0; i < ndeny; i++)
-		if (deny[i].family == family)
-			rule_of(&deny[i], true, &r[k++]);
+	for (i = 0; i < nallow + ndeny; i++) {
+		p = canonical(i < nallow ? &allow[i] : &deny[i - nallow], &tmp);
+		if (p->family == family)
+			rule_of(p, i >= nallow, &r[k++]);
+	}
 	qsort(r, k, sizeof(*r), rule_cmp);
 	*n = k;
 	return r;

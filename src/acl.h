@@ -19,8 +19,9 @@
 struct acl;		/* immutable once built; shared read-only by worker threads */
 
 /*
- * From allow[0..nallow) and deny[0..ndeny) (canonical prefixes, as
- * prefix_parse() gives; duplicates allowed).  NULL on ENOMEM.
+ * From allow[0..nallow) and deny[0..ndeny), as prefix_parse() gives them
+ * (duplicates allowed; host bits are ignored, and an IPv4-mapped IPv6
+ * prefix of /96 or longer counts as the IPv4 one).  NULL on ENOMEM.
  */
 struct acl	*acl_build(const struct prefix *allow, size_t nallow,
 		    const struct prefix *deny, size_t ndeny);

@@ -310,6 +310,30 @@ START_TEST(test_host_bits_ignored)
 }
 END_TEST
 
+/* An IPv4-mapped IPv6 prefix built by hand counts as IPv4. */
+START_TEST(test_mapped_rule)
+{
+	struct prefix p[2];
+	struct acl *a;
+
+	memset(p, 0, sizeof(p));
+	p[0].family = AF_INET6;
+	p[0].len = 120;				/* ::ffff:192.0.2.0/120 */
+	p[0].addr[10] = p[0].addr[11] = 0xff;
+	p[0].addr[12] = 192;
+	p[0].addr[14] = 2;
+	p[1].family = AF_INET6;
+	p[1].len = 80;				/* ::/80: IPv6 only */
+	a = acl_build(p, 2, NULL, 0);
+	ck_assert_ptr_nonnull(a);
+	expect(a, true, L("192.0.2.1", "::ffff:192.0.2.1", "::1",
+	    "::1:0:1"));
+	expect(a, false, L("192.0.3.1", "::ffff:192.0.3.1", "::ffff:0:1",
+	    "1::"));
+	acl_free(a);
+}
+END_TEST
+
 /* --- random lists against a linear oracle -------------------------------- */
 
 static uint64_t
@@ -698,6 +722,7 @@ acl_suite(void)
 	tcase_add_test(tc, test_nests);
 	tcase_add_test(tc, test_other_family);
 	tcase_add_test(tc, test_host_bits_ignored);
+	tcase_add_test(tc, test_mapped_rule);
 	suite_add_tcase(s, tc);
 	/* Linear oracles are slow under sanitizers and valgrind. */
 	tcase_set_timeout(tr, 300);
