@@ -3,9 +3,9 @@
  *
  * Built once per configuration load (by the thread that loads it) from
  * two lists of prefixes, then immutable: the workers share it read-only
- * and look sources up without locks or allocation.  A lookup costs a
- * binary search over at most 2 n + 1 ranges, so about log2(n) steps: 15
- * at 10,000 rules (see acl.c).  Pure: no I/O.
+ * and look sources up without locks or allocation.  A lookup is an
+ * index load and a short search among at most 2 n + 1 ranges, about as
+ * fast with 50,000 rules as with 10 (see acl.c).  Pure: no I/O.
  */
 #ifndef UPCASED_ACL_H
 #define UPCASED_ACL_H
@@ -19,8 +19,9 @@
 struct acl;		/* immutable once built; shared read-only by worker threads */
 
 /*
- * From allow[0..nallow) and deny[0..ndeny) (canonical prefixes, as
- * prefix_parse() gives; duplicates allowed).  NULL on ENOMEM.
+ * From allow[0..nallow) and deny[0..ndeny), as prefix_parse() gives them
+ * (duplicates allowed; host bits are ignored, and an IPv4-mapped IPv6
+ * prefix of /96 or longer counts as the IPv4 one).  NULL on ENOMEM.
  */
 struct acl	*acl_build(const struct prefix *allow, size_t nallow,
 		    const struct prefix *deny, size_t ndeny);

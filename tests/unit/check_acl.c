@@ -310,6 +310,30 @@ START_TEST(test_host_bits_ignored)
 }
 END_TEST
 
+/* An IPv4-mapped IPv6 prefix built by hand counts as IPv4. */
+START_TEST(test_mapped_rule)
+{
+	struct prefix p[2];
+	struct acl *a;
+
+	memset(p, 0, sizeof(p));
+	p[0].family = AF_INET6;
+	p[0].len = 120;				/* ::ffff:192.0.2.0/120 */
+	p[0].addr[10] = p[0].addr[11] = 0xff;
+	p[0].addr[12] = 192;
+	p[0].addr[14] = 2;
+	p[1].family = AF_INET6;
+	p[1].len = 80;				/* ::/80: IPv6 only */
+	a = acl_build(p, 2, NULL, 0);
+	ck_assert_ptr_nonnull(a);
+	expect(a, true, L("192.0.2.1", "::ffff:192.0.2.1", "::1",
+	    "::1:0:1"));
+	expect(a, false, L("192.0.3.1", "::ffff:192.0.3.1", "::ffff:0:1",
+	    "1::"));
+	acl_free(a);
+}
+END_TEST
+
 /* --- random lists against a linear oracle -------------------------------- */
 
 static uint64_t
@@ -542,6 +566,120 @@ against_oracle(uint64_t seed, size_t nrules, unsigned deny_pct,
 	free(deny);
 }
 
+/* Judge p with a and with the oracle; fail with both answers. */
+static void
+judge(const struct acl *a, const struct prefix *allow, size_t na,
+    const struct prefix *deny, size_t nd, const struct prefix *p,
+    bool mapped)
+{
+	struct sockaddr_storage ss;
+	char buf[PREFIX_STRLEN];
+	bool want_p, want_m, got_p, got_m;
+	uint64_t s = mapped ? 4 : 1;	/* to_sockaddr: % 4 == 0 maps */
+
+	oracle(allow, na, deny, nd, p, &want_p, &want_m);
+	to_sockaddr(&s, p, &ss);
+	got_p = acl_permits(a, (struct sockaddr *)&ss);
+	got_m = acl_matches(a, (struct sockaddr *)&ss);
+	prefix_format(p, buf, sizeof(buf));
+	ck_assert_msg(got_p == want_p && got_m == want_m, "%s: permits %d "
+	    "(want %d), matches %d (want %d)", buf, got_p, want_p, got_m,
+	    want_m);
+}
+
+/*
+ * Rules packed in one block, so the index skips their common bits:
+ * every address in and around the block, and both ends of the space.
+ */
+START_TEST(test_index_block)
+{
+	struct prefix allow[300], deny[300], p;
+	size_t na = 0, nd = 0, i;
+	uint32_t v, lo, hi;
+	struct acl *a;
+
+	/* 10.0.0.0/16: /24s and /26s, alternately allowed and denied. */
+	for (i = 0; i < 256; i += 3) {
+		memset(&p, 0, sizeof(p));
+		p.family = AF_INET;
+		p.addr[0] = 10;
+		p.addr[2] = (uint8_t)i;
+		p.len = 24;
+		if (i % 2)
+			deny[nd++] = p;
+		else
+			allow[na++] = p;
+		p.addr[3] = 64;
+		p.len = 26;
+		if (i % 2)
+			allow[na++] = p;
+		else
+			deny[nd++] = p;
+	}
+	a = acl_build(allow, na, deny, nd);
+	ck_assert_ptr_nonnull(a);
+	lo = 10u << 24 | 0 << 16;
+	hi = 10u << 24 | 1 << 16;
+	for (v = lo - 300; v != hi + 300; v++) {
+		memset(&p, 0, sizeof(p));
+		p.family = AF_INET;
+		p.len = 32;
+		p.addr[0] = (uint8_t)(v >> 24);
+		p.addr[1] = (uint8_t)(v >> 16);
+		p.addr[2] = (uint8_t)(v >> 8);
+		p.addr[3] = (uint8_t)v;
+		judge(a, allow, na, deny, nd, &p, v % 7 == 0);
+	}
+	for (i = 0; i < 2; i++) {
+		memset(&p, 0, sizeof(p));
+		p.family = AF_INET;
+		p.len = 32;
+		memset(p.addr, i ? 0xff : 0, 4);
+		judge(a, allow, na, deny, nd, &p, false);
+	}
+	acl_free(a);
+
+	/* 200 IPv6 hosts and /124s inside one /64: the index's bits run out. */
+	na = nd = 0;
+	for (i = 0; i < 200; i++) {
+		p = (struct prefix){ AF_INET6, 128, { 0x20, 0x01, 0x0d, 0xb8 } };
+		p.addr[14] = (uint8_t)(i / 16);
+		p.addr[15] = (uint8_t)(i * 16 % 256 + i % 3);
+		if (i % 4 == 1) {
+			p.len = 124;
+			prefix_mask(&p);
+		}
+		if (i % 3)
+			allow[na++] = p;
+		else
+			deny[nd++] = p;
+	}
+	a = acl_build(allow, na, deny, nd);
+	ck_assert_ptr_nonnull(a);
+	for (v = 0; v < 16 * 256 + 300; v++) {
+		p = (struct prefix){ AF_INET6, 128, { 0x20, 0x01, 0x0d, 0xb8 } };
+		p.addr[14] = (uint8_t)(v >> 8);
+		p.addr[15] = (uint8_t)v;
+		if (v >= 16 * 256) {	/* the /64 before and the one after */
+			p.addr[7] = v % 2 ? 1 : 0;
+			p.addr[6] = v % 2 ? 0 : 0xff;
+			p.addr[5] = v % 2 ? 0 : 0xff;
+			p.addr[4] = v % 2 ? 0 : 0xff;
+			p.addr[3] = v % 2 ? 0xb8 : 0xb7;
+		}
+		judge(a, allow, na, deny, nd, &p, false);
+	}
+	for (i = 0; i < 2; i++) {
+		memset(&p, 0, sizeof(p));
+		p.family = AF_INET6;
+		p.len = 128;
+		memset(p.addr, i ? 0xff : 0, 16);
+		judge(a, allow, na, deny, nd, &p, false);
+	}
+	acl_free(a);
+}
+END_TEST
+
 START_TEST(test_oracle_10000)
 {
 	against_oracle(0x9e3779b97f4a7c15ull, 10000, 30, 20000);
@@ -584,9 +722,11 @@ acl_suite(void)
 	tcase_add_test(tc, test_nests);
 	tcase_add_test(tc, test_other_family);
 	tcase_add_test(tc, test_host_bits_ignored);
+	tcase_add_test(tc, test_mapped_rule);
 	suite_add_tcase(s, tc);
 	/* Linear oracles are slow under sanitizers and valgrind. */
 	tcase_set_timeout(tr, 300);
+	tcase_add_test(tr, test_index_block);
 	tcase_add_test(tr, test_oracle_10000);
 	tcase_add_test(tr, test_oracle_small);
 	tcase_add_test(tr, test_oracle_one_list);
