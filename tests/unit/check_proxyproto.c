@@ -540,8 +540,11 @@ START_TEST(test_v1_malformed)
 		    "PROXY TCP4 1.2.3.4\0 5.6.7.8 1 2\r\n";
 		static const uint8_t nul_port[] =
 		    "PROXY TCP4 1.2.3.4 5.6.7.8 1\0 2\r\n";
+		static const uint8_t nul_addr6[] =
+		    "PROXY TCP6 ::1 ::1\0 1 2\r\n";
 
 		bad_at(nul_addr, sizeof(nul_addr) - 1, 18, "source");
+		bad_at(nul_addr6, sizeof(nul_addr6) - 1, 18, "destination");
 		bad_at(nul_port, sizeof(nul_port) - 1, 28, "port");
 	}
 }
