@@ -394,8 +394,8 @@ START_TEST(test_v1_unknown)
 		"PROXY UNKNOWN 1.2.3.4 5.6.7.8 1 2\r\n",
 		"PROXY UNKNOWN whatever  it\tsays, even \x01\x7f\xff\r\n",
 		/* the spec's worst case: 107 bytes */
-		"PROXY UNKNOWN ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff "
-		"ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff 65535 65535\r\n",
+		("PROXY UNKNOWN ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff "
+		"ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff 65535 65535\r\n"),
 	};
 	struct proxyproto_header h;
 	uint8_t nul[] = "PROXY UNKNOWN \0\0 x\r\n";
