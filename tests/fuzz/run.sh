@@ -4,7 +4,8 @@
 #
 #   FUZZ_SECONDS   time per target (default 60)
 #   FUZZ_OUT       build and scratch directory (default build-fuzz)
-#   FUZZ_TARGETS   targets to run (default: "config tcp transform exitmatch")
+#   FUZZ_TARGETS   targets to run (default: "config tcp transform exitmatch
+#                  proxyproto")
 #   FUZZ_CC        compiler (default clang)
 #
 # Layout under $FUZZ_OUT: obj/ and libupcased-fuzz.a (src/*.c but main.c
@@ -21,7 +22,7 @@ top=$PWD
 out=${FUZZ_OUT:-build-fuzz}
 case $out in /*) ;; *) out=$top/$out ;; esac
 secs=${FUZZ_SECONDS:-60}
-read -r -a targets <<<"${FUZZ_TARGETS:-config tcp transform exitmatch}"
+read -r -a targets <<<"${FUZZ_TARGETS:-config tcp transform exitmatch proxyproto}"
 cc=${FUZZ_CC:-clang}
 jobs=$(nproc 2>/dev/null || echo 2)
 
