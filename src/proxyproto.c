@@ -73,7 +73,7 @@ v1_fields_min(enum v1_field from, int family)
 	size_t need = 0;
 	int f;
 
-	for (f = from; f < V1_NFIELDS; f++)
+	for (f = (int)from; f < V1_NFIELDS; f++)
 		need += 1 + v1_field_min((enum v1_field)f, family);
 	return need;
 }

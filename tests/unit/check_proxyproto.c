@@ -394,8 +394,8 @@ START_TEST(test_v1_unknown)
 		"PROXY UNKNOWN 1.2.3.4 5.6.7.8 1 2\r\n",
 		"PROXY UNKNOWN whatever  it\tsays, even \x01\x7f\xff\r\n",
 		/* the spec's worst case: 107 bytes */
-		"PROXY UNKNOWN ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff "
-		"ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff 65535 65535\r\n",
+		("PROXY UNKNOWN ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff "
+		"ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff 65535 65535\r\n"),
 	};
 	struct proxyproto_header h;
 	uint8_t nul[] = "PROXY UNKNOWN \0\0 x\r\n";
@@ -540,8 +540,11 @@ START_TEST(test_v1_malformed)
 		    "PROXY TCP4 1.2.3.4\0 5.6.7.8 1 2\r\n";
 		static const uint8_t nul_port[] =
 		    "PROXY TCP4 1.2.3.4 5.6.7.8 1\0 2\r\n";
+		static const uint8_t nul_addr6[] =
+		    "PROXY TCP6 ::1 ::1\0 1 2\r\n";
 
 		bad_at(nul_addr, sizeof(nul_addr) - 1, 18, "source");
+		bad_at(nul_addr6, sizeof(nul_addr6) - 1, 18, "destination");
 		bad_at(nul_port, sizeof(nul_port) - 1, 28, "port");
 	}
 }
