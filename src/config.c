@@ -67,7 +67,7 @@ struct wide {
 struct parse {
 	struct config		*cf;
 	const char		*name;		/* file name for messages */
-	char			 msgs[CONFIG_ERRLEN - TAIL_LEN]; /* one a line */
+	char			 msgs[CONFIG_ERRLEN - TAIL_LEN]; /* 1 a line */
 	size_t			 used;		/* strlen(msgs) */
 	unsigned		 nerr;		/* lines in msgs */
 	unsigned		 nmore;		/* errors left out of msgs */
@@ -1357,7 +1357,8 @@ scan_included(struct parse *p, const config_t *lc)
 	int rc;
 
 	for (i = 0; i < lc->num_filenames; i++) {
-		if (read_file(lc->filenames[i], &text, err, sizeof(err)) == -1) {
+		if (read_file(lc->filenames[i], &text, err,
+		    sizeof(err)) == -1) {
 			report(p, "%s", err);
 			return -1;
 		}
