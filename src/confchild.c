@@ -7,11 +7,12 @@
  * runs in a forked child, which writes back through a pipe either the
  * whole flat struct config and exits 0, or the error text (every error
  * of the file, one a line, at most CONFIG_ERRLEN bytes) and exits
- * EX_CONFIG.  The parent reads as the child writes: a reply larger than
- * the pipe's buffer does not stall the child.  Anything else - another status, a signal, a short or
- * overlong reply, no answer within CHILD_TIMEOUT_MS (an @include of a
- * FIFO blocks forever) - is reported as the parser failing, and a child
- * that overstays is killed.  The parent always reaps its child.
+ * EX_CONFIG.  The parent reads as the child writes, so a reply larger
+ * than the pipe's buffer (a struct config is about 900 KB) does not
+ * stall the child.  Anything else - another status, a signal, a short
+ * or overlong reply, no answer within CHILD_TIMEOUT_MS (an @include of
+ * a FIFO blocks forever) - is reported as the parser failing, and a
+ * child that overstays is killed.  The parent always reaps its child.
  *
  * The child leaves with _exit(): it must not run the daemon's atexit
  * handlers or flush a copy of its stdio buffers.  libconfig's own exit()

@@ -104,7 +104,7 @@ struct config {
 	/* proxy_protocol: trusted balancers (none: PROXY protocol off). */
 	struct prefix		 proxy_from[CONFIG_MAX_PROXY_FROM];
 	unsigned		 proxy_nfrom;
-	unsigned		 proxy_timeout;	/* seconds for the whole header */
+	unsigned		 proxy_timeout;	/* seconds for a whole header */
 	/*
 	 * access: access[0 .. access_nallow) is access.allow, the next
 	 * access_ndeny are access.deny, each in file order, canonical
