@@ -5,11 +5,11 @@
  * @include of a directory: "input in flex scanner failed", status 2).
  * In the daemon that would end the service on a reload.  So the parse
  * runs in a forked child, which writes back through a pipe either the
- * whole flat struct config and exits 0, or the error text (every error
- * of the file, one a line, at most CONFIG_ERRLEN bytes) and exits
- * EX_CONFIG.  The parent reads as the child writes, so a reply larger
- * than the pipe's buffer (a struct config is about 900 KB) does not
- * stall the child.  Anything else - another status, a signal, a short
+ * flat struct config (its used part, config_used_size(): the access
+ * rules it holds, not the whole 900 KB array) and exits 0, or the error
+ * text (every error of the file, one a line, at most CONFIG_ERRLEN
+ * bytes) and exits EX_CONFIG.  The parent reads as the child writes, so
+ * a reply larger than the pipe's buffer does not stall the child.  Anything else - another status, a signal, a short
  * or overlong reply, no answer within CHILD_TIMEOUT_MS (an @include of
  * a FIFO blocks forever) - is reported as the parser failing, and a
  * child that overstays is killed.  The parent always reaps its child.
@@ -116,7 +116,7 @@ child(int fd, const char *path)
 
 	child_signals();
 	if (config_parse_file(path, &cf, err, sizeof(err)) == 0)
-		_exit(write_all(fd, &cf, sizeof(cf)) == 0 ?
+		_exit(write_all(fd, &cf, config_used_size(&cf)) == 0 ?
 		    CHILD_EX_OK : CHILD_EX_OSERR);
 	_exit(write_all(fd, err, strlen(err)) == 0 ?
 	    CHILD_EX_CONFIG : CHILD_EX_OSERR);
@@ -167,10 +167,16 @@ static int
 decode(const char *path, int status, const char *buf, size_t got,
     struct config *cf, char *err, size_t errlen)
 {
+	const size_t head = offsetof(struct config, access);
+
+	/* The child sends the used part of its config (config_copy()). */
 	if (WIFEXITED(status) && WEXITSTATUS(status) == CHILD_EX_OK &&
-	    got == sizeof(*cf)) {
-		memcpy(cf, buf, sizeof(*cf));
-		return 0;
+	    got >= head) {
+		memcpy(cf, buf, head);
+		if (got == config_used_size(cf)) {
+			memcpy(cf->access, buf + head, got - head);
+			return 0;
+		}
 	}
 	if (WIFEXITED(status) && WEXITSTATUS(status) == CHILD_EX_CONFIG &&
 	    got > 0 && got < CONFIG_ERRLEN) {

@@ -1551,6 +1551,23 @@ config_level_name(int level)
 	return NULL;
 }
 
+size_t
+config_used_size(const struct config *cf)
+{
+	size_t n = (size_t)cf->access_nallow + cf->access_ndeny;
+
+	if (n > CONFIG_MAX_ACCESS)
+		n = CONFIG_MAX_ACCESS;
+	return offsetof(struct config, access) + n * sizeof(cf->access[0]);
+}
+
+void
+config_copy(struct config *dst, const struct config *src)
+{
+	if (dst != src)
+		memcpy(dst, src, config_used_size(src));
+}
+
 bool
 config_udp_port_is_ours(const struct config *cf, uint16_t port)
 {

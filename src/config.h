@@ -168,4 +168,13 @@ const char *config_level_name(int level);
 /* Is port one of the UDP ports of cf? (for the echo loop guard) */
 bool	config_udp_port_is_ours(const struct config *cf, uint16_t port);
 
+/*
+ * The bytes of cf that hold something: everything but the unused tail of
+ * access[].  A struct config is about 900 KB because of that array, but a
+ * copy (to a worker's mailbox, through the parsing child's pipe) needs
+ * only these bytes, and the pages of the tail are never touched.
+ */
+size_t	config_used_size(const struct config *cf);
+void	config_copy(struct config *dst, const struct config *src);
+
 #endif /* UPCASED_CONFIG_H */

@@ -450,7 +450,7 @@ server_reload_apply(struct server *s, const struct config *cf)
 	server_bury(s, s->set, next);
 	old = s->set;
 	s->set = next;
-	s->cf = *cf;
+	config_copy(&s->cf, cf);
 	log_set_level(cf->log_level);
 	if (pool_apply(s->pool, &s->cf, s->set, rules) == -1)
 		log_errx("no worker thread could be started");
@@ -686,7 +686,7 @@ server_run(const struct config *cf)
 	/* On the heap: struct config is large (the access rules). */
 	if ((s = calloc(1, sizeof(*s))) == NULL)
 		fatal(EX_OSERR, "calloc");
-	s->cf = *cf;
+	config_copy(&s->cf, cf);
 	s->sigfd = s->timerfd = s->wakefd = -1;
 	notify_init();
 	if (server_signals(s) == -1 || server_timer(s) == -1 ||

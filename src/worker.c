@@ -383,7 +383,7 @@ pool_post(struct pool *p, struct worker *w)
 {
 	pthread_mutex_lock(&w->mu);
 	w->gen = p->gen;
-	w->cf = p->cf;
+	config_copy(&w->cf, &p->cf);
 	w->set = p->set;
 	w->rules = p->rules;
 	pthread_mutex_unlock(&w->mu);
@@ -496,7 +496,7 @@ pool_apply(struct pool *p, const struct config *cf,
 	pool_retire_rules(p);
 	p->rules = rules;
 	p->gen++;
-	p->cf = *cf;
+	config_copy(&p->cf, cf);
 	p->set = set;
 	admit_configure(p->adm, cf);
 	while (p->n > want && p->n > 1)

@@ -1756,7 +1756,35 @@ START_TEST(access_through_child)
 	ck_assert_uint_eq(cf.access_nallow, 6000);
 	ck_assert_uint_eq(cf.access_ndeny, 4000);
 	assert_prefix(&config_access_deny(&cf)[3999], "10.0.39.15");
-	ck_assert(memcmp(&cf, &direct, sizeof(cf)) == 0);
+	/* The child sends the used part only: compare that. */
+	ck_assert_uint_eq(config_used_size(&cf), config_used_size(&direct));
+	ck_assert(memcmp(&cf, &direct, config_used_size(&cf)) == 0);
+}
+END_TEST
+
+START_TEST(copy_used_part)
+{
+	static struct config dst;
+	size_t used;
+
+	accept_text("access = { allow = [ \"10.0.0.0/8\", \"::1\" ];\n"
+	    "  deny = [ \"10.1.0.0/16\" ]; };");
+	used = config_used_size(&cf);
+	ck_assert_uint_eq(used, offsetof(struct config, access) +
+	    3 * sizeof(cf.access[0]));
+	memset(&dst, 0xaa, sizeof(dst));
+	config_copy(&dst, &cf);
+	ck_assert(memcmp(&dst, &cf, used) == 0);
+	ck_assert_uint_eq(dst.access_nallow, 2);
+	ck_assert_uint_eq(dst.access_ndeny, 1);
+	assert_prefix(&config_access_deny(&dst)[0], "10.1.0.0/16");
+	/* The unused tail is neither copied nor needed. */
+	ck_assert_uint_eq(((unsigned char *)&dst)[used], 0xaa);
+	ck_assert_uint_eq(((unsigned char *)&dst)[sizeof(dst) - 1], 0xaa);
+	/* No rules: the copy stops before the array. */
+	config_defaults(&cf);
+	ck_assert_uint_eq(config_used_size(&cf),
+	    offsetof(struct config, access));
 }
 END_TEST
 
@@ -2157,7 +2185,7 @@ config_suite(void)
 	    proxy_from_int, proxy_from_hostname, proxy_from_duplicate,
 	    proxy_unknown, access_values, access_order_of_lists,
 	    access_in_both, access_at_most, access_long_file,
-	    access_through_child,
+	    access_through_child, copy_used_part,
 	    access_dump_round_trip, access_host_bits, access_not_string,
 	    access_not_list, access_duplicate, access_duplicate_spelling,
 	    access_duplicates_in_order, access_unknown,
