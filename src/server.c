@@ -24,6 +24,7 @@
 #include <sysexits.h>
 #include <unistd.h>
 
+#include "admit.h"
 #include "confchild.h"
 #include "config.h"
 #include "listen.h"
@@ -45,6 +46,7 @@ struct graveyard {
 
 struct server {
 	struct config		 cf;
+	struct config		 next;		/* a reload's, while applied */
 	struct listener_set	*set;
 	struct graveyard	 grave;
 	struct pool		*pool;
@@ -355,16 +357,35 @@ server_ready_if_settled(struct server *s)
 	server_status(s);
 }
 
+/*
+ * Keep the old configuration and say why.  why is one message, or the
+ * errors of the file one a line: then a first event counts them and
+ * each follows in an event of its own, as --check-config prints it.
+ */
 static void
 server_refuse(struct server *s, const char *why)
 {
-	char f1[1100];
+	char f1[1100], text[CONFIG_ERRLEN], *line, *next;
 	const char *fields[] = { f1, NULL };
 
 	snprintf(f1, sizeof(f1), "UPCASED_CONFIG=%s", s->cf.path);
-	log_event(LOG_ERR, MSGID_RELOAD_REFUSED, fields,
-	    "reload refused, still serving the previous configuration: %s",
-	    why);
+	if (strchr(why, '\n') == NULL)
+		log_event(LOG_ERR, MSGID_RELOAD_REFUSED, fields,
+		    "reload refused, still serving the previous "
+		    "configuration: %s", why);
+	else {
+		log_event(LOG_ERR, MSGID_RELOAD_REFUSED, fields,
+		    "reload refused, still serving the previous "
+		    "configuration: %u errors in %s", config_error_count(why),
+		    s->cf.path);
+		snprintf(text, sizeof(text), "%s", why);
+		for (line = text; line != NULL; line = next) {
+			if ((next = strchr(line, '\n')) != NULL)
+				*next++ = '\0';
+			log_event(LOG_ERR, MSGID_RELOAD_REFUSED, fields, "%s",
+			    line);
+		}
+	}
 	/* Nothing changed: ready as soon as the workers are (at once,
 	 * unless an earlier reload is still being taken up). */
 	server_ready_if_settled(s);
@@ -403,8 +424,14 @@ server_reload_apply(struct server *s, const struct config *cf)
 	char err[CONFIG_ERRLEN], f1[1100];
 	const char *fields[] = { f1, NULL };
 	struct listener_set *next, *old;
+	struct admit_rules *rules;
 
+	if ((rules = admit_rules_new(cf)) == NULL) {
+		server_refuse(s, "out of memory");
+		return;
+	}
 	if ((next = malloc(sizeof(*next))) == NULL) {
+		admit_rules_free(rules);
 		server_refuse(s, "out of memory");
 		return;
 	}
@@ -415,6 +442,7 @@ server_reload_apply(struct server *s, const struct config *cf)
 			    "used; change the socket unit instead",
 			    cf->path);
 	} else if (listen_open(cf, s->set, next, err, sizeof(err)) == -1) {
+		admit_rules_free(rules);
 		free(next);
 		server_refuse(s, err);
 		return;
@@ -424,7 +452,7 @@ server_reload_apply(struct server *s, const struct config *cf)
 	s->set = next;
 	s->cf = *cf;
 	log_set_level(cf->log_level);
-	if (pool_apply(s->pool, &s->cf, s->set) == -1)
+	if (pool_apply(s->pool, &s->cf, s->set, rules) == -1)
 		log_errx("no worker thread could be started");
 	server_fd_limit(s);
 	if (!s->set->activated)
@@ -433,6 +461,13 @@ server_reload_apply(struct server *s, const struct config *cf)
 	log_event(LOG_NOTICE, MSGID_RELOADED, fields,
 	    "reloaded %s: %u workers", s->cf.path, pool_size(s->pool));
 	server_log_risks(s);
+	/*
+	 * The workers may have taken the new state already: then no wake
+	 * comes to close the listeners it dropped, and READY=1 must not go
+	 * out before they are closed.
+	 */
+	if (pool_settled(s->pool))
+		server_sweep_grave(s);
 	server_ready_if_settled(s);
 }
 
@@ -441,16 +476,15 @@ static void
 server_reload_step(struct server *s)
 {
 	char err[CONFIG_ERRLEN];
-	struct config cf;
 	int rc;
 
-	if ((rc = confchild_step(s->reload, &cf, err, sizeof(err))) == 1)
+	if ((rc = confchild_step(s->reload, &s->next, err, sizeof(err))) == 1)
 		return;
 	s->reload = NULL;
 	if (rc == -1)
 		server_refuse(s, err);
 	else
-		server_reload_apply(s, &cf);
+		server_reload_apply(s, &s->next);
 	if (s->reload_again) {
 		s->reload_again = false;
 		server_reload(s);
@@ -613,8 +647,9 @@ static void
 server_log_stopped(struct server *s)
 {
 	struct stats_snapshot st;
-	char f1[48], f2[48], f3[48], f4[48], f5[48], f6[48], f7[48];
-	const char *fields[] = { f1, f2, f3, f4, f5, f6, f7, NULL };
+	char f1[48], f2[48], f3[48], f4[48], f5[48], f6[48], f7[48], f8[48];
+	char f9[48];
+	const char *fields[] = { f1, f2, f3, f4, f5, f6, f7, f8, f9, NULL };
 
 	pool_stats(s->pool, &st);
 	snprintf(f1, sizeof(f1), "UPCASED_CONNECTIONS=%" PRIu64,
@@ -628,54 +663,66 @@ server_log_stopped(struct server *s)
 	    st.dgrams_dropped);
 	snprintf(f7, sizeof(f7), "UPCASED_RATE_LIMITED=%" PRIu64,
 	    st.dgrams_limited);
+	snprintf(f8, sizeof(f8), "UPCASED_PROXY_ERRORS=%" PRIu64,
+	    st.proxy_errors);
+	snprintf(f9, sizeof(f9), "UPCASED_DENIED=%" PRIu64, st.denied);
 	log_event(LOG_NOTICE, MSGID_STOPPED, fields,
 	    "stopped: served %" PRIu64 " connections (%" PRIu64 " refused) "
 	    "and %" PRIu64 " datagrams (%" PRIu64 " dropped, %" PRIu64
-	    " rate-limited)", st.conns_total, st.conns_refused, st.dgrams_in,
-	    st.dgrams_dropped, st.dgrams_limited);
+	    " rate-limited); %" PRIu64 " denied by the access rules, %" PRIu64
+	    " PROXY protocol errors", st.conns_total, st.conns_refused,
+	    st.dgrams_in, st.dgrams_dropped, st.dgrams_limited, st.denied,
+	    st.proxy_errors);
 }
 
 int
 server_run(const struct config *cf)
 {
-	struct server s;
+	struct server *s;
+	struct admit_rules *rules;
 	uint64_t tick_ms;
 	int rc;
 
-	memset(&s, 0, sizeof(s));
-	s.cf = *cf;
-	s.sigfd = s.timerfd = s.wakefd = -1;
+	/* On the heap: struct config is large (the access rules). */
+	if ((s = calloc(1, sizeof(*s))) == NULL)
+		fatal(EX_OSERR, "calloc");
+	s->cf = *cf;
+	s->sigfd = s->timerfd = s->wakefd = -1;
 	notify_init();
-	if (server_signals(&s) == -1 || server_timer(&s) == -1 ||
-	    (s.wakefd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) == -1)
+	if (server_signals(s) == -1 || server_timer(s) == -1 ||
+	    (s->wakefd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) == -1)
 		fatal(EX_OSERR, "start-up");
-	if ((rc = server_listen(&s)) != 0) {
-		free(s.set);
+	if ((rc = server_listen(s)) != 0) {
+		free(s->set);
+		free(s);
 		notify_close();
 		return rc;
 	}
 	/* Workers wake at least four times per watchdog period. */
-	tick_ms = s.wd_usec > 0 ? s.wd_usec / 4000 : 1000;
+	tick_ms = s->wd_usec > 0 ? s->wd_usec / 4000 : 1000;
 	if (tick_ms > 1000)
 		tick_ms = 1000;
 	if (tick_ms < 10)
 		tick_ms = 10;
-	if ((s.pool = pool_new(s.wakefd, (unsigned)tick_ms)) == NULL)
+	if ((s->pool = pool_new(s->wakefd, (unsigned)tick_ms)) == NULL)
 		fatal(EX_OSERR, "pool");
-	server_fd_limit(&s);
-	if (pool_apply(s.pool, &s.cf, s.set) == -1)
+	server_fd_limit(s);
+	if ((rules = admit_rules_new(&s->cf)) == NULL)
+		fatalx(EX_OSERR, "out of memory");
+	if (pool_apply(s->pool, &s->cf, s->set, rules) == -1)
 		fatalx(EX_OSERR, "no worker thread could be started");
-	s.ready_due = true;
-	server_loop(&s);
+	s->ready_due = true;
+	server_loop(s);
 
-	server_log_stopped(&s);
-	pool_free(s.pool);
-	server_sweep_grave(&s);
-	listen_release(s.set, NULL);
-	free(s.set);
-	close(s.sigfd);
-	close(s.timerfd);
-	close(s.wakefd);
+	server_log_stopped(s);
+	pool_free(s->pool);
+	server_sweep_grave(s);
+	listen_release(s->set, NULL);
+	free(s->set);
+	close(s->sigfd);
+	close(s->timerfd);
+	close(s->wakefd);
+	free(s);
 	notify_close();
 	return 0;
 }

@@ -13,6 +13,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "admit.h"
 #include "config.h"
 #include "stats.h"
 #include "tcp.h"
@@ -21,7 +22,7 @@
 struct rig {
 	int		 epfd;
 	int		 client;
-	struct tcp_limits lim;
+	struct admit	 lim;
 	struct stats	 st;
 	struct tcp_engine *e;
 	struct tcp_conn	*c;
@@ -313,7 +314,7 @@ START_TEST(test_crowded_evicts_idle_first)
 	ck_assert_uint_eq(tcp_sweep(r.e), 0);
 	/* 90 of 100 open: crowded, the 3 s grace applies. */
 	atomic_store(&r.lim.open, 90);
-	ck_assert(tcp_crowded(&r.lim));
+	ck_assert(admit_crowded(&r.lim));
 	ck_assert_uint_eq(tcp_sweep(r.e), 1);
 	ck_assert_uint_eq(tcp_count(r.e), 0);
 	ck_assert_uint_eq(drain_client(r.client, buf, sizeof(buf), &eof), 0);
@@ -339,7 +340,7 @@ START_TEST(test_crowded_spares_the_active)
 	pump(r.e, r.epfd);
 	tcp_engine_clock(r.e, 1006);
 	ck_assert_uint_eq(tcp_sweep(r.e), 0);	/* active at 1003 */
-	ck_assert(!tcp_crowded(&(struct tcp_limits){ .open = 89,
+	ck_assert(!admit_crowded(&(struct admit){ .open = 89,
 	    .max = 100 }));
 	atomic_store(&r.lim.open, 1);
 	rig_close(&r);
