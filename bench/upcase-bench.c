@@ -18,6 +18,19 @@
  *   idle      -c N connections opened and used once, then held (the
  *             --ready-file appears; SIGUSR1 or --hold ends the hold),
  *             then every connection is served -r more messages at once
+ *   churn     -c N clients, each in a loop: connect, send one message of
+ *             -s bytes, read the whole reply, close (we close first, so
+ *             TIME_WAIT stays on this side); at most -N connections in
+ *             all.  Figure: connections/s, latency from connect() to the
+ *             reply's last byte
+ *
+ * Options for every TCP shape: --sources=K binds connection n to source
+ * address 127.0.0.(1 + n % K) (IP_BIND_ADDRESS_NO_PORT: the kernel still
+ * picks the port at connect(), reusing TIME_WAIT ports on loopback), so
+ * churn has K times the ephemeral ports; --proxy-v2 starts each
+ * connection with a PROXY protocol v2 header (PROXY, TCP over IPv4) that
+ * names a made-up client, a different one per connection, in
+ * 198.18.0.0/15 (RFC 2544's benchmarking network).
  *
  * Payloads are lowercase ASCII letters (no newline, so no "exit" line);
  * every reply byte is compared with its expected value: the uppercase of
@@ -62,13 +75,20 @@
 #define CONNECT_WAVE	256u		/* connects in progress at once */
 #define TICK_MS		10
 #define NS		1000000000ull
+#define PP2_LEN		28u		/* PROXY v2 header, TCP over IPv4 */
+#define PP2_NET		0xc6120000u	/* 198.18.0.0/15 (RFC 2544) */
+#define PP2_NADDR	0x20000u
+#ifndef IP_BIND_ADDRESS_NO_PORT
+#define IP_BIND_ADDRESS_NO_PORT	24
+#endif
 /* A TCP read, or a batch of depth UDP replies with room to spot longer. */
 #define RBUF_SIZE	(CHUNK_MAX > (size_t)o.depth * (o.size + 64) ? \
 			    CHUNK_MAX : (size_t)o.depth * (o.size + 64))
 
-enum shape { SH_PINGPONG, SH_PIPELINE, SH_BULK, SH_UDP, SH_IDLE };
+enum shape { SH_PINGPONG, SH_PIPELINE, SH_BULK, SH_UDP, SH_IDLE, SH_CHURN };
 static const char *const shape_names[] = { "pingpong", "pipeline", "bulk",
-    "udp", "idle" };
+    "udp", "idle", "churn" };
+#define NSHAPES	(sizeof(shape_names) / sizeof(shape_names[0]))
 
 enum kind { K_TCP = 1, K_UDP };
 enum cstate { CS_NEW, CS_CONNECTING, CS_OPEN, CS_CLOSED };
@@ -76,8 +96,11 @@ enum cstate { CS_NEW, CS_CONNECTING, CS_OPEN, CS_CLOSED };
 struct conn {
 	uint8_t		 kind;		/* K_TCP; must be first */
 	uint8_t		 state;
+	uint8_t		 pp_sent;	/* bytes of pp[] sent */
 	uint32_t	 events;	/* what epoll watches now */
 	int		 fd;
+	uint64_t	 t0;		/* churn: when connect() began */
+	uint8_t		 pp[PP2_LEN];	/* --proxy-v2: this connection's header */
 	uint32_t	 base;		/* pattern offset of stream byte 0 */
 	uint64_t	 sent;		/* bytes */
 	uint64_t	 rcvd;
@@ -123,9 +146,13 @@ static struct {
 	const char	*label;
 	const char	*ready_file;
 	long		 server_pid;
+	uint64_t	 max_conns;	/* churn: connections in all, at most */
+	unsigned	 sources;	/* 127.0.0.1 .. 127.0.0.sources; 0: any */
+	bool		 proxy_v2;
 } o = {
 	SH_PINGPONG, "127.0.0.1", NULL, 0, 64, 0, 3.0, 0.5, 1.0, 0.0, 30.0,
-	200.0, 512ull << 20, 64ull << 20, 3, false, "", NULL, 0
+	200.0, 512ull << 20, 64ull << 20, 3, false, "", NULL, 0, 2000000, 0,
+	false
 };
 
 static struct {
@@ -146,6 +173,9 @@ static struct {
 	uint64_t	 used;
 	uint64_t	 held;
 	uint64_t	 served;
+	uint64_t	 started;	/* connect()s begun */
+	uint64_t	 completed;	/* churn: answered in full and closed */
+	uint64_t	 addrnotavail;	/* connect() or bind(): no port left */
 	bool		 timeout;
 } st;
 
@@ -164,6 +194,7 @@ static uint8_t		*rbuf;		/* RBUF_SIZE */
 static struct conn	*conns;
 static struct usock	*usocks;
 static unsigned		 nopen, nconnecting, nnext;
+static unsigned		 pp_len;	/* PP2_LEN with --proxy-v2, else 0 */
 static uint64_t		 bulk_rcvd;	/* over all connections */
 static bool		 sending, measuring, gate;
 static uint64_t		 t_cap;
@@ -447,12 +478,69 @@ conn_fail(struct conn *c)
 }
 
 static void
+put_be(uint8_t *p, uint32_t v, unsigned n)
+{
+	while (n-- > 0) {
+		p[n] = (uint8_t)v;
+		v >>= 8;
+	}
+}
+
+/*
+ * The PROXY protocol v2 header of connection n (haproxy's
+ * doc/proxy-protocol.txt, section 2.2): the 12-byte signature, version 2
+ * and command PROXY (0x21), TCP over IPv4 (0x11), 12 bytes of addresses:
+ * a made-up client in 198.18.0.0/15 and port, then the server's own
+ * address and port.  Consecutive connections name consecutive clients,
+ * so no client opens more than one connection in 131,072.
+ */
+static void
+pp2_build(uint8_t *h, uint64_t n)
+{
+	static const uint8_t sig[12] = { 0x0d, 0x0a, 0x0d, 0x0a, 0x00, 0x0d,
+	    0x0a, 0x51, 0x55, 0x49, 0x54, 0x0a };
+	const struct sockaddr_in *sin = (const void *)peer->ai_addr;
+
+	memcpy(h, sig, sizeof(sig));
+	h[12] = 0x21;
+	h[13] = 0x11;
+	put_be(h + 14, 12, 2);
+	put_be(h + 16, PP2_NET + (uint32_t)(n % PP2_NADDR), 4);
+	memcpy(h + 20, &sin->sin_addr, 4);
+	put_be(h + 24, 1024u + (uint32_t)(n % 64512u), 2);
+	memcpy(h + 26, &sin->sin_port, 2);
+}
+
+/* --sources: connection n leaves from 127.0.0.(1 + n % sources). */
+static int
+conn_bind_source(int fd, uint64_t n)
+{
+	struct sockaddr_in sin;
+	int one = 1;
+
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	sin.sin_addr.s_addr = htonl(0x7f000001u + (uint32_t)(n % o.sources));
+	if (setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one,
+	    sizeof(one)) == -1)
+		return -1;
+	return bind(fd, (struct sockaddr *)&sin, sizeof(sin));
+}
+
+static void
 conn_start(struct conn *c)
 {
 	struct epoll_event ev;
+	uint64_t n = st.started++;
 	int one = 1;
 
 	c->kind = K_TCP;
+	c->sent = c->rcvd = c->lastbad = 0;
+	c->base = (uint32_t)((n * 7919u) % PAT_LEN);
+	c->t0 = now_ns();
+	c->pp_sent = 0;
+	if (o.proxy_v2)
+		pp2_build(c->pp, n);
 	c->fd = socket(peer->ai_family, SOCK_STREAM | SOCK_NONBLOCK |
 	    SOCK_CLOEXEC, 0);
 	if (c->fd == -1) {
@@ -464,8 +552,16 @@ conn_start(struct conn *c)
 	(void)setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	c->state = CS_CONNECTING;
 	nconnecting++;
+	if (o.sources > 0 && conn_bind_source(c->fd, n) == -1) {
+		if (errno == EADDRNOTAVAIL || errno == EADDRINUSE)
+			st.addrnotavail++;
+		conn_fail(c);
+		return;
+	}
 	if (connect(c->fd, peer->ai_addr, peer->ai_addrlen) == -1 &&
 	    errno != EINPROGRESS) {
+		if (errno == EADDRNOTAVAIL)
+			st.addrnotavail++;
 		conn_fail(c);
 		return;
 	}
@@ -497,12 +593,45 @@ conn_quota(const struct conn *c)
 		return sending ? o.bulk_warm + o.bulk : c->sent;
 	if (o.shape == SH_IDLE)
 		return c->quota;
+	if (o.shape == SH_CHURN)	/* begun: its one message */
+		return o.size;
 	if (!sending)
 		return (c->sent + o.size - 1) / o.size * o.size;
 	if (gate)		/* one message each until all answered */
 		return o.size;
 	done = c->rcvd / o.size;
 	return (done + o.depth) * o.size;
+}
+
+/*
+ * The rest of c's PROXY header and then up to len payload bytes, in one
+ * sendmsg() (one segment, as a balancer sends it); returns the payload
+ * bytes sent, or -1.
+ */
+static ssize_t
+conn_send_pp2(struct conn *c, size_t len)
+{
+	struct iovec iov[2];
+	struct msghdr mh;
+	size_t left = pp_len - c->pp_sent;
+	ssize_t n;
+
+	iov[0].iov_base = c->pp + c->pp_sent;
+	iov[0].iov_len = left;
+	iov[1].iov_base = pat + (c->base + c->sent) % PAT_LEN;
+	iov[1].iov_len = len;
+	memset(&mh, 0, sizeof(mh));
+	mh.msg_iov = iov;
+	mh.msg_iovlen = 2;
+	n = sendmsg(c->fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
+	if (n == -1)
+		return -1;
+	if ((size_t)n < left) {
+		c->pp_sent += (uint8_t)n;
+		return 0;
+	}
+	c->pp_sent = (uint8_t)pp_len;
+	return n - (ssize_t)left;
 }
 
 static void
@@ -516,8 +645,11 @@ conn_write(struct conn *c)
 		len = quota - c->sent > CHUNK_MAX ? CHUNK_MAX :
 		    (size_t)(quota - c->sent);
 		t = now_ns();
-		n = send(c->fd, pat + (c->base + c->sent) % PAT_LEN, len,
-		    MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (c->pp_sent < pp_len)
+			n = conn_send_pp2(c, len);
+		else
+			n = send(c->fd, pat + (c->base + c->sent) % PAT_LEN,
+			    len, MSG_NOSIGNAL | MSG_DONTWAIT);
 		if (n == -1) {
 			if (errno == EAGAIN || errno == EWOULDBLOCK)
 				break;
@@ -526,6 +658,8 @@ conn_write(struct conn *c)
 			conn_fail(c);
 			return;
 		}
+		if (n == 0)		/* part of the header only */
+			break;
 		if (o.shape != SH_BULK) {
 			k = c->sent / o.size;
 			k1 = (c->sent + (uint64_t)n) / o.size;
@@ -538,6 +672,42 @@ conn_write(struct conn *c)
 			break;
 	}
 	conn_watch(c, c->sent < quota ? EPOLLIN | EPOLLOUT : EPOLLIN);
+}
+
+/* churn: may another connection begin? */
+static bool
+churn_more(void)
+{
+	return sending && st.started < o.max_conns;
+}
+
+/* churn: c has its whole reply at t: count it, close, begin anew. */
+static void
+churn_next(struct conn *c, uint64_t t)
+{
+	st.completed++;
+	if (measuring) {
+		hist_add(t - c->t0);
+		st.msgs++;
+		st.bytes += o.size;
+	}
+	close(c->fd);
+	c->fd = -1;
+	c->state = CS_CLOSED;
+	nopen--;
+	if (churn_more())
+		conn_start(c);
+}
+
+/* churn: begin again on slots whose connection failed (once per turn). */
+static void
+churn_refill(void)
+{
+	unsigned i;
+
+	for (i = 0; i < nnext && churn_more(); i++)
+		if (conns[i].state == CS_CLOSED)
+			conn_start(&conns[i]);
 }
 
 static void
@@ -577,6 +747,12 @@ conn_read(struct conn *c)
 		return;
 	}
 	t = now_ns();
+	if (o.shape == SH_CHURN) {
+		c->rcvd += (uint64_t)n;
+		if (c->rcvd >= o.size)
+			churn_next(c, t);
+		return;
+	}
 	k = c->rcvd / o.size;
 	c->rcvd += (uint64_t)n;
 	k1 = c->rcvd / o.size;
@@ -852,8 +1028,11 @@ loop(bool (*done)(void), uint64_t deadline)
 			udp_expire(t);
 			last_tick = t;
 		}
-		if (conns != NULL)
+		if (conns != NULL && (o.shape != SH_CHURN || churn_more())) {
 			conns_open_more();
+			if (o.shape == SH_CHURN)
+				churn_refill();
+		}
 		timeout = TICK_MS;
 		if (deadline != 0 && deadline - t < (uint64_t)timeout * 1000000u)
 			timeout = (int)((deadline - t + 999999u) / 1000000u);
@@ -913,6 +1092,12 @@ all_sent_and_answered(void)
 		    conns[i].rcvd < conns[i].sent))
 			return false;
 	return true;
+}
+
+static bool
+churn_drained(void)
+{
+	return nopen == 0 && nconnecting == 0;
 }
 
 static bool
@@ -1065,6 +1250,25 @@ run_idle(void)
 	st.served = st.msgs / (o.rounds > 0 ? o.rounds : 1);
 }
 
+/*
+ * churn: o.conns clients, each connecting, sending one message, reading
+ * the whole reply and closing, again and again; warm-up, measure, then
+ * no new connections and up to -g seconds for those under way.
+ */
+static void
+run_churn(void)
+{
+	if ((conns = calloc(o.conns, sizeof(*conns))) == NULL)
+		die("calloc");
+	sending = true;
+	(void)loop(NULL, now_ns() + (uint64_t)(o.warmup * 1e9));
+	window_open();
+	(void)loop(NULL, now_ns() + (uint64_t)(o.duration * 1e9));
+	window_close();
+	sending = false;
+	(void)loop(churn_drained, now_ns() + (uint64_t)(o.grace * 1e9));
+}
+
 /* --- report ----------------------------------------------------------- */
 
 static void
@@ -1110,6 +1314,20 @@ report(void)
 	    (unsigned long long)st.sent_msgs);
 	if (o.shape == SH_PINGPONG || o.shape == SH_PIPELINE)
 		printf(",\"first_reply_s\":%.3f", (double)st.first_ns / 1e9);
+	if (o.shape == SH_CHURN) {
+		if (secs > 0)
+			printf(",\"conns_per_s\":%.1f", (double)st.msgs / secs);
+		else
+			printf(",\"conns_per_s\":null");
+		printf(",\"started\":%llu,\"completed\":%llu",
+		    (unsigned long long)st.started,
+		    (unsigned long long)st.completed);
+	}
+	if (o.shape != SH_UDP)
+		printf(",\"sources\":%u,\"proxy_v2\":%s,"
+		    "\"addrnotavail\":%llu", o.sources,
+		    o.proxy_v2 ? "true" : "false",
+		    (unsigned long long)st.addrnotavail);
 	if (srv0 >= 0 && srv1 >= 0 && secs > 0)
 		printf(",\"server_cpu_s\":%.2f,\"server_cpu_pct\":%.1f",
 		    srv1 - srv0, (srv1 - srv0) / secs * 100.0);
@@ -1140,7 +1358,8 @@ usage(void)
 "         [-W BYTES]\n"
 "         [-L LOSS_MS] [-r ROUNDS] [--hold=SECONDS] [--ready-file=PATH]\n"
 "         [--expect=upper|same] [--label=TEXT] [--server-pid=PID]\n"
-"  SHAPE: pingpong (default), pipeline, bulk, udp, idle\n");
+"         [-N MAX_CONNS] [--sources=K] [--proxy-v2]\n"
+"  SHAPE: pingpong (default), pipeline, bulk, udp, idle, churn\n");
 	exit(64);
 }
 
@@ -1175,21 +1394,24 @@ options(int argc, char *argv[])
 		{ "ready-file", required_argument, NULL, 'R' },
 		{ "shape", required_argument, NULL, 'm' },
 		{ "server-pid", required_argument, NULL, 'P' },
+		{ "sources", required_argument, NULL, 'S' },
+		{ "proxy-v2", no_argument, NULL, 'X' },
+		{ "max-conns", required_argument, NULL, 'N' },
 		{ NULL, 0, NULL, 0 }
 	};
 	unsigned i;
 	int ch;
 
-	while ((ch = getopt_long(argc, argv, "p:h:m:c:s:q:d:w:g:T:B:W:L:r:",
+	while ((ch = getopt_long(argc, argv, "p:h:m:c:s:q:d:w:g:T:B:W:L:r:N:",
 	    lopts, NULL)) != -1) {
 		switch (ch) {
 		case 'p': o.port = optarg; break;
 		case 'h': o.host = optarg; break;
 		case 'm':
-			for (i = 0; i < 5; i++)
+			for (i = 0; i < NSHAPES; i++)
 				if (strcmp(optarg, shape_names[i]) == 0)
 					break;
-			if (i == 5)
+			if (i == NSHAPES)
 				usage();
 			o.shape = (enum shape)i;
 			break;
@@ -1208,6 +1430,9 @@ options(int argc, char *argv[])
 		case 'R': o.ready_file = optarg; break;
 		case 'P': o.server_pid = (long)arg_num(optarg, 1, 1e9); break;
 		case 'l': o.label = optarg; break;
+		case 'N': o.max_conns = (uint64_t)arg_num(optarg, 1, 1e12); break;
+		case 'S': o.sources = (unsigned)arg_num(optarg, 1, 254); break;
+		case 'X': o.proxy_v2 = true; break;
 		case 'E':
 			if (strcmp(optarg, "upper") == 0)
 				o.same = false;
@@ -1229,8 +1454,12 @@ options(int argc, char *argv[])
 	if (o.depth == 0)
 		o.depth = o.shape == SH_PIPELINE ? 16 : o.shape == SH_UDP ?
 		    8 : 1;
-	if (o.shape == SH_PINGPONG || o.shape == SH_IDLE)
+	if (o.shape == SH_PINGPONG || o.shape == SH_IDLE ||
+	    o.shape == SH_CHURN)
 		o.depth = 1;
+	if ((o.proxy_v2 || o.sources > 0) && o.shape == SH_UDP)
+		usage();
+	pp_len = o.proxy_v2 ? PP2_LEN : 0;
 	if (o.shape == SH_UDP && (o.size < HDR_LEN + 1 || o.size > 65507))
 		usage();
 	if (o.cap == 0)		/* generous, but never unbounded */
@@ -1255,6 +1484,11 @@ main(int argc, char *argv[])
 		    gai_strerror(rc));
 		return 64;
 	}
+	if ((o.proxy_v2 || o.sources > 0) && peer->ai_family != AF_INET) {
+		fprintf(stderr, "upcase-bench: --proxy-v2 and --sources need "
+		    "an IPv4 server address\n");
+		return 64;
+	}
 	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
 		rl.rlim_cur = rl.rlim_max;
 		(void)setrlimit(RLIMIT_NOFILE, &rl);
@@ -1277,6 +1511,9 @@ main(int argc, char *argv[])
 		break;
 	case SH_IDLE:
 		run_idle();
+		break;
+	case SH_CHURN:
+		run_churn();
 		break;
 	default:
 		run_tcp();
