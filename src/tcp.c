@@ -714,6 +714,10 @@ conn_new(struct tcp_engine *e, int fd, const struct sockaddr_storage *ss)
 	c->fd = fd;
 	c->xs = EXITMATCH_START;
 	c->last = e->now;
+	/* Accepted while stopping (from a queue being emptied): a drain
+	 * tick to speak, like a connection that was talking at the stop. */
+	if (e->draining)
+		c->flags |= TC_FRESH;
 	if (ss != NULL && (ss->ss_family == AF_INET ||
 	    ss->ss_family == AF_INET6))
 		memcpy(&c->peer, ss, ss->ss_family == AF_INET ?
@@ -866,7 +870,7 @@ tcp_accept(struct tcp_engine *e, int lfd)
 		} else if (counted)
 			c->flags |= TC_COUNTED;
 	}
-	return TCP_ACCEPT_OK;
+	return TCP_ACCEPT_MORE;
 }
 
 /* --- stopping and moving ---------------------------------------------- */

@@ -46,7 +46,8 @@ struct tcp_limits {
 
 /* What a result of tcp_accept() asks of the caller. */
 enum tcp_accept_result {
-	TCP_ACCEPT_OK,		/* drained the backlog (or hit the batch) */
+	TCP_ACCEPT_OK,		/* drained the backlog: accept() said EAGAIN */
+	TCP_ACCEPT_MORE,	/* took a full batch: there may be more */
 	TCP_ACCEPT_BACKOFF	/* out of descriptors: stop polling the
 				   listener for a while */
 };
