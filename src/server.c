@@ -476,6 +476,14 @@ server_stop(struct server *s, const char *why)
 	log_event(LOG_NOTICE, MSGID_STOPPING, NULL,
 	    "stopping on %s: answering pending data for up to %u s", why,
 	    s->cf.drain_timeout);
+	/*
+	 * Seal the listeners (new SYNs dropped, so their queues stop
+	 * growing), let each worker empty the queues as it takes the drain
+	 * state, and close the listeners once every worker took it
+	 * (server_wake): whatever the kernel accepted for us is served,
+	 * and a connect after that is refused, never queued and reset.
+	 */
+	listen_seal(s->set);
 	pool_drain(s->pool, s->cf.drain_timeout);
 }
 
@@ -515,12 +523,16 @@ server_wake(struct server *s)
 	if (!pool_settled(s->pool))
 		return;
 	server_sweep_grave(s);
-	if (s->stopping && s->set->n > 0) {
+	if (s->stopping && s->set->n > 0 && pool_released(s->pool)) {
 		/*
-		 * No worker polls the listeners any more: close them, so new
+		 * No worker polls the listeners any more, and each emptied
+		 * the accept queues of ours as it stopped: close them, so new
 		 * clients are refused now rather than queued in a backlog
 		 * that would be reset at exit.  Sockets passed by systemd
 		 * stay open in systemd, which queues them for the next start.
+		 * UDP sockets close too: a datagram still queued is lost as
+		 * any datagram may be, and a later one gets "port
+		 * unreachable" at once instead of silence.
 		 */
 		listen_release(s->set, NULL);
 	}

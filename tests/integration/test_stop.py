@@ -1,0 +1,270 @@
+#!/usr/bin/env python3
+"""Stopping without losing a connection: what sits in the kernel's accept
+queue at SIGTERM is accepted and answered, and once the listeners are
+closed a new connect is refused (which a balancer can retry elsewhere),
+not accepted and then reset (which it cannot)."""
+
+import signal
+import socket
+import time
+
+import harness
+from harness import Daemon, conf, diag, recv_exact, tcp_connect, upper
+
+BACKLOG_CLIENTS = 20
+
+
+def queue_clients(d, n):
+    """With the daemon stopped (SIGSTOP), open n connections and send a
+    line on each: the kernel completes them into the listener's accept
+    queue, where they wait.  Returns [(socket, expected reply)]."""
+    out = []
+    for i in range(n):
+        s = tcp_connect(d.port, timeout=5)
+        line = b"queued client %d of %d, still waiting\n" % (i, n)
+        s.sendall(line)
+        out.append((s, upper(line)))
+    return out
+
+
+def answered(clients, timeout=8.0):
+    """How many of the clients got their whole reply; failures described."""
+    ok, bad = 0, []
+    for i, (s, exp) in enumerate(clients):
+        try:
+            got = recv_exact(s, len(exp), timeout=timeout)
+        except (AssertionError, OSError) as e:
+            bad.append("client %d: %s" % (i, e))
+            continue
+        if got == exp:
+            ok += 1
+        else:
+            bad.append("client %d: wrong reply %r" % (i, got))
+    return ok, bad
+
+
+def probe(port, timeout=3.0):
+    """One new connection: "refused", "served" (a line answered), or
+    "reset" (accepted, then reset or closed unanswered)."""
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.settimeout(timeout)
+    try:
+        s.connect((harness.LOCAL4, port))
+    except ConnectionRefusedError:
+        s.close()
+        return "refused"
+    try:
+        s.sendall(b"probe\n")
+        got = recv_exact(s, 6, timeout=timeout)
+        return "served" if got == b"PROBE\n" else "reset"
+    except (AssertionError, OSError):
+        return "reset"
+    finally:
+        s.close()
+
+
+@harness.timeout(60)
+def test_sigterm_serves_the_accept_queue_then_refuses():
+    d = Daemon(conf(workers=2, limits={"drain_timeout": 10}))
+    # A client that keeps talking keeps the daemon draining (alive)
+    # while we watch its listener.
+    holder = tcp_connect(d.port)
+    holder.sendall(b"hold\n")
+    assert recv_exact(holder, 5) == b"HOLD\n"
+    d.signal(signal.SIGSTOP)
+    harness.defer(lambda: d.alive() and d.signal(signal.SIGCONT))
+    clients = queue_clients(d, BACKLOG_CLIENTS)
+    d.signal(signal.SIGTERM)
+    d.signal(signal.SIGCONT)
+    ok, bad = answered(clients)
+    diag("%d of %d connections queued at SIGTERM answered in full, "
+         "%d lost" % (ok, BACKLOG_CLIENTS, BACKLOG_CLIENTS - ok))
+    for b in bad[:5]:
+        diag(b)
+    # Until the listener is gone a connect may still be served; after
+    # that it must be refused, never accepted and reset.
+    seen = {"refused": 0, "served": 0, "reset": 0}
+    deadline = time.monotonic() + 5
+    alive_at_refusal = None
+    while time.monotonic() < deadline:
+        holder.sendall(b"hold\n")
+        assert recv_exact(holder, 5) == b"HOLD\n", "holder not served"
+        r = probe(d.port)
+        seen[r] += 1
+        if r == "refused":
+            alive_at_refusal = d.alive()
+            break
+        time.sleep(0.02)
+    diag("connects after SIGTERM: %d served, %d accepted then reset, "
+         "%d refused (daemon still draining then: %s)" %
+         (seen["served"], seen["reset"], seen["refused"], alive_at_refusal))
+    assert ok == BACKLOG_CLIENTS, "%d of %d queued connections lost" % (
+        BACKLOG_CLIENTS - ok, BACKLOG_CLIENTS)
+    assert seen["reset"] == 0, "a connect after SIGTERM was accepted " \
+        "and then reset"
+    assert seen["refused"] == 1, "connects still accepted 5 s after SIGTERM"
+    assert alive_at_refusal, "refused only because the daemon had exited"
+    holder.close()
+    assert d.wait_exit(8) == 0
+
+
+@harness.timeout(60)
+def test_sigterm_accept_queue_on_every_port():
+    """Two TCP ports, one worker: both queues are served."""
+    d = Daemon(conf(tcp="[ {P0}, {P1} ]", udp="[ ]", workers=1,
+                    limits={"drain_timeout": 5}), nports=2)
+    d.signal(signal.SIGSTOP)
+    harness.defer(lambda: d.alive() and d.signal(signal.SIGCONT))
+    clients = []
+    for port in d.ports:
+        for i in range(BACKLOG_CLIENTS // 2):
+            s = tcp_connect(port, timeout=5)
+            line = b"port %d client %d\n" % (port, i)
+            s.sendall(line)
+            clients.append((s, upper(line)))
+    d.signal(signal.SIGTERM)
+    d.signal(signal.SIGCONT)
+    ok, bad = answered(clients)
+    diag("two ports: %d of %d queued connections answered" %
+         (ok, len(clients)))
+    for b in bad[:5]:
+        diag(b)
+    assert ok == len(clients), "%d queued connections lost" % (
+        len(clients) - ok)
+    for s, _ in clients:
+        s.close()
+    assert d.wait_exit(8) == 0
+
+
+def churn(port, stop_at_refusal, res, lock):
+    """Connect, send a line, read its answer, close; again and again
+    until a connect is refused (or the time is up)."""
+    deadline = time.monotonic() + 10
+    i = 0
+    while time.monotonic() < deadline:
+        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        s.settimeout(3)
+        line = b"churn %d\n" % i
+        i += 1
+        try:
+            s.connect((harness.LOCAL4, port))
+        except ConnectionRefusedError:
+            s.close()
+            with lock:
+                res["refused"] += 1
+            if stop_at_refusal.is_set():
+                return
+            continue
+        except OSError as e:
+            s.close()
+            with lock:
+                res["other"].append(repr(e))
+            continue
+        try:
+            s.sendall(line)
+            got = recv_exact(s, len(line), timeout=5)
+            r = "served" if got == upper(line) else "reset"
+        except (AssertionError, OSError):
+            r = "reset"
+        finally:
+            s.close()
+        with lock:
+            res[r] += 1
+
+
+STOP_ROUNDS = 8
+
+
+@harness.timeout(120)
+def test_sigterm_under_connection_churn():
+    """Clients connect in a loop while the daemon stops: every connection
+    the kernel accepted for it is answered, later ones are refused."""
+    import threading
+    total = {"served": 0, "reset": 0, "refused": 0, "other": []}
+    for rnd in range(STOP_ROUNDS):
+        d = Daemon(conf(workers=2, udp="[ ]",
+                        limits={"drain_timeout": 5}))
+        res = {"served": 0, "reset": 0, "refused": 0, "other": []}
+        lock = threading.Lock()
+        done = threading.Event()
+        done.set()
+        ths = [threading.Thread(target=churn, args=(d.port, done, res, lock),
+                                daemon=True) for _ in range(4)]
+        for t in ths:
+            t.start()
+        time.sleep(0.15)
+        d.signal(signal.SIGTERM)
+        for t in ths:
+            t.join(15)
+        assert not any(t.is_alive() for t in ths), "client threads hang"
+        assert d.wait_exit(8) == 0
+        for k in ("served", "reset", "refused"):
+            total[k] += res[k]
+        total["other"] += res["other"]
+    diag("%d stops under churn (4 clients): %d connections served, %d "
+         "accepted then reset or unanswered, %d refused, %d other errors"
+         % (STOP_ROUNDS, total["served"], total["reset"], total["refused"],
+            len(total["other"])))
+    for e in total["other"][:3]:
+        diag(e)
+    assert total["served"] > 0, "nothing served before the stop"
+    assert total["reset"] == 0, "%d accepted connections lost" % \
+        total["reset"]
+    assert not total["other"], total["other"][:3]
+
+
+@harness.timeout(60)
+def test_activated_socket_keeps_its_queue():
+    """A socket passed by systemd is systemd's: at stop the daemon just
+    stops accepting from it.  What is queued stays queued for the next
+    instance, and a connect after the exit is queued there too (not
+    dropped by a filter, not refused)."""
+    port = harness.alloc_ports(1)[0]
+    t = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    t.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    t.bind((harness.LOCAL4, port))
+    t.listen(128)
+    harness.defer(t.close)
+    d = Daemon(conf(tcp="[ ]", udp="[ ]"), nports=0,
+               listen_fds=[t.fileno()], env={"LISTEN_FDNAMES": "tcp"},
+               start=False)
+    d.ports = [port]
+    d.start()
+    s = tcp_connect(port)
+    s.sendall(b"before\n")
+    assert recv_exact(s, 7) == b"BEFORE\n"
+    s.close()
+    d.signal(signal.SIGSTOP)
+    harness.defer(lambda: d.alive() and d.signal(signal.SIGCONT))
+    clients = queue_clients(d, 5)
+    d.signal(signal.SIGTERM)
+    d.signal(signal.SIGCONT)
+    assert d.wait_exit(8) == 0
+    # Each queued client was either served by the daemon before it saw
+    # the stop, or is still in the queue of the activator's socket.
+    t.settimeout(0.5)
+    left = []
+    while True:
+        try:
+            c, _ = t.accept()
+        except socket.timeout:
+            break
+        harness.defer(c.close)
+        left.append(c)
+    served, _ = answered([(c, e) for c, e in clients], timeout=0.5)
+    diag("activated socket, 5 queued at SIGTERM: %d served by the daemon, "
+         "%d still queued for the next instance" % (served, len(left)))
+    assert served + len(left) == 5, "queued connections lost"
+    late = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    harness.defer(late.close)
+    late.settimeout(3)
+    late.connect((harness.LOCAL4, port))
+    late.sendall(b"next instance\n")
+    c, _ = t.accept()
+    harness.defer(c.close)
+    c.settimeout(3)
+    assert c.recv(64) == b"next instance\n", "late connect not queued"
+
+
+if __name__ == "__main__":
+    harness.run_tests(globals())
