@@ -82,8 +82,7 @@ addr_is_any(const struct sockaddr *sa)
 	return false;
 }
 
-/* The IPv4 address in sa, also when it is IPv4-mapped IPv6.  */
-static bool
+bool
 addr_v4(const struct sockaddr *sa, struct in_addr *out)
 {
 	const struct sockaddr_in6 *s6;

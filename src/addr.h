@@ -7,6 +7,7 @@
 #ifndef UPCASED_ADDR_H
 #define UPCASED_ADDR_H
 
+#include <netinet/in.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -27,6 +28,9 @@ void	addr_set_port(struct sockaddr *sa, uint16_t port);
 
 /* Is this the IPv4 or IPv6 wildcard address? */
 bool	addr_is_any(const struct sockaddr *sa);
+
+/* The IPv4 address in sa, also when it is IPv4-mapped IPv6. */
+bool	addr_v4(const struct sockaddr *sa, struct in_addr *out);
 
 /* "1.2.3.4:80", "[::1]:80"; IPv4-mapped IPv6 is shown as IPv4. */
 void	addr_format(const struct sockaddr *sa, char *buf, size_t len);

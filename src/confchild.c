@@ -5,11 +5,14 @@
  * @include of a directory: "input in flex scanner failed", status 2).
  * In the daemon that would end the service on a reload.  So the parse
  * runs in a forked child, which writes back through a pipe either the
- * whole flat struct config and exits 0, or the error text and exits
- * EX_CONFIG.  Anything else - another status, a signal, a short or
- * overlong reply, no answer within CHILD_TIMEOUT_MS (an @include of a
- * FIFO blocks forever) - is reported as the parser failing, and a child
- * that overstays is killed.  The parent always reaps its child.
+ * whole flat struct config and exits 0, or the error text (every error
+ * of the file, one a line, at most CONFIG_ERRLEN bytes) and exits
+ * EX_CONFIG.  The parent reads as the child writes, so a reply larger
+ * than the pipe's buffer (a struct config is about 900 KB) does not
+ * stall the child.  Anything else - another status, a signal, a short
+ * or overlong reply, no answer within CHILD_TIMEOUT_MS (an @include of
+ * a FIFO blocks forever) - is reported as the parser failing, and a
+ * child that overstays is killed.  The parent always reaps its child.
  *
  * The child leaves with _exit(): it must not run the daemon's atexit
  * handlers or flush a copy of its stdio buffers.  libconfig's own exit()
@@ -104,7 +107,11 @@ child_signals(void)
 static void __attribute__((__noreturn__))
 child(int fd, const char *path)
 {
-	struct config cf;
+	/*
+	 * Large (the access rules): not on the stack.  Static storage is
+	 * only ever touched here, in the child, and cannot fail.
+	 */
+	static struct config cf;
 	char err[CONFIG_ERRLEN];
 
 	child_signals();
@@ -242,7 +249,8 @@ confchild_timeout(const struct confchild *cc)
 /*
  * The child is done (EOF, a reply too long, or rerrno: a read error or
  * ETIMEDOUT): close our end first, so a child still writing gets EPIPE
- * rather than stuck, kill it if it is not done, reap it, judge.
+ * rather than stuck, kill it if it is not done, reap it, judge.  cf is
+ * NULL when the parse is abandoned.
  */
 static int
 finish(struct confchild *cc, int rerrno, struct config *cf, char *err,
@@ -266,7 +274,7 @@ finish(struct confchild *cc, int rerrno, struct config *cf, char *err,
 	else
 		rc = decode(cc->path, status, cc->buf, cc->got, cf, err,
 		    errlen);
-	if (rc == -1) {
+	if (rc == -1 && cf != NULL) {
 		config_defaults(cf);
 		snprintf(cf->path, sizeof(cf->path), "%s", cc->path);
 	}
@@ -302,10 +310,9 @@ confchild_step(struct confchild *cc, struct config *cf, char *err,
 void
 confchild_abort(struct confchild *cc)
 {
-	struct config cf;
 	char err[8];
 
-	(void)finish(cc, ECANCELED, &cf, err, sizeof(err));
+	(void)finish(cc, ECANCELED, NULL, err, sizeof(err));
 }
 
 int

@@ -3,10 +3,18 @@
  *
  * libconfig does the syntax; everything else is done here.  Every value
  * is type checked and range checked, every name must be known (a typo
- * must not silently fall back to a default), and settings are visited in
- * file order so that the first problem reported is the first one in the
- * file: "FILE:LINE: setting: what is wrong".  The result is the flat
- * struct config of config.h; the parser keeps no state of its own.
+ * must not silently fall back to a default).  Settings are visited in
+ * file order, and every problem is reported, one a line and in file
+ * order: "FILE:LINE: setting: what is wrong".  Only a syntax error (after
+ * which libconfig gives nothing to walk) or a file that cannot be read
+ * is reported alone.  The result is the flat struct config of config.h;
+ * the parser keeps no state of its own.
+ *
+ * Every setting is a row of one table, settings[]: its group, name,
+ * bounds, default and field.  An integer setting is that row and nothing
+ * else; the others (ports, addresses, names) add their own parse, init
+ * and dump functions.  The defaults, the parser and the --check-config
+ * dump all read the same table, so they cannot drift apart.
  *
  * The daemon never calls setlocale(), so libconfig's number parsing runs
  * in the C locale whatever LC_NUMERIC says ("1.5" stays a float).
@@ -34,10 +42,14 @@
 #include "addr.h"
 #include "config.h"
 
-#define CONFIG_MAX_FILE	(1024 * 1024)	/* no sane config is larger */
+/* No sane config is larger: 50,000 access rules of IPv6 take 2.5 MB. */
+#define CONFIG_MAX_FILE	(8 * 1024 * 1024)
 #define QUOTE_LEN	(4 * CONFIG_ADDRSTRLEN + 16)	/* every byte \xNN */
 #define PATH_LEN	128	/* "limits.max_pending_output" and more */
 #define MAX_WIDE	16	/* wide literals noted; more is an error */
+#define LINE_LEN	2048	/* one message: file, line, setting, what */
+#define WHAT_LEN	1024	/* the "what is wrong" part of it */
+#define TAIL_LEN	48	/* "... and 4294967295 more errors" */
 
 /*
  * An integer literal beyond 32 bits, without an L suffix: where it is,
@@ -47,23 +59,48 @@ struct wide {
 	const char	*file;
 	unsigned	 line;
 	uint32_t	 stored;
+	unsigned	 before;	/* plain integers stored the same */
+	unsigned	 seen;		/* of those, met by get_int() */
 	char		 text[32];
 };
 
 struct parse {
 	struct config		*cf;
-	struct config_proto	*proto;		/* tcp or udp, while in it */
 	const char		*name;		/* file name for messages */
-	char			*err;
-	size_t			 errlen;
+	char			 msgs[CONFIG_ERRLEN - TAIL_LEN]; /* 1 a line */
+	size_t			 used;		/* strlen(msgs) */
+	unsigned		 nerr;		/* lines in msgs */
+	unsigned		 nmore;		/* errors left out of msgs */
 	struct wide		 wide[MAX_WIDE];
 	unsigned		 nwide;
 };
 
-/* The settings allowed in one group, in no particular order. */
-struct known {
+enum setting_type {
+	SET_UINT,		/* an unsigned field */
+	SET_ULONG,		/* an unsigned long (size_t) field */
+	SET_CUSTOM		/* parse, init and dump do it all */
+};
+
+/*
+ * One setting: where it is, what it is, where it goes.  An integer
+ * setting needs nothing more than its row; the others bring their own
+ * functions, which find their field (or the struct holding it, such as
+ * a struct config_proto) at off.  config_defaults(), the parser and
+ * config_dump() all work from the one table, settings[] below.
+ */
+struct setting {
+	const char	*group;		/* "limits"; "" at the top level */
 	const char	*name;
-	int		(*parse)(struct parse *, const config_setting_t *);
+	enum setting_type type;
+	long long	 min, max;	/* inclusive, for integers */
+	long long	 def;		/* default, for integers */
+	const char	*zero;		/* what 0 means, if it is special */
+	size_t		 off;		/* offsetof(struct config, ...) */
+	int		(*parse)(struct parse *, const struct setting *,
+			    const config_setting_t *);
+	void		(*init)(const struct setting *, struct config *);
+	void		(*dump)(const struct setting *, const struct config *,
+			    FILE *);
 };
 
 static const struct {
@@ -78,40 +115,10 @@ static const struct {
 };
 #define NLEVELS	(sizeof(levels) / sizeof(levels[0]))
 
+static void	report(struct parse *, const char *, ...)
+		    __attribute__((__format__(__printf__, 2, 3)));
 static int	fail(struct parse *, const config_setting_t *, const char *,
 		    ...) __attribute__((__format__(__printf__, 3, 4)));
-
-void
-config_defaults(struct config *cf)
-{
-	struct config_proto *pr;
-	int i;
-
-	/* Zero everything, padding included, so snapshots compare equal. */
-	memset(cf, 0, sizeof(*cf));
-	cf->workers = 0;
-	for (i = 0; i < 2; i++) {
-		pr = i == 0 ? &cf->tcp : &cf->udp;
-		pr->ports[0] = CONFIG_DEF_PORT;
-		pr->nports = 1;
-		strcpy(pr->binds[0].text, CONFIG_DEF_BIND);
-		/* Cannot fail: "::" is a valid numeric address. */
-		(void)addr_parse(CONFIG_DEF_BIND, &pr->binds[0].addr,
-		    &pr->binds[0].addrlen);
-		pr->nbinds = 1;
-	}
-	strcpy(cf->exit_command, CONFIG_DEF_EXIT);
-	cf->max_connections = CONFIG_DEF_MAX_CONNECTIONS;
-	cf->idle_timeout = CONFIG_DEF_IDLE_TIMEOUT;
-	cf->max_pending_output = CONFIG_DEF_MAX_PENDING;
-	cf->drain_timeout = CONFIG_DEF_DRAIN_TIMEOUT;
-	cf->log_level = LOG_INFO;
-	cf->transform = CONFIG_TRANSFORM_UNICODE;
-	cf->max_per_source = CONFIG_DEF_PER_SOURCE;
-	cf->crowded_idle_timeout = CONFIG_DEF_CROWDED_IDLE;
-	cf->udp_rate_limit = CONFIG_DEF_UDP_RATE;
-	cf->udp_rate_burst = CONFIG_DEF_UDP_BURST;
-}
 
 static void
 set_path(struct config *cf, const char *path)
@@ -212,39 +219,80 @@ source_file(const struct parse *p, const config_setting_t *s)
 	return file != NULL ? file : p->name;
 }
 
+/*
+ * Add one error to the list.  At most CONFIG_MAX_ERRORS, and as many as
+ * fit in CONFIG_ERRLEN, are kept; the rest are only counted, so what is
+ * kept is always the first ones in the file.
+ */
+static void
+report(struct parse *p, const char *fmt, ...)
+{
+	char line[LINE_LEN];
+	size_t len;
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	len = strlen(line);
+	if (p->nmore > 0 || p->nerr == CONFIG_MAX_ERRORS ||
+	    p->used + 1 + len >= sizeof(p->msgs)) {
+		p->nmore++;
+		return;
+	}
+	if (p->used > 0)
+		p->msgs[p->used++] = '\n';
+	memcpy(p->msgs + p->used, line, len + 1);
+	p->used += len;
+	p->nerr++;
+}
+
+/* All of them in err, with a count of those left out. */
+static void
+report_all(const struct parse *p, char *err, size_t errlen)
+{
+	if (p->nmore > 0)
+		snprintf(err, errlen, "%s\n... and %u more error%s", p->msgs,
+		    p->nmore, p->nmore == 1 ? "" : "s");
+	else
+		snprintf(err, errlen, "%s", p->msgs);
+}
+
 /* Report "FILE:LINE: setting: ..." about s; returns -1 for the caller. */
 static int
 fail(struct parse *p, const config_setting_t *s, const char *fmt, ...)
 {
-	char what[CONFIG_ERRLEN], path[PATH_LEN];
+	char what[WHAT_LEN], path[PATH_LEN];
 	va_list ap;
 
 	va_start(ap, fmt);
 	vsnprintf(what, sizeof(what), fmt, ap);
 	va_end(ap);
 	setting_path(s, path, sizeof(path));
-	snprintf(p->err, p->errlen, "%s:%u: %s: %s", source_file(p, s),
+	report(p, "%s:%u: %s: %s", source_file(p, s),
 	    (unsigned)config_setting_source_line(s), path, what);
 	return -1;
 }
 
 /*
  * The wide literal that libconfig turned into the value v of s, if any.
- * Matched by place and by the truncated value, so that a neighbour on
- * the same line is not blamed for it.
+ * Matched by place, by the truncated value and by order among the
+ * integers of its line stored the same, so that a neighbour is not
+ * blamed for it: in "[ 8008, 4294975304 ]" both are stored as 8008.
  */
 static const struct wide *
-find_wide(const struct parse *p, const config_setting_t *s, long long v)
+find_wide(struct parse *p, const config_setting_t *s, long long v)
 {
 	const char *file = source_file(p, s);
-	unsigned i;
+	const struct wide *found = NULL;
+	struct wide *w;
 
-	for (i = 0; i < p->nwide; i++)
-		if (p->wide[i].line == config_setting_source_line(s) &&
-		    p->wide[i].stored == (uint32_t)v &&
-		    strcmp(p->wide[i].file, file) == 0)
-			return &p->wide[i];
-	return NULL;
+	for (w = p->wide; w < p->wide + p->nwide; w++)
+		if (w->line == config_setting_source_line(s) &&
+		    w->stored == (uint32_t)v && strcmp(w->file, file) == 0 &&
+		    w->seen++ == w->before)
+			found = w;
+	return found;
 }
 
 /* Integer of either width, range checked before anything narrows it. */
@@ -288,36 +336,6 @@ get_string(struct parse *p, const config_setting_t *s, const char **v)
 	return 0;
 }
 
-/*
- * Visit the members of group in file order: the known ones are parsed,
- * any other name is an error.
- */
-static int
-walk(struct parse *p, const config_setting_t *group,
-    const struct known *table)
-{
-	const config_setting_t *s;
-	const struct known *k;
-	char path[PATH_LEN];
-	unsigned i;
-
-	for (i = 0; (s = config_setting_get_elem(group, i)) != NULL; i++) {
-		for (k = table; k->name != NULL; k++)
-			if (strcmp(k->name, config_setting_name(s)) == 0)
-				break;
-		if (k->name == NULL) {
-			setting_path(s, path, sizeof(path));
-			snprintf(p->err, p->errlen,
-			    "%s:%u: unknown setting '%s'", source_file(p, s),
-			    (unsigned)config_setting_source_line(s), path);
-			return -1;
-		}
-		if (k->parse(p, s) == -1)
-			return -1;
-	}
-	return 0;
-}
-
 static int
 expect_group(struct parse *p, const config_setting_t *s)
 {
@@ -330,23 +348,14 @@ expect_group(struct parse *p, const config_setting_t *s)
 /* --- top level ------------------------------------------------------- */
 
 static int
-parse_workers(struct parse *p, const config_setting_t *s)
-{
-	long long v;
-
-	if (get_int(p, s, 0, CONFIG_MAX_WORKERS, &v) == -1)
-		return -1;
-	p->cf->workers = (unsigned)v;
-	return 0;
-}
-
-static int
-parse_exit_command(struct parse *p, const config_setting_t *s)
+parse_exit_command(struct parse *p, const struct setting *row,
+    const config_setting_t *s)
 {
 	const char *text;
 	size_t len, i;
 	unsigned char c;
 
+	(void)row;
 	if (get_string(p, s, &text) == -1)
 		return -1;
 	len = strlen(text);
@@ -364,15 +373,58 @@ parse_exit_command(struct parse *p, const config_setting_t *s)
 	return 0;
 }
 
+static void
+init_exit_command(const struct setting *row, struct config *cf)
+{
+	(void)row;
+	strcpy(cf->exit_command, CONFIG_DEF_EXIT);
+}
+
+static void
+dump_exit_command(const struct setting *row, const struct config *cf,
+    FILE *fp)
+{
+	char q[QUOTE_LEN];
+
+	quote(cf->exit_command, q, sizeof(q));
+	fprintf(fp, "%s = %s;\n", row->name, q);
+}
+
+/* workers = 0 means one per CPU: say how many that makes. */
+static void
+dump_workers(const struct setting *row, const struct config *cf, FILE *fp)
+{
+	unsigned n = config_effective_workers(cf);
+
+	fprintf(fp, "%s = %u;  # %u thread%s\n", row->name, cf->workers, n,
+	    n == 1 ? "" : "s");
+}
+
 /* --- tcp and udp ----------------------------------------------------- */
 
-static int
-parse_ports(struct parse *p, const config_setting_t *s)
+/* The struct config_proto a ports or bind row is about. */
+static struct config_proto *
+proto_of(struct config *cf, const struct setting *row)
 {
-	struct config_proto *pr = p->proto;
+	return (struct config_proto *)(void *)((char *)cf + row->off);
+}
+
+static const struct config_proto *
+const_proto_of(const struct config *cf, const struct setting *row)
+{
+	return (const struct config_proto *)(const void *)
+	    ((const char *)cf + row->off);
+}
+
+static int
+parse_ports(struct parse *p, const struct setting *row,
+    const config_setting_t *s)
+{
+	struct config_proto *pr = proto_of(p->cf, row);
 	const config_setting_t *e;
 	long long v;
 	unsigned i, j, n;
+	int rc = 0;
 
 	if (!config_setting_is_array(s) && !config_setting_is_list(s))
 		return fail(p, s, "expected an array of integers, got %s",
@@ -384,21 +436,45 @@ parse_ports(struct parse *p, const config_setting_t *s)
 	pr->nports = 0;
 	for (i = 0; i < n; i++) {
 		e = config_setting_get_elem(s, i);
-		if (get_int(p, e, 1, 65535, &v) == -1)
-			return -1;
-		for (j = 0; j < pr->nports; j++)
-			if (pr->ports[j] == v)
-				return fail(p, e, "duplicate port %lld", v);
-		pr->ports[pr->nports++] = (uint16_t)v;
+		if (get_int(p, e, 1, 65535, &v) == -1) {
+			rc = -1;
+			continue;
+		}
+		for (j = 0; j < pr->nports && pr->ports[j] != v; j++)
+			continue;
+		if (j < pr->nports)
+			rc = fail(p, e, "duplicate port %lld", v);
+		else
+			pr->ports[pr->nports++] = (uint16_t)v;
 	}
-	return 0;
+	return rc;
 }
 
-/* Append the address in string setting s to the current bind list. */
-static int
-add_bind(struct parse *p, const config_setting_t *s)
+static void
+init_ports(const struct setting *row, struct config *cf)
 {
-	struct config_proto *pr = p->proto;
+	struct config_proto *pr = proto_of(cf, row);
+
+	pr->ports[0] = CONFIG_DEF_PORT;
+	pr->nports = 1;
+}
+
+static void
+dump_ports(const struct setting *row, const struct config *cf, FILE *fp)
+{
+	const struct config_proto *pr = const_proto_of(cf, row);
+	unsigned i;
+
+	fprintf(fp, "%s = [", row->name);
+	for (i = 0; i < pr->nports; i++)
+		fprintf(fp, "%s %u", i > 0 ? "," : "", pr->ports[i]);
+	fprintf(fp, " ];\n");
+}
+
+/* Append the address in string setting s to the bind list of pr. */
+static int
+add_bind(struct parse *p, struct config_proto *pr, const config_setting_t *s)
+{
 	struct config_bind *b = &pr->binds[pr->nbinds];
 	const char *text;
 	char q[QUOTE_LEN];
@@ -421,13 +497,16 @@ add_bind(struct parse *p, const config_setting_t *s)
 }
 
 static int
-parse_bind(struct parse *p, const config_setting_t *s)
+parse_bind(struct parse *p, const struct setting *row,
+    const config_setting_t *s)
 {
+	struct config_proto *pr = proto_of(p->cf, row);
 	unsigned i, n;
+	int rc = 0;
 
 	if (config_setting_type(s) == CONFIG_TYPE_STRING) {
-		p->proto->nbinds = 0;
-		return add_bind(p, s);
+		pr->nbinds = 0;
+		return add_bind(p, pr, s);
 	}
 	if (!config_setting_is_array(s) && !config_setting_is_list(s))
 		return fail(p, s,
@@ -439,163 +518,51 @@ parse_bind(struct parse *p, const config_setting_t *s)
 	if (n > CONFIG_MAX_BINDS)
 		return fail(p, s, "too many addresses (%u, at most %d)", n,
 		    CONFIG_MAX_BINDS);
-	p->proto->nbinds = 0;
+	pr->nbinds = 0;
 	for (i = 0; i < n; i++)
-		if (add_bind(p, config_setting_get_elem(s, i)) == -1)
-			return -1;
-	return 0;
+		if (add_bind(p, pr, config_setting_get_elem(s, i)) == -1)
+			rc = -1;
+	return rc;
 }
 
-static const struct known proto_settings[] = {
-	{ "ports",	parse_ports },
-	{ "bind",	parse_bind },
-	{ NULL,		NULL }
-};
-
-static int
-parse_tcp(struct parse *p, const config_setting_t *s)
+static void
+init_bind(const struct setting *row, struct config *cf)
 {
-	p->proto = &p->cf->tcp;
-	if (expect_group(p, s) == -1)
-		return -1;
-	return walk(p, s, proto_settings);
+	struct config_proto *pr = proto_of(cf, row);
+
+	strcpy(pr->binds[0].text, CONFIG_DEF_BIND);
+	/* Cannot fail: "::" is a valid numeric address. */
+	(void)addr_parse(CONFIG_DEF_BIND, &pr->binds[0].addr,
+	    &pr->binds[0].addrlen);
+	pr->nbinds = 1;
 }
 
-static int
-parse_rate_limit(struct parse *p, const config_setting_t *s)
+static void
+dump_bind(const struct setting *row, const struct config *cf, FILE *fp)
 {
-	long long v;
+	const struct config_proto *pr = const_proto_of(cf, row);
+	char q[QUOTE_LEN];
+	unsigned i;
 
-	if (get_int(p, s, 0, CONFIG_MAX_UDP_RATE, &v) == -1)
-		return -1;
-	p->cf->udp_rate_limit = (unsigned)v;
-	return 0;
-}
-
-static int
-parse_rate_burst(struct parse *p, const config_setting_t *s)
-{
-	long long v;
-
-	if (get_int(p, s, 1, CONFIG_MAX_UDP_BURST, &v) == -1)
-		return -1;
-	p->cf->udp_rate_burst = (unsigned)v;
-	return 0;
-}
-
-static const struct known udp_settings[] = {
-	{ "ports",	parse_ports },
-	{ "bind",	parse_bind },
-	{ "rate_limit",	parse_rate_limit },
-	{ "rate_burst",	parse_rate_burst },
-	{ NULL,		NULL }
-};
-
-static int
-parse_udp(struct parse *p, const config_setting_t *s)
-{
-	p->proto = &p->cf->udp;
-	if (expect_group(p, s) == -1)
-		return -1;
-	return walk(p, s, udp_settings);
-}
-
-/* --- limits ---------------------------------------------------------- */
-
-static int
-parse_max_connections(struct parse *p, const config_setting_t *s)
-{
-	long long v;
-
-	if (get_int(p, s, CONFIG_MIN_CONNECTIONS, CONFIG_MAX_CONNECTIONS,
-	    &v) == -1)
-		return -1;
-	p->cf->max_connections = (unsigned)v;
-	return 0;
-}
-
-static int
-parse_max_per_source(struct parse *p, const config_setting_t *s)
-{
-	long long v;
-
-	if (get_int(p, s, 0, CONFIG_MAX_PER_SOURCE, &v) == -1)
-		return -1;
-	p->cf->max_per_source = (unsigned)v;
-	return 0;
-}
-
-static int
-parse_crowded_idle_timeout(struct parse *p, const config_setting_t *s)
-{
-	long long v;
-
-	if (get_int(p, s, 1, CONFIG_MAX_CROWDED_IDLE, &v) == -1)
-		return -1;
-	p->cf->crowded_idle_timeout = (unsigned)v;
-	return 0;
-}
-
-static int
-parse_idle_timeout(struct parse *p, const config_setting_t *s)
-{
-	long long v;
-
-	if (get_int(p, s, 0, CONFIG_MAX_IDLE_TIMEOUT, &v) == -1)
-		return -1;
-	p->cf->idle_timeout = (unsigned)v;
-	return 0;
-}
-
-static int
-parse_max_pending_output(struct parse *p, const config_setting_t *s)
-{
-	long long v;
-
-	if (get_int(p, s, CONFIG_MIN_PENDING, CONFIG_MAX_PENDING, &v) == -1)
-		return -1;
-	p->cf->max_pending_output = (size_t)v;
-	return 0;
-}
-
-static int
-parse_drain_timeout(struct parse *p, const config_setting_t *s)
-{
-	long long v;
-
-	if (get_int(p, s, 0, CONFIG_MAX_DRAIN_TIMEOUT, &v) == -1)
-		return -1;
-	p->cf->drain_timeout = (unsigned)v;
-	return 0;
-}
-
-static const struct known limits_settings[] = {
-	{ "max_connections",	parse_max_connections },
-	{ "idle_timeout",	parse_idle_timeout },
-	{ "max_pending_output",	parse_max_pending_output },
-	{ "drain_timeout",	parse_drain_timeout },
-	{ "max_connections_per_source", parse_max_per_source },
-	{ "crowded_idle_timeout", parse_crowded_idle_timeout },
-	{ NULL,			NULL }
-};
-
-static int
-parse_limits(struct parse *p, const config_setting_t *s)
-{
-	if (expect_group(p, s) == -1)
-		return -1;
-	return walk(p, s, limits_settings);
+	fprintf(fp, "%s = [", row->name);
+	for (i = 0; i < pr->nbinds; i++) {
+		quote(pr->binds[i].text, q, sizeof(q));
+		fprintf(fp, "%s %s", i > 0 ? "," : "", q);
+	}
+	fprintf(fp, " ];\n");
 }
 
 /* --- log ------------------------------------------------------------- */
 
 static int
-parse_level(struct parse *p, const config_setting_t *s)
+parse_level(struct parse *p, const struct setting *row,
+    const config_setting_t *s)
 {
 	const char *text;
 	char q[QUOTE_LEN];
 	size_t i;
 
+	(void)row;
 	if (get_string(p, s, &text) == -1)
 		return -1;
 	for (i = 0; i < NLEVELS; i++)
@@ -608,17 +575,20 @@ parse_level(struct parse *p, const config_setting_t *s)
 	    "unknown level %s (debug, info, notice, warning, err)", q);
 }
 
-static const struct known log_settings[] = {
-	{ "level",	parse_level },
-	{ NULL,		NULL }
-};
-
-static int
-parse_log(struct parse *p, const config_setting_t *s)
+static void
+init_level(const struct setting *row, struct config *cf)
 {
-	if (expect_group(p, s) == -1)
-		return -1;
-	return walk(p, s, log_settings);
+	(void)row;
+	cf->log_level = LOG_INFO;
+}
+
+static void
+dump_level(const struct setting *row, const struct config *cf, FILE *fp)
+{
+	const char *level = config_level_name(cf->log_level);
+
+	fprintf(fp, "%s = \"%s\";\n", row->name,
+	    level != NULL ? level : "unknown");
 }
 
 /* --- transform --------------------------------------------------------- */
@@ -630,11 +600,13 @@ config_transform_name(enum config_transform t)
 }
 
 static int
-parse_transform(struct parse *p, const config_setting_t *s)
+parse_transform(struct parse *p, const struct setting *row,
+    const config_setting_t *s)
 {
 	const char *text;
 	char q[QUOTE_LEN];
 
+	(void)row;
 	if (get_string(p, s, &text) == -1)
 		return -1;
 	if (strcmp(text, "unicode") == 0)
@@ -648,16 +620,428 @@ parse_transform(struct parse *p, const config_setting_t *s)
 	return 0;
 }
 
-static const struct known root_settings[] = {
-	{ "workers",		parse_workers },
-	{ "transform",		parse_transform },
-	{ "tcp",		parse_tcp },
-	{ "udp",		parse_udp },
-	{ "exit_command",	parse_exit_command },
-	{ "limits",		parse_limits },
-	{ "log",		parse_log },
-	{ NULL,			NULL }
+static void
+init_transform(const struct setting *row, struct config *cf)
+{
+	(void)row;
+	cf->transform = CONFIG_TRANSFORM_UNICODE;
+}
+
+static void
+dump_transform(const struct setting *row, const struct config *cf, FILE *fp)
+{
+	fprintf(fp, "%s = \"%s\";\n", row->name,
+	    config_transform_name(cf->transform));
+}
+
+/* --- proxy_protocol and access: lists of prefixes --------------------- */
+
+/* A list entry seen from far: for finding duplicates in one sort. */
+struct entry {
+	struct prefix	 pf;
+	unsigned	 idx;		/* in the list */
 };
+
+static int
+entry_cmp(const void *a, const void *b)
+{
+	const struct entry *x = a, *y = b;
+	int c;
+
+	/* Canonical prefixes (zeroed host bits): equal is memcmp-equal. */
+	if ((c = memcmp(&x->pf, &y->pf, sizeof(x->pf))) != 0)
+		return c;
+	return x->idx < y->idx ? -1 : x->idx > y->idx;
+}
+
+/* Element e of a prefix list into *pf; with report, say what is wrong. */
+static int
+get_prefix(struct parse *p, const config_setting_t *e, struct prefix *pf,
+    bool report)
+{
+	const char *text;
+	char q[QUOTE_LEN], why[128];
+
+	if (config_setting_type(e) != CONFIG_TYPE_STRING)
+		return report ? fail(p, e, "expected a string, got %s",
+		    type_name(config_setting_type(e))) : -1;
+	if ((text = config_setting_get_string(e)) == NULL)
+		text = "";
+	if (prefix_parse(text, pf, why, sizeof(why)) == 0)
+		return 0;
+	if (report) {
+		quote(text, q, sizeof(q));
+		(void)fail(p, e, "%s: %s", q, why);
+	}
+	return -1;
+}
+
+/* e means the same as the earlier entry twin. */
+static int
+dup_prefix(struct parse *p, const config_setting_t *e,
+    const config_setting_t *twin)
+{
+	const char *text = config_setting_get_string(e);
+	const char *was = config_setting_get_string(twin);
+	char q[QUOTE_LEN], qwas[QUOTE_LEN];
+
+	quote(text != NULL ? text : "", q, sizeof(q));
+	quote(was != NULL ? was : "", qwas, sizeof(qwas));
+	return fail(p, e, "%s: duplicate of %s (line %u)", q,
+	    qwas, (unsigned)config_setting_source_line(twin));
+}
+
+/* Element i of the list s, or s itself when it is one string. */
+static const config_setting_t *
+elem(const config_setting_t *s, unsigned i)
+{
+	if (config_setting_type(s) == CONFIG_TYPE_STRING)
+		return s;
+	return config_setting_get_elem(s, i);
+}
+
+/*
+ * Read the prefix list s (a list or array of strings, or one string)
+ * into out[], in file order, its length in *np.  Each bad entry and each
+ * duplicate of an earlier one is reported at its own line, in order; the
+ * good ones are kept all the same.  More than max entries is one error,
+ * said by the caller: returns -2 then, with the count in *np.
+ *
+ * Duplicates are found by sorting (a list may hold tens of thousands of
+ * entries), then reported in file order by a second pass.
+ */
+static int
+get_prefixes(struct parse *p, const config_setting_t *s, struct prefix *out,
+    unsigned max, unsigned *np)
+{
+	const config_setting_t *e;
+	struct entry *ent;
+	unsigned *first, i, k, n, nok = 0;
+	int rc = 0;
+
+	*np = 0;
+	if (config_setting_type(s) == CONFIG_TYPE_STRING)
+		n = 1;
+	else if (config_setting_is_array(s) || config_setting_is_list(s))
+		n = (unsigned)config_setting_length(s);
+	else
+		return fail(p, s, "expected a string or a list of strings, "
+		    "got %s", type_name(config_setting_type(s)));
+	if (n > max) {
+		*np = n;
+		return -2;
+	}
+	if (n == 0)
+		return 0;
+	ent = calloc(n, sizeof(*ent));
+	first = calloc(n, sizeof(*first));	/* 1 + earlier twin, or 0 */
+	if (ent == NULL || first == NULL) {
+		free(ent);
+		free(first);
+		return fail(p, s, "out of memory");
+	}
+	for (i = 0; i < n; i++)
+		if (get_prefix(p, elem(s, i), &ent[nok].pf, false) == 0)
+			ent[nok++].idx = i;
+	qsort(ent, nok, sizeof(*ent), entry_cmp);
+	for (k = 1; k < nok; k++)
+		if (memcmp(&ent[k].pf, &ent[k - 1].pf, sizeof(ent[k].pf)) == 0)
+			first[ent[k].idx] = 1 + (first[ent[k - 1].idx] != 0 ?
+			    first[ent[k - 1].idx] - 1 : ent[k - 1].idx);
+	for (i = 0; i < n; i++) {
+		e = elem(s, i);
+		if (get_prefix(p, e, &out[*np], true) == -1)
+			rc = -1;
+		else if (first[i] != 0)
+			rc = dup_prefix(p, e, elem(s, first[i] - 1));
+		else
+			(*np)++;
+	}
+	free(ent);
+	free(first);
+	return rc;
+}
+
+static int
+parse_proxy_from(struct parse *p, const struct setting *row,
+    const config_setting_t *s)
+{
+	unsigned n;
+	int rc;
+
+	(void)row;
+	rc = get_prefixes(p, s, p->cf->proxy_from, CONFIG_MAX_PROXY_FROM, &n);
+	if (rc == -2)
+		return fail(p, s, "too many addresses (%u, at most %d)", n,
+		    CONFIG_MAX_PROXY_FROM);
+	p->cf->proxy_nfrom = n;
+	return rc;
+}
+
+/* "[ ]", "[ "a", "b" ]", or one entry a line for a long list. */
+static void
+dump_prefixes(const struct prefix *pf, unsigned n, const char *empty,
+    FILE *fp)
+{
+	char text[PREFIX_STRLEN];
+	unsigned i;
+
+	if (n == 0) {
+		fprintf(fp, "[ ];  # %s\n", empty);
+		return;
+	}
+	fputc('[', fp);
+	for (i = 0; i < n; i++) {
+		prefix_format(&pf[i], text, sizeof(text));
+		if (n <= 4)
+			fprintf(fp, "%s \"%s\"", i > 0 ? "," : "", text);
+		else
+			fprintf(fp, "%s\n\t\t\"%s\"", i > 0 ? "," : "", text);
+	}
+	fputs(n <= 4 ? " ];\n" : "\n\t];\n", fp);
+}
+
+static void
+dump_proxy_from(const struct setting *row, const struct config *cf,
+    FILE *fp)
+{
+	fprintf(fp, "%s = ", row->name);
+	dump_prefixes(cf->proxy_from, cf->proxy_nfrom, "off", fp);
+}
+
+/*
+ * access.allow and access.deny share cf->access (allow first), so that
+ * together they may hold CONFIG_MAX_ACCESS rules in any proportion.
+ * They are read through a scratch list, then put in place.
+ */
+static int
+parse_access(struct parse *p, const config_setting_t *s, bool deny)
+{
+	struct config *cf = p->cf;
+	struct prefix *tmp;
+	unsigned other = deny ? cf->access_nallow : cf->access_ndeny, n;
+	int rc;
+
+	if ((tmp = calloc(CONFIG_MAX_ACCESS, sizeof(*tmp))) == NULL)
+		return fail(p, s, "out of memory");
+	rc = get_prefixes(p, s, tmp, CONFIG_MAX_ACCESS - other, &n);
+	if (rc == -2) {
+		free(tmp);
+		return fail(p, s, "too many rules (%u here and %u in "
+		    "access.%s, at most %d together)", n, other,
+		    deny ? "allow" : "deny", CONFIG_MAX_ACCESS);
+	}
+	if (deny) {
+		memcpy(cf->access + cf->access_nallow, tmp, n * sizeof(*tmp));
+		cf->access_ndeny = n;
+	} else {
+		memmove(cf->access + n, cf->access + cf->access_nallow,
+		    cf->access_ndeny * sizeof(*tmp));
+		memcpy(cf->access, tmp, n * sizeof(*tmp));
+		cf->access_nallow = n;
+	}
+	free(tmp);
+	return rc;
+}
+
+static int
+parse_access_allow(struct parse *p, const struct setting *row,
+    const config_setting_t *s)
+{
+	(void)row;
+	return parse_access(p, s, false);
+}
+
+static int
+parse_access_deny(struct parse *p, const struct setting *row,
+    const config_setting_t *s)
+{
+	(void)row;
+	return parse_access(p, s, true);
+}
+
+static void
+dump_access_allow(const struct setting *row, const struct config *cf,
+    FILE *fp)
+{
+	fprintf(fp, "%s = ", row->name);
+	dump_prefixes(config_access_allow(cf), cf->access_nallow,
+	    "everyone not denied", fp);
+}
+
+static void
+dump_access_deny(const struct setting *row, const struct config *cf,
+    FILE *fp)
+{
+	fprintf(fp, "%s = ", row->name);
+	dump_prefixes(config_access_deny(cf), cf->access_ndeny, "none", fp);
+}
+
+/* --- the table --------------------------------------------------------- */
+
+/*
+ * An integer setting: one row says all there is to say about it.  The
+ * type follows from the field (anything but unsigned or unsigned long,
+ * which size_t is, does not compile).
+ */
+#define FIELD_TYPE(field)						\
+	_Generic(((struct config *)0)->field,				\
+	    unsigned: SET_UINT, unsigned long: SET_ULONG)
+#define ROW_INT(grp, nm, lo, hi, dflt, field)				\
+	ROW_INT0(grp, nm, lo, hi, dflt, field, NULL)
+/* The same, where 0 means something else ("off"): the dump says so. */
+#define ROW_INT0(grp, nm, lo, hi, dflt, field, z)			\
+	{ .group = (grp), .name = (nm), .type = FIELD_TYPE(field),	\
+	  .min = (lo), .max = (hi), .def = (dflt), .zero = (z),		\
+	  .off = offsetof(struct config, field) }
+/* Anything else: its own functions, and the field they start from. */
+#define ROW_CUSTOM(grp, nm, field, fn)					\
+	{ .group = (grp), .name = (nm), .type = SET_CUSTOM,		\
+	  .off = offsetof(struct config, field), .parse = parse_##fn,	\
+	  .init = init_##fn, .dump = dump_##fn }
+/* The same, for a setting whose default is all zero (no init). */
+#define ROW_ZERO(grp, nm, field, fn)					\
+	{ .group = (grp), .name = (nm), .type = SET_CUSTOM,		\
+	  .off = offsetof(struct config, field), .parse = parse_##fn,	\
+	  .dump = dump_##fn }
+
+/*
+ * Every setting, in the order config_dump() prints them; the rows of a
+ * group must follow one another.  A group is a name used as .group.
+ */
+static const struct setting settings[] = {
+	{ .group = "", .name = "workers", .type = FIELD_TYPE(workers),
+	  .min = 0, .max = CONFIG_MAX_WORKERS, .def = 0,
+	  .off = offsetof(struct config, workers), .dump = dump_workers },
+	ROW_CUSTOM("", "transform", transform, transform),
+	ROW_CUSTOM("tcp", "ports", tcp, ports),
+	ROW_CUSTOM("tcp", "bind", tcp, bind),
+	ROW_CUSTOM("udp", "ports", udp, ports),
+	ROW_CUSTOM("udp", "bind", udp, bind),
+	ROW_INT0("udp", "rate_limit", 0, CONFIG_MAX_UDP_RATE,
+	    CONFIG_DEF_UDP_RATE, udp_rate_limit, "off"),
+	ROW_INT("udp", "rate_burst", 1, CONFIG_MAX_UDP_BURST,
+	    CONFIG_DEF_UDP_BURST, udp_rate_burst),
+	ROW_CUSTOM("", "exit_command", exit_command, exit_command),
+	ROW_INT("limits", "max_connections", CONFIG_MIN_CONNECTIONS,
+	    CONFIG_MAX_CONNECTIONS, CONFIG_DEF_MAX_CONNECTIONS,
+	    max_connections),
+	ROW_INT0("limits", "idle_timeout", 0, CONFIG_MAX_IDLE_TIMEOUT,
+	    CONFIG_DEF_IDLE_TIMEOUT, idle_timeout, "never"),
+	ROW_INT("limits", "max_pending_output", CONFIG_MIN_PENDING,
+	    CONFIG_MAX_PENDING, CONFIG_DEF_MAX_PENDING, max_pending_output),
+	ROW_INT("limits", "drain_timeout", 0, CONFIG_MAX_DRAIN_TIMEOUT,
+	    CONFIG_DEF_DRAIN_TIMEOUT, drain_timeout),
+	ROW_INT0("limits", "max_connections_per_source", 0,
+	    CONFIG_MAX_PER_SOURCE, CONFIG_DEF_PER_SOURCE, max_per_source,
+	    "no limit"),
+	ROW_INT("limits", "crowded_idle_timeout", 1, CONFIG_MAX_CROWDED_IDLE,
+	    CONFIG_DEF_CROWDED_IDLE, crowded_idle_timeout),
+	ROW_INT0("limits", "connection_rate", 0, CONFIG_MAX_CONN_RATE,
+	    CONFIG_DEF_CONN_RATE, connection_rate, "off"),
+	ROW_INT("limits", "connection_burst", 1, CONFIG_MAX_CONN_BURST,
+	    CONFIG_DEF_CONN_BURST, connection_burst),
+	ROW_ZERO("proxy_protocol", "from", proxy_from, proxy_from),
+	ROW_INT("proxy_protocol", "timeout", 1, CONFIG_MAX_PROXY_TIMEOUT,
+	    CONFIG_DEF_PROXY_TIMEOUT, proxy_timeout),
+	ROW_ZERO("access", "allow", access, access_allow),
+	ROW_ZERO("access", "deny", access, access_deny),
+	ROW_CUSTOM("log", "level", log_level, level),
+};
+#define NSETTINGS	(sizeof(settings) / sizeof(settings[0]))
+
+/* The field of an integer row, as the type it has in struct config. */
+static void
+int_store(const struct setting *row, struct config *cf, long long v)
+{
+	char *field = (char *)cf + row->off;
+
+	if (row->type == SET_ULONG)
+		*(unsigned long *)(void *)field = (unsigned long)v;
+	else
+		*(unsigned *)(void *)field = (unsigned)v;
+}
+
+static unsigned long long
+int_load(const struct setting *row, const struct config *cf)
+{
+	const char *field = (const char *)cf + row->off;
+
+	if (row->type == SET_ULONG)
+		return *(const unsigned long *)(const void *)field;
+	return *(const unsigned *)(const void *)field;
+}
+
+static int
+parse_row(struct parse *p, const struct setting *row,
+    const config_setting_t *s)
+{
+	long long v;
+
+	if (row->parse != NULL)
+		return row->parse(p, row, s);
+	if (get_int(p, s, row->min, row->max, &v) == -1)
+		return -1;
+	int_store(row, p->cf, v);
+	return 0;
+}
+
+/* The row for name in group ("" for the top level), or NULL. */
+static const struct setting *
+find_row(const char *group, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < NSETTINGS; i++)
+		if (strcmp(settings[i].group, group) == 0 &&
+		    strcmp(settings[i].name, name) == 0)
+			return &settings[i];
+	return NULL;
+}
+
+/* The group called name, as spelled in the table, or NULL. */
+static const char *
+find_group(const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < NSETTINGS; i++)
+		if (settings[i].group[0] != '\0' &&
+		    strcmp(settings[i].group, name) == 0)
+			return settings[i].group;
+	return NULL;
+}
+
+/*
+ * Visit the members of group (named gname, "" for the top level) in file
+ * order: known ones are parsed, a group at the top level is walked, any
+ * other name is an error.  An error does not stop the walk: each one is
+ * reported, and the caller looks at the count.
+ */
+static void
+walk(struct parse *p, const config_setting_t *group, const char *gname)
+{
+	const config_setting_t *s;
+	const struct setting *row;
+	const char *sub;
+	char path[PATH_LEN];
+	unsigned i;
+
+	for (i = 0; (s = config_setting_get_elem(group, i)) != NULL; i++) {
+		if ((row = find_row(gname, config_setting_name(s))) != NULL)
+			(void)parse_row(p, row, s);
+		else if (gname[0] == '\0' &&
+		    (sub = find_group(config_setting_name(s))) != NULL) {
+			if (expect_group(p, s) == 0)
+				walk(p, s, sub);
+		} else {
+			setting_path(s, path, sizeof(path));
+			report(p, "%s:%u: unknown setting '%s'",
+			    source_file(p, s),
+			    (unsigned)config_setting_source_line(s), path);
+		}
+	}
+}
 
 /* --- integer literals libconfig 1.5 would truncate ------------------- */
 
@@ -724,13 +1108,14 @@ number_end(const char *s)
 }
 
 /*
- * Is the number literal tok (len bytes) wide: does libconfig 1.5 store
- * it truncated?  Floats and L-suffixed integers are stored as written; a
- * plain integer goes through atoi() (strtoul() for hex) into an int.
- * What that makes of it goes to *stored, as 32 bits.
+ * Is the number literal tok (len bytes) a plain integer, one libconfig
+ * 1.5 stores in an int?  Floats and L-suffixed integers are stored as
+ * written; a plain integer goes through atoi() (strtoul() for hex).
+ * What that makes of it goes to *stored, as 32 bits, and *wide says
+ * whether that is not what is written.
  */
 static bool
-wide_literal(const char *tok, size_t len, uint32_t *stored)
+plain_int(const char *tok, size_t len, uint32_t *stored, bool *wide)
 {
 	unsigned long u;
 	long v;
@@ -747,32 +1132,39 @@ wide_literal(const char *tok, size_t len, uint32_t *stored)
 	if (hex) {
 		u = strtoul(tok, NULL, 16);
 		*stored = (uint32_t)u;
-		return errno == ERANGE || u > INT_MAX;
+		*wide = errno == ERANGE || u > INT_MAX;
+		return true;
 	}
 	v = strtol(tok, NULL, 10);
 	*stored = (uint32_t)(unsigned long)v;
-	return errno == ERANGE || v < INT_MIN || v > INT_MAX;
+	*wide = errno == ERANGE || v < INT_MIN || v > INT_MAX;
+	return true;
 }
 
 /* "FILE:LINE: integer ... does not fit" for a wide literal. */
 static int
 wide_error(struct parse *p, const struct wide *w)
 {
-	snprintf(p->err, p->errlen, "%s:%u: integer %s does not fit in 32 "
-	    "bits (libconfig would truncate it)", w->file, w->line, w->text);
+	report(p, "%s:%u: integer %s does not fit in 32 bits (libconfig "
+	    "would truncate it)", w->file, w->line, w->text);
 	return -1;
 }
 
-/* Note the wide literal tok of len bytes at file:line. */
+/*
+ * Note the wide literal tok of len bytes at file:line, the one after
+ * before plain integers stored the same on that line.
+ */
 static int
 add_wide(struct parse *p, const char *file, unsigned line,
-    const char *tok, size_t len, uint32_t stored)
+    const char *tok, size_t len, uint32_t stored, unsigned before)
 {
 	struct wide w;
 
 	w.file = file;
 	w.line = line;
 	w.stored = stored;
+	w.before = before;
+	w.seen = 0;
 	if (len < sizeof(w.text))
 		snprintf(w.text, sizeof(w.text), "%.*s", (int)len, tok);
 	else
@@ -786,40 +1178,80 @@ add_wide(struct parse *p, const char *file, unsigned line,
 }
 
 /*
- * Scan text (of file) with libconfig's lexical rules: comments, strings
- * and names are skipped, and every number literal is checked.  Only text
- * libconfig has accepted comes here, so malformed input needs no good
- * message, only safe handling.
+ * The next number literal from *sp on, with libconfig's lexical rules
+ * (comments, strings and names skipped): its start, with *sp moved past
+ * it, or NULL at the end.  *line counts newlines; *bol is where the scan
+ * stood when that line began (after the newline, or after the comment
+ * or string that held it).  Only text libconfig has accepted comes
+ * here, so malformed input needs no good message, only safe handling.
  */
-static int
-scan_literals(struct parse *p, const char *text, const char *file)
+static const char *
+next_number(const char **sp, unsigned *line, const char **bol)
 {
-	const char *s = text, *end;
-	unsigned line = 1;
-	uint32_t stored;
+	const char *s = *sp, *tok;
+	unsigned was;
 
 	while (*s != '\0') {
+		was = *line;
 		if (*s == '\n') {
-			line++;
+			(*line)++;
 			s++;
 		} else if (*s == '#' || (s[0] == '/' &&
 		    (s[1] == '/' || s[1] == '*')))
-			s = skip_comment(s, &line);
+			s = skip_comment(s, line);
 		else if (*s == '"')
-			s = skip_string(s, &line);
+			s = skip_string(s, line);
 		else if (is_name_start(*s)) {
 			while (is_name_char(*s))
 				s++;
 		} else if (is_number_start(s)) {
-			end = number_end(s);
-			if (wide_literal(s, (size_t)(end - s), &stored) &&
-			    add_wide(p, file, line, s, (size_t)(end - s),
-			    stored) == -1)
-				return -1;
-			s = end;
+			tok = s;
+			*sp = number_end(s);
+			return tok;
 		} else
 			s++;
+		if (*line != was)
+			*bol = s;
 	}
+	*sp = s;
+	return NULL;
+}
+
+/* Plain integers stored as stored between bol and end (on one line). */
+static unsigned
+count_stored(const char *bol, const char *end, uint32_t stored)
+{
+	const char *s = bol, *tok;
+	unsigned line = 0, n = 0;
+	uint32_t v;
+	bool wide;
+
+	while ((tok = next_number(&s, &line, &bol)) != NULL && tok < end)
+		if (plain_int(tok, (size_t)(s - tok), &v, &wide) &&
+		    v == stored)
+			n++;
+	return n;
+}
+
+/*
+ * Note every wide literal of text (of file), and which one it is among
+ * the plain integers of its line that libconfig stores the same: the
+ * walk meets them in the same order, which is how get_int() tells
+ * "4294975304" from a "8008" next to it.
+ */
+static int
+scan_literals(struct parse *p, const char *text, const char *file)
+{
+	const char *s = text, *bol = text, *tok;
+	unsigned line = 1;
+	uint32_t stored;
+	bool wide;
+
+	while ((tok = next_number(&s, &line, &bol)) != NULL)
+		if (plain_int(tok, (size_t)(s - tok), &stored, &wide) &&
+		    wide && add_wide(p, file, line, tok, (size_t)(s - tok),
+		    stored, count_stored(bol, tok, stored)) == -1)
+			return -1;
 	return 0;
 }
 
@@ -920,13 +1352,16 @@ read_file(const char *path, char **textp, char *err, size_t errlen)
 static int
 scan_included(struct parse *p, const config_t *lc)
 {
-	char *text;
+	char *text, err[LINE_LEN];
 	unsigned i;
 	int rc;
 
 	for (i = 0; i < lc->num_filenames; i++) {
-		if (read_file(lc->filenames[i], &text, p->err, p->errlen) == -1)
+		if (read_file(lc->filenames[i], &text, err,
+		    sizeof(err)) == -1) {
+			report(p, "%s", err);
 			return -1;
+		}
 		rc = scan_literals(p, text, lc->filenames[i]);
 		free(text);
 		if (rc == -1)
@@ -942,7 +1377,7 @@ parse_config(config_t *lc, const char *text, struct parse *p)
 
 	if (config_read_string(lc, text) != CONFIG_TRUE) {
 		file = config_error_file(lc);
-		snprintf(p->err, p->errlen, "%s:%d: %s",
+		report(p, "%s:%d: %s",
 		    file != NULL ? file : p->name, config_error_line(lc),
 		    config_error_text(lc) != NULL ? config_error_text(lc) :
 		    "syntax error");
@@ -950,8 +1385,10 @@ parse_config(config_t *lc, const char *text, struct parse *p)
 	}
 	/* Before the walk, which would see truncated values. */
 	if (scan_literals(p, text, p->name) == -1 ||
-	    scan_included(p, lc) == -1 ||
-	    walk(p, config_root_setting(lc), root_settings) == -1)
+	    scan_included(p, lc) == -1)
+		return -1;
+	walk(p, config_root_setting(lc), "");
+	if (p->nerr > 0)
 		return -1;
 	/*
 	 * Every integer is the value of a setting, and a wide one is out
@@ -977,12 +1414,11 @@ parse_text(const char *text, const char *name, struct config *cf,
 	memset(&p, 0, sizeof(p));
 	p.cf = cf;
 	p.name = name;
-	p.err = err;
-	p.errlen = errlen;
 	config_init(&lc);
 	rc = parse_config(&lc, text, &p);
 	config_destroy(&lc);
 	if (rc == -1) {
+		report_all(&p, err, errlen);
 		config_defaults(cf);
 		set_path(cf, name);
 	}
@@ -1019,6 +1455,21 @@ config_parse_string(const char *text, const char *name, struct config *cf,
 
 /* --- use ------------------------------------------------------------- */
 
+void
+config_defaults(struct config *cf)
+{
+	const struct setting *row;
+
+	/* Zero everything, padding included, so snapshots compare equal. */
+	memset(cf, 0, sizeof(*cf));
+	for (row = settings; row < settings + NSETTINGS; row++) {
+		if (row->init != NULL)
+			row->init(row, cf);
+		else if (row->type != SET_CUSTOM)
+			int_store(row, cf, row->def);
+	}
+}
+
 /* CPUs this process may run on: the affinity mask, else all online. */
 static unsigned
 usable_cpus(void)
@@ -1045,6 +1496,23 @@ config_effective_workers(const struct config *cf)
 	return cf->workers != 0 ? cf->workers : usable_cpus();
 }
 
+unsigned
+config_error_count(const char *err)
+{
+	const char *last = err, *nl;
+	unsigned n = 1, more;
+
+	if (*err == '\0')
+		return 0;
+	while ((nl = strchr(last, '\n')) != NULL) {
+		n++;
+		last = nl + 1;
+	}
+	if (n > 1 && sscanf(last, "... and %u more error", &more) == 1)
+		n += more - 1;
+	return n;
+}
+
 const char *
 config_level_name(int level)
 {
@@ -1069,58 +1537,35 @@ config_udp_port_is_ours(const struct config *cf, uint16_t port)
 
 /* --- dump ------------------------------------------------------------ */
 
-static void
-dump_proto(const char *name, const struct config_proto *pr,
-    const struct config *cf, FILE *fp)
-{
-	char q[QUOTE_LEN];
-	unsigned i;
-
-	fprintf(fp, "%s = {\n\tports = [", name);
-	for (i = 0; i < pr->nports; i++)
-		fprintf(fp, "%s %u", i > 0 ? "," : "", pr->ports[i]);
-	fprintf(fp, " ];\n\tbind = [");
-	for (i = 0; i < pr->nbinds; i++) {
-		quote(pr->binds[i].text, q, sizeof(q));
-		fprintf(fp, "%s %s", i > 0 ? "," : "", q);
-	}
-	fprintf(fp, " ];\n");
-	if (pr == &cf->udp)
-		fprintf(fp, "\trate_limit = %u;\n\trate_burst = %u;\n",
-		    cf->udp_rate_limit, cf->udp_rate_burst);
-	fprintf(fp, "};\n");
-}
-
 void
 config_dump(const struct config *cf, FILE *fp)
 {
-	const char *level = config_level_name(cf->log_level);
-	char q[QUOTE_LEN];
-	unsigned n = config_effective_workers(cf);
-	const char *s;
+	const struct setting *row;
+	const char *open = "", *s;
 
 	/* The path may hold anything; a newline would end the comment. */
 	fputs("# effective configuration of ", fp);
 	for (s = cf->path; *s != '\0'; s++)
 		fputc((unsigned char)*s < 0x20 || *s == 0x7f ? '?' : *s, fp);
-	fprintf(fp, "\nworkers = %u;  # %u thread%s\n", cf->workers, n,
-	    n == 1 ? "" : "s");
-	fprintf(fp, "transform = \"%s\";\n",
-	    config_transform_name(cf->transform));
-	dump_proto("tcp", &cf->tcp, cf, fp);
-	dump_proto("udp", &cf->udp, cf, fp);
-	quote(cf->exit_command, q, sizeof(q));
-	fprintf(fp, "exit_command = %s;\n", q);
-	fprintf(fp, "limits = {\n"
-	    "\tmax_connections = %u;\n"
-	    "\tidle_timeout = %u;\n"
-	    "\tmax_pending_output = %zu;\n"
-	    "\tdrain_timeout = %u;\n"
-	    "\tmax_connections_per_source = %u;\n"
-	    "\tcrowded_idle_timeout = %u;\n"
-	    "};\n", cf->max_connections, cf->idle_timeout,
-	    cf->max_pending_output, cf->drain_timeout, cf->max_per_source,
-	    cf->crowded_idle_timeout);
-	fprintf(fp, "log = {\n\tlevel = \"%s\";\n};\n",
-	    level != NULL ? level : "unknown");
+	fputc('\n', fp);
+	for (row = settings; row < settings + NSETTINGS; row++) {
+		if (strcmp(row->group, open) != 0) {
+			if (open[0] != '\0')
+				fputs("};\n", fp);
+			if (row->group[0] != '\0')
+				fprintf(fp, "%s = {\n", row->group);
+			open = row->group;
+		}
+		if (open[0] != '\0')
+			fputc('\t', fp);
+		if (row->dump != NULL)
+			row->dump(row, cf, fp);
+		else if (row->zero != NULL && int_load(row, cf) == 0)
+			fprintf(fp, "%s = 0;  # %s\n", row->name, row->zero);
+		else
+			fprintf(fp, "%s = %llu;\n", row->name,
+			    int_load(row, cf));
+	}
+	if (open[0] != '\0')
+		fputs("};\n", fp);
 }

@@ -15,11 +15,16 @@
 #include <stdio.h>
 #include <sys/socket.h>
 
+#include "prefix.h"
+
 #define CONFIG_MAX_PORTS	64	/* per protocol */
 #define CONFIG_MAX_BINDS	16	/* per protocol */
 #define CONFIG_MAX_EXIT		63	/* bytes of exit_command */
 #define CONFIG_ADDRSTRLEN	64	/* "ffff:...%ifname" and NUL */
-#define CONFIG_ERRLEN		512
+#define CONFIG_MAX_PROXY_FROM	64	/* proxy_protocol.from */
+#define CONFIG_MAX_ACCESS	50000	/* access.allow and .deny together */
+#define CONFIG_ERRLEN		8192	/* every error of a file, see below */
+#define CONFIG_MAX_ERRORS	20	/* listed; more are only counted */
 
 /* Defaults: documented in etc/upcased.conf and upcased.conf(5). */
 #define CONFIG_DEF_PORT			8008
@@ -33,6 +38,9 @@
 #define CONFIG_DEF_CROWDED_IDLE		10
 #define CONFIG_DEF_UDP_RATE		1000	/* datagrams/s per source */
 #define CONFIG_DEF_UDP_BURST		2000
+#define CONFIG_DEF_PROXY_TIMEOUT	5	/* seconds for a PROXY header */
+#define CONFIG_DEF_CONN_RATE		0	/* off: see upcased.conf(5) */
+#define CONFIG_DEF_CONN_BURST		100
 
 /* Ranges (inclusive). */
 #define CONFIG_MAX_WORKERS		256
@@ -46,6 +54,9 @@
 #define CONFIG_MAX_PER_SOURCE		1000000		/* 0 = no limit */
 #define CONFIG_MAX_CROWDED_IDLE		86400		/* at least 1 */
 #define CONFIG_MAX_UDP_BURST		10000000	/* at least 1 */
+#define CONFIG_MAX_PROXY_TIMEOUT	3600		/* at least 1 */
+#define CONFIG_MAX_CONN_RATE		1000000		/* 0 = no limit */
+#define CONFIG_MAX_CONN_BURST		1000000		/* at least 1 */
 
 struct config_bind {
 	char			 text[CONFIG_ADDRSTRLEN];	/* as written */
@@ -80,17 +91,52 @@ struct config {
 	unsigned		 crowded_idle_timeout;	/* seconds */
 	unsigned		 udp_rate_limit;	/* per source, 0 = off */
 	unsigned		 udp_rate_burst;
+	/* New TCP connections per second per source (IPv4 address or
+	 * IPv6 /64), 0 = off; and the bucket size. */
+	unsigned		 connection_rate;
+	unsigned		 connection_burst;
 	int			 log_level;	/* LOG_ERR .. LOG_DEBUG */
+	/* proxy_protocol: trusted balancers (none: PROXY protocol off). */
+	struct prefix		 proxy_from[CONFIG_MAX_PROXY_FROM];
+	unsigned		 proxy_nfrom;
+	unsigned		 proxy_timeout;	/* seconds for a whole header */
+	/*
+	 * access: access[0 .. access_nallow) is access.allow, the next
+	 * access_ndeny are access.deny, each in file order, canonical
+	 * (prefix_parse()) and without duplicates; one prefix may be in
+	 * both (deny wins).  Last, being by far the largest member.
+	 */
+	unsigned		 access_nallow;
+	unsigned		 access_ndeny;
+	struct prefix		 access[CONFIG_MAX_ACCESS];
 };
+
+/* access.allow and access.deny of cf (access_nallow, access_ndeny long). */
+static inline const struct prefix *
+config_access_allow(const struct config *cf)
+{
+	return cf->access;
+}
+
+static inline const struct prefix *
+config_access_deny(const struct config *cf)
+{
+	return cf->access + cf->access_nallow;
+}
 
 /* Fill *cf with the built-in defaults (what an empty file gives). */
 void	config_defaults(struct config *cf);
 
 /*
  * Parse and validate the libconfig file at path into *cf.  Returns 0, or
- * -1 with a message "FILE:LINE: setting: what is wrong" (or "FILE: ..."
- * when no line applies) in err.  On error *cf is left with defaults.
- * Runs libconfig in this process: see confchild.h for the isolated form.
+ * -1 with every error in err, one a line (no newline after the last), in
+ * file order: "FILE:LINE: setting: what is wrong" (or "FILE: ..." when
+ * no line applies).  A syntax error or a file that cannot be read is the
+ * only error then.  Past CONFIG_MAX_ERRORS lines, or what fits in
+ * CONFIG_ERRLEN, a last line says "... and N more errors".  A shorter
+ * err gets the start of the same text.  On error *cf is left with
+ * defaults.  Runs libconfig in this process: see confchild.h for the
+ * isolated form.
  */
 int	config_parse_file(const char *path, struct config *cf,
 	    char *err, size_t errlen);
@@ -98,6 +144,9 @@ int	config_parse_file(const char *path, struct config *cf,
 /* Same, from a string; name is used in messages in place of the path. */
 int	config_parse_string(const char *text, const char *name,
 	    struct config *cf, char *err, size_t errlen);
+
+/* How many errors the message of a failed parse reports. */
+unsigned config_error_count(const char *err);
 
 /* Effective worker count: cf->workers, or the online CPU count for 0. */
 unsigned config_effective_workers(const struct config *cf);

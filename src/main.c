@@ -57,9 +57,9 @@ main(int argc, char *argv[])
 		{ NULL,			0,			NULL, 0 }
 	};
 	const char *path = DEFAULT_CONFIG;
-	char err[CONFIG_ERRLEN], f1[1100];
+	char err[CONFIG_ERRLEN], f1[1100], *line, *next;
 	const char *fields[] = { f1, NULL };
-	struct config cf;
+	static struct config cf;	/* large: not on the stack */
 	int ch, target = LOG_TARGET_AUTO;
 	bool check = false, quiet = false;
 
@@ -101,6 +101,7 @@ main(int argc, char *argv[])
 	}
 
 	if (check) {
+		/* Every error of the file, one a line. */
 		if (confchild_load(path, &cf, err, sizeof(err)) == -1) {
 			fprintf(stderr, "%s\n", err);
 			return EX_CONFIG;
@@ -112,8 +113,14 @@ main(int argc, char *argv[])
 
 	log_init((enum log_target)target, LOG_INFO);
 	if (confchild_load(path, &cf, err, sizeof(err)) == -1) {
+		/* One event per error: each names its own file and line. */
 		snprintf(f1, sizeof(f1), "UPCASED_CONFIG=%s", path);
-		log_event(LOG_ERR, MSGID_CONFIG_ERROR, fields, "%s", err);
+		for (line = err; line != NULL; line = next) {
+			if ((next = strchr(line, '\n')) != NULL)
+				*next++ = '\0';
+			log_event(LOG_ERR, MSGID_CONFIG_ERROR, fields, "%s",
+			    line);
+		}
 		return EX_CONFIG;
 	}
 	log_set_level(cf.log_level);

@@ -45,6 +45,7 @@ struct graveyard {
 
 struct server {
 	struct config		 cf;
+	struct config		 next;		/* a reload's, while applied */
 	struct listener_set	*set;
 	struct graveyard	 grave;
 	struct pool		*pool;
@@ -355,16 +356,35 @@ server_ready_if_settled(struct server *s)
 	server_status(s);
 }
 
+/*
+ * Keep the old configuration and say why.  why is one message, or the
+ * errors of the file one a line: then a first event counts them and
+ * each follows in an event of its own, as --check-config prints it.
+ */
 static void
 server_refuse(struct server *s, const char *why)
 {
-	char f1[1100];
+	char f1[1100], text[CONFIG_ERRLEN], *line, *next;
 	const char *fields[] = { f1, NULL };
 
 	snprintf(f1, sizeof(f1), "UPCASED_CONFIG=%s", s->cf.path);
-	log_event(LOG_ERR, MSGID_RELOAD_REFUSED, fields,
-	    "reload refused, still serving the previous configuration: %s",
-	    why);
+	if (strchr(why, '\n') == NULL)
+		log_event(LOG_ERR, MSGID_RELOAD_REFUSED, fields,
+		    "reload refused, still serving the previous "
+		    "configuration: %s", why);
+	else {
+		log_event(LOG_ERR, MSGID_RELOAD_REFUSED, fields,
+		    "reload refused, still serving the previous "
+		    "configuration: %u errors in %s", config_error_count(why),
+		    s->cf.path);
+		snprintf(text, sizeof(text), "%s", why);
+		for (line = text; line != NULL; line = next) {
+			if ((next = strchr(line, '\n')) != NULL)
+				*next++ = '\0';
+			log_event(LOG_ERR, MSGID_RELOAD_REFUSED, fields, "%s",
+			    line);
+		}
+	}
 	/* Nothing changed: ready as soon as the workers are (at once,
 	 * unless an earlier reload is still being taken up). */
 	server_ready_if_settled(s);
@@ -441,16 +461,15 @@ static void
 server_reload_step(struct server *s)
 {
 	char err[CONFIG_ERRLEN];
-	struct config cf;
 	int rc;
 
-	if ((rc = confchild_step(s->reload, &cf, err, sizeof(err))) == 1)
+	if ((rc = confchild_step(s->reload, &s->next, err, sizeof(err))) == 1)
 		return;
 	s->reload = NULL;
 	if (rc == -1)
 		server_refuse(s, err);
 	else
-		server_reload_apply(s, &cf);
+		server_reload_apply(s, &s->next);
 	if (s->reload_again) {
 		s->reload_again = false;
 		server_reload(s);
@@ -650,44 +669,48 @@ server_log_stopped(struct server *s)
 int
 server_run(const struct config *cf)
 {
-	struct server s;
+	struct server *s;
 	uint64_t tick_ms;
 	int rc;
 
-	memset(&s, 0, sizeof(s));
-	s.cf = *cf;
-	s.sigfd = s.timerfd = s.wakefd = -1;
+	/* On the heap: struct config is large (the access rules). */
+	if ((s = calloc(1, sizeof(*s))) == NULL)
+		fatal(EX_OSERR, "calloc");
+	s->cf = *cf;
+	s->sigfd = s->timerfd = s->wakefd = -1;
 	notify_init();
-	if (server_signals(&s) == -1 || server_timer(&s) == -1 ||
-	    (s.wakefd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) == -1)
+	if (server_signals(s) == -1 || server_timer(s) == -1 ||
+	    (s->wakefd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) == -1)
 		fatal(EX_OSERR, "start-up");
-	if ((rc = server_listen(&s)) != 0) {
-		free(s.set);
+	if ((rc = server_listen(s)) != 0) {
+		free(s->set);
+		free(s);
 		notify_close();
 		return rc;
 	}
 	/* Workers wake at least four times per watchdog period. */
-	tick_ms = s.wd_usec > 0 ? s.wd_usec / 4000 : 1000;
+	tick_ms = s->wd_usec > 0 ? s->wd_usec / 4000 : 1000;
 	if (tick_ms > 1000)
 		tick_ms = 1000;
 	if (tick_ms < 10)
 		tick_ms = 10;
-	if ((s.pool = pool_new(s.wakefd, (unsigned)tick_ms)) == NULL)
+	if ((s->pool = pool_new(s->wakefd, (unsigned)tick_ms)) == NULL)
 		fatal(EX_OSERR, "pool");
-	server_fd_limit(&s);
-	if (pool_apply(s.pool, &s.cf, s.set) == -1)
+	server_fd_limit(s);
+	if (pool_apply(s->pool, &s->cf, s->set) == -1)
 		fatalx(EX_OSERR, "no worker thread could be started");
-	s.ready_due = true;
-	server_loop(&s);
+	s->ready_due = true;
+	server_loop(s);
 
-	server_log_stopped(&s);
-	pool_free(s.pool);
-	server_sweep_grave(&s);
-	listen_release(s.set, NULL);
-	free(s.set);
-	close(s.sigfd);
-	close(s.timerfd);
-	close(s.wakefd);
+	server_log_stopped(s);
+	pool_free(s->pool);
+	server_sweep_grave(s);
+	listen_release(s->set, NULL);
+	free(s->set);
+	close(s->sigfd);
+	close(s->timerfd);
+	close(s->wakefd);
+	free(s);
 	notify_close();
 	return 0;
 }

@@ -7,9 +7,12 @@
  * ports of each protocol must be unique, each bind address must re-parse
  * to what was stored, and config_dump() must read back
  * (config_parse_string) to the same configuration.  On failure the message
- * must be non-empty, NUL-terminated, printable, name the file it is about
- * ("FILE:" first), and *cf must hold the defaults; a second parse with a
- * short error buffer must give a prefix of the same message.
+ * must be non-empty, NUL-terminated, printable but for the newlines
+ * between errors, with at most CONFIG_MAX_ERRORS lines that each name the
+ * file they are about ("FILE:" first), perhaps followed by "... and N
+ * more errors"; config_error_count() must agree; and *cf must hold the
+ * defaults.  A second parse with a short error buffer must give a prefix
+ * of the same message.
  *
  * @include: libconfig 1.5 reads included files itself and calls exit()
  * from its scanner when one cannot be read (a directory: "input in flex
@@ -46,6 +49,8 @@ int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 int	LLVMFuzzerInitialize(int *, char ***);
 
 #define MAX_INCLUDE_NAME	64
+/* Longer than one error line can be: the room a "more errors" leaves. */
+#define LINE_SLACK		2200
 
 static char	 scratch[PATH_MAX];	/* private directory */
 static char	 input_path[PATH_MAX + 16];	/* the file parsed each time */
@@ -274,6 +279,28 @@ check_proto(const char *name, const struct config_proto *pr)
 	}
 }
 
+/* Canonical (host bits zero, mapped IPv4 as IPv4), no duplicates. */
+static void
+check_prefixes(const char *name, const struct prefix *pf, unsigned n)
+{
+	struct prefix m;
+	unsigned i, j;
+
+	for (i = 0; i < n; i++) {
+		CHECK((pf[i].family == AF_INET && pf[i].len <= 32) ||
+		    (pf[i].family == AF_INET6 && pf[i].len <= 128),
+		    "%s[%u]: family %u, length %u", name, i, pf[i].family,
+		    pf[i].len);
+		m = pf[i];
+		prefix_mask(&m);
+		CHECK(memcmp(&m, &pf[i], sizeof(m)) == 0,
+		    "%s[%u]: host bits set", name, i);
+		for (j = 0; j < i; j++)
+			CHECK(memcmp(&pf[j], &pf[i], sizeof(m)) != 0,
+			    "%s[%u]: duplicate of [%u]", name, i, j);
+	}
+}
+
 static void
 check_valid(const struct config *cf, const char *path)
 {
@@ -318,8 +345,26 @@ check_valid(const struct config *cf, const char *path)
 	CHECK(cf->udp_rate_burst >= 1 &&
 	    cf->udp_rate_burst <= CONFIG_MAX_UDP_BURST, "rate_burst %u",
 	    cf->udp_rate_burst);
+	CHECK(cf->connection_rate <= CONFIG_MAX_CONN_RATE,
+	    "connection_rate %u", cf->connection_rate);
+	CHECK(cf->connection_burst >= 1 &&
+	    cf->connection_burst <= CONFIG_MAX_CONN_BURST,
+	    "connection_burst %u", cf->connection_burst);
+	CHECK(cf->proxy_timeout >= 1 &&
+	    cf->proxy_timeout <= CONFIG_MAX_PROXY_TIMEOUT,
+	    "proxy_protocol.timeout %u", cf->proxy_timeout);
 	CHECK(config_level_name(cf->log_level) != NULL, "log_level %d",
 	    cf->log_level);
+	CHECK(cf->proxy_nfrom <= CONFIG_MAX_PROXY_FROM, "proxy_nfrom %u",
+	    cf->proxy_nfrom);
+	check_prefixes("proxy_protocol.from", cf->proxy_from,
+	    cf->proxy_nfrom);
+	CHECK(cf->access_nallow + cf->access_ndeny <= CONFIG_MAX_ACCESS,
+	    "access: %u + %u rules", cf->access_nallow, cf->access_ndeny);
+	check_prefixes("access.allow", config_access_allow(cf),
+	    cf->access_nallow);
+	check_prefixes("access.deny", config_access_deny(cf),
+	    cf->access_ndeny);
 	for (i = 0; i < cf->udp.nports; i++)
 		CHECK(config_udp_port_is_ours(cf, cf->udp.ports[i]),
 		    "udp port %u not ours", cf->udp.ports[i]);
@@ -351,7 +396,7 @@ check_proto_eq(const char *name, const struct config_proto *a,
 static void
 check_round_trip(const struct config *cf)
 {
-	struct config back;
+	static struct config back;	/* large: not on the stack */
 	char *dump = NULL, err[CONFIG_ERRLEN];
 	size_t dumplen = 0;
 	FILE *fp;
@@ -415,19 +460,42 @@ static void
 check_failed(const struct config *cf, const char *err, size_t errlen,
     const char *path)
 {
-	struct config def;
+	static struct config def;	/* large: not on the stack */
 	size_t i, len;
+	const char *line;
+	unsigned lines = 1, more = 0;
 
 	CHECK(memchr(err, '\0', errlen) != NULL, "message not terminated");
 	len = strlen(err);
 	CHECK(len > 0, "empty message");
 	for (i = 0; i < len; i++)
-		CHECK((unsigned char)err[i] >= 0x20 &&
-		    (unsigned char)err[i] < 0x7f,
+		CHECK(((unsigned char)err[i] >= 0x20 &&
+		    (unsigned char)err[i] < 0x7f) ||
+		    (err[i] == '\n' && i > 0 && i + 1 < len &&
+		    err[i - 1] != '\n'),
 		    "unprintable byte 0x%02x at %zu in message: %s",
 		    (unsigned char)err[i], i, err);
-	CHECK(message_file_len(err) > 0,
-	    "message does not start with a file name: %s", err);
+	/* Every error on a line of its own, each naming its file. */
+	for (line = err; line != NULL; line = strchr(line, '\n')) {
+		if (*line == '\n') {
+			line++;
+			lines++;
+		}
+		if (line != err && strchr(line, '\n') == NULL &&
+		    sscanf(line, "... and %u more error", &more) == 1)
+			break;
+		CHECK(message_file_len(line) > 0,
+		    "error %u does not start with a file name: %s", lines,
+		    err);
+	}
+	CHECK(lines <= CONFIG_MAX_ERRORS + (more > 0),
+	    "%u lines in message: %s", lines, err);
+	CHECK(more == 0 || lines == CONFIG_MAX_ERRORS + 1 ||
+	    len + LINE_SLACK > CONFIG_ERRLEN,
+	    "\"more errors\" with room to spare: %s", err);
+	CHECK(config_error_count(err) == lines - (more > 0) + more,
+	    "config_error_count() %u, %u lines: %s",
+	    config_error_count(err), lines, err);
 	/* On error *cf is left with the defaults (and the path). */
 	config_defaults(&def);
 	snprintf(def.path, sizeof(def.path), "%s", path);

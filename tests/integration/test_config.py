@@ -85,6 +85,16 @@ limits = {
   idle_timeout = 17;
   max_pending_output = 65536;
   drain_timeout = 9;
+  connection_rate = 50;
+  connection_burst = 70;
+};
+proxy_protocol = {
+  from = [ "10.0.0.0/8", "127.0.0.1", "fd00::/8" ];
+  timeout = 4;
+};
+access = {
+  allow = [ "10.0.0.0/8", "2001:db8::/32" ];
+  deny  = [ "10.1.2.0/24" ];
 };
 log = { level = "debug"; };
 """
@@ -114,7 +124,13 @@ def test_check_config_ok_and_parses_back():
                r"\bmax_connections\s*=\s*77\s*;",
                r"\bidle_timeout\s*=\s*17\s*;",
                r"\bmax_pending_output\s*=\s*65536\s*;",
-               r"\bdrain_timeout\s*=\s*9\s*;", r'\blevel\s*=\s*"debug"'):
+               r"\bdrain_timeout\s*=\s*9\s*;", r'\blevel\s*=\s*"debug"',
+               r"\bconnection_rate\s*=\s*50\s*;",
+               r"\bconnection_burst\s*=\s*70\s*;",
+               r'\bfrom\s*=\s*\[ "10.0.0.0/8", "127.0.0.1/32", "fd00::/8" \];',
+               r"\btimeout\s*=\s*4\s*;",
+               r'\ballow\s*=\s*\[ "10.0.0.0/8", "2001:db8::/32" \];',
+               r'\bdeny\s*=\s*\[ "10.1.2.0/24" \];'):
         assert re.search(rx, out), "output lacks %s" % rx
     # the output is itself a valid config with the same effect
     again = write_file(os.path.join(d, "again.conf"), out)
@@ -252,6 +268,75 @@ def test_bad_config_at_start_exits_78():
             failures.append("start%02d: %s; stderr %r" % (
                 i, "; ".join(probs), r.stderr[-300:]))
     assert not failures, "\n".join(failures)
+
+
+TWO_MISTAKES = """\
+workers = 2;
+tcp = { ports = [ 8008, 70000 ]; };
+exit_command = "quit";
+limits = {
+  idle_timeout = 30;
+  max_conections = 5;
+};
+"""
+TWO_ERRORS = ["2: tcp.ports: 70000 is out of range (1..65535)",
+              "6: unknown setting 'limits.max_conections'"]
+
+
+def test_check_config_reports_every_error():
+    """Two mistakes: two lines, FILE:LINE: setting: message, in file
+    order, and nothing else; exit 78."""
+    d = tmpdir()
+    path = write_file(os.path.join(d, "two.conf"), TWO_MISTAKES)
+    r = run_bin(["-c", path, "--check-config"])
+    diag("two mistakes: exit %d: %s" % (r.returncode,
+                                        r.stderr.strip().replace("\n", " | ")))
+    assert r.returncode == EX_CONFIG, "exit %d" % r.returncode
+    assert r.stdout == "", "printed settings: %r" % r.stdout[:200]
+    want = ["%s:%s" % (path, e) for e in TWO_ERRORS]
+    assert r.stderr.splitlines() == want, "stderr %r, expected %r" % (
+        r.stderr, want)
+
+
+def test_check_config_bad_prefixes():
+    """A bad address or prefix names file, line, setting and entry; a
+    duplicate is an error, a prefix in both allow and deny is not."""
+    d = tmpdir()
+    path = write_file(os.path.join(d, "prefixes.conf"),
+                      'proxy_protocol = { from = [ "lb1.example" ]; };\n'
+                      "access = {\n"
+                      '  allow = [ "10.1.2.0/24" ];\n'
+                      '  deny  = [ "10.1.2.0/24", "10.1.2.3/8",\n'
+                      '            "10.1.2.0/24" ];\n'
+                      "};\n")
+    r = run_bin(["-c", path, "--check-config"])
+    diag("bad prefixes: exit %d: %s" % (r.returncode, r.stderr.strip()
+                                        .replace("\n", " | ")))
+    assert r.returncode == EX_CONFIG, "exit %d" % r.returncode
+    want = ['%s:1: proxy_protocol.from: "lb1.example": not an IPv4 address'
+            % path,
+            '%s:4: access.deny: "10.1.2.3/8": host bits set: did you mean '
+            "10.0.0.0/8?" % path,
+            '%s:5: access.deny: "10.1.2.0/24": duplicate of "10.1.2.0/24" '
+            "(line 4)" % path]
+    assert r.stderr.splitlines() == want, "stderr %r, expected %r" % (
+        r.stderr, want)
+
+
+def test_bad_config_at_start_logs_every_error():
+    d = tmpdir()
+    path = write_file(os.path.join(d, "two-start.conf"), TWO_MISTAKES)
+    r = run_bin(["-c", path, "--log-target=stderr"], timeout=10)
+    assert r.returncode == EX_CONFIG, "exit %d" % r.returncode
+    lines = r.stderr.splitlines()
+    at = []
+    for e in TWO_ERRORS:
+        # an event may end with its fields: " [UPCASED_CONFIG=...]"
+        hit = [i for i, l in enumerate(lines)
+               if ": %s:%s" % (path, e) in l]
+        assert hit, "no log line for %r in %r" % (e, r.stderr)
+        at.append(hit[0])
+    assert at == sorted(at), "not in file order: %r" % r.stderr
 
 
 def test_check_config_huge_integer_names_the_setting():

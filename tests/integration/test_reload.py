@@ -262,6 +262,37 @@ def test_reload_broken_then_fixed_with_new_port():
     assert tcp_refused(d.port), "old port still accepts"
 
 
+def test_reload_refused_logs_every_error():
+    d = Daemon(conf(exit_command="exit"))
+    mark = len(d.stderr())
+    d.write_config("workers = 1;\nlimits = { idle_timeout = -5; };\n"
+                   "exit_command = \"quit\";\nbogus = 1;\n")
+    d._read_notify(0)
+    d._cursor = len(d.messages)
+    d.signal(signal.SIGHUP)
+    d.expect_notify("RELOADING=1", 3)
+    d.expect_notify("READY=1", 3)
+    want = ["reload refused, still serving the previous configuration: "
+            "2 errors in %s" % d.conf_path,
+            "%s:2: limits.idle_timeout: -5 is out of range (0..86400)" %
+            d.conf_path,
+            "%s:4: unknown setting 'bogus'" % d.conf_path]
+    assert wait_for(lambda: want[-1] in d.stderr()[mark:], 5), \
+        "no %r in %r" % (want[-1], d.stderr()[mark:])
+    new = d.stderr()[mark:].splitlines()
+    at = []
+    for w in want:
+        hit = [i for i, l in enumerate(new) if ": %s" % w in l]
+        assert hit, "no log line with %r in %r" % (w, new)
+        at.append(hit[0])
+    assert at == sorted(at), "not in order: %r" % new
+    diag("refused reload, two errors: %s" % " | ".join(new[at[0]:]))
+    s = tcp_connect(d.port)
+    s.sendall(b"exit\n")
+    check_bytes(recv_until_eof(s, timeout=5), b"",
+                "old exit command after the refused reload")
+
+
 def test_reload_port_taken_keeps_old_config():
     """A port that cannot be bound on reload: the reload is refused as a
     whole (old sockets and settings stay) and the daemon keeps running."""

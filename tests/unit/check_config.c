@@ -117,13 +117,14 @@ accept_text(const char *text)
 	ck_assert_str_eq(cf.path, "t.conf");
 }
 
-/* text must be refused with exactly msg, leaving the defaults. */
+/* text must be refused with exactly msg (if any), leaving the defaults. */
 static void
 reject(const char *text, const char *msg)
 {
 	memset(&cf, 0xa5, sizeof(cf));
 	ck_assert_int_eq(parse(text), -1);
-	ck_assert_str_eq(err, msg);
+	if (msg != NULL)
+		ck_assert_str_eq(err, msg);
 	assert_defaults(&cf);
 	ck_assert_str_eq(cf.path, "t.conf");
 }
@@ -870,12 +871,16 @@ REJECT(unknown_log, "log = { lvl = \"info\"; };",
     "t.conf:1: unknown setting 'log.lvl'")
 REJECT(unknown_name_with_digits, "x-99999999999 = 1;",
     "t.conf:1: unknown setting 'x-99999999999'")
-REJECT(first_error_wins, "workers = -1;\nlog = { level = \"x\"; };",
-    "t.conf:1: workers: -1 is out of range (0..256)")
-REJECT(first_error_in_file_order,
+REJECT(every_error, "workers = -1;\nlog = { level = \"x\"; };",
+    "t.conf:1: workers: -1 is out of range (0..256)\n"
+    "t.conf:2: log.level: unknown level \"x\" (debug, info, notice, "
+    "warning, err)")
+REJECT(every_error_in_file_order,
     "log = { level = \"x\"; };\nworkers = -1;\nbogus = 1;",
     "t.conf:1: log.level: unknown level \"x\" (debug, info, notice, "
-    "warning, err)")
+    "warning, err)\n"
+    "t.conf:2: workers: -1 is out of range (0..256)\n"
+    "t.conf:3: unknown setting 'bogus'")
 REJECT(level_unknown, "log = { level = \"verbose\"; };",
     "t.conf:1: log.level: unknown level \"verbose\" (debug, info, notice, "
     "warning, err)")
@@ -1100,6 +1105,11 @@ START_TEST(shipped_config_complete)
 		"\nexit_command = \"exit\";", "\nlimits = {",
 		"\n\tmax_connections = 10000;", "\n\tidle_timeout = 300;",
 		"\n\tmax_pending_output = 1048576;", "\n\tdrain_timeout = 5;",
+		"\n\tmax_connections_per_source = 256;",
+		"\n\tcrowded_idle_timeout = 10;",
+		"\n\tconnection_rate = 0;", "\n\tconnection_burst = 100;",
+		"\nproxy_protocol = {", "\n\tfrom = [ ];", "\n\ttimeout = 5;",
+		"\naccess = {", "\n\tallow = [ ];", "\n\tdeny = [ ];",
 		"\nlog = {", "\n\tlevel = \"info\";",
 	};
 	const char *srcdir = getenv("UPCASED_SRCDIR");
@@ -1146,8 +1156,69 @@ START_TEST(dump_exact)
 	    "\tdrain_timeout = 5;\n"
 	    "\tmax_connections_per_source = 256;\n"
 	    "\tcrowded_idle_timeout = 10;\n"
+	    "\tconnection_rate = 0;  # off\n"
+	    "\tconnection_burst = 100;\n"
+	    "};\n"
+	    "proxy_protocol = {\n"
+	    "\tfrom = [ ];  # off\n"
+	    "\ttimeout = 5;\n"
+	    "};\n"
+	    "access = {\n"
+	    "\tallow = [ ];  # everyone not denied\n"
+	    "\tdeny = [ ];  # none\n"
 	    "};\n"
 	    "log = {\n\tlevel = \"info\";\n};\n");
+	free(text);
+}
+END_TEST
+
+START_TEST(dump_prefixes_exact)
+{
+	char *text;
+
+	accept_text("proxy_protocol = { from = [ \"127.0.0.1\", "
+	    "\"fd00::/8\" ]; };\n"
+	    "access = { deny = \"10.1.2.0/24\"; allow = [ \"10.0.0.0/8\", "
+	    "\"::ffff:192.0.2.0/120\", \"2001:db8::/32\", \"::/0\", "
+	    "\"0.0.0.0/0\" ]; };");
+	text = dump(&cf);
+	ck_assert_ptr_nonnull(strstr(text, "proxy_protocol = {\n"
+	    "\tfrom = [ \"127.0.0.1/32\", \"fd00::/8\" ];\n"
+	    "\ttimeout = 5;\n};\n"));
+	ck_assert_ptr_nonnull(strstr(text, "access = {\n"
+	    "\tallow = [\n"
+	    "\t\t\"10.0.0.0/8\",\n"
+	    "\t\t\"192.0.2.0/24\",\n"
+	    "\t\t\"2001:db8::/32\",\n"
+	    "\t\t\"::/0\",\n"
+	    "\t\t\"0.0.0.0/0\"\n"
+	    "\t];\n"
+	    "\tdeny = [ \"10.1.2.0/24\" ];\n"
+	    "};\n"));
+	free(text);
+}
+END_TEST
+
+/* Where 0 means "off" or "never", the dump says so. */
+START_TEST(dump_zero_comments)
+{
+	char *text;
+
+	accept_text("udp = { rate_limit = 0; };\n"
+	    "limits = { idle_timeout = 0; max_connections_per_source = 0; "
+	    "drain_timeout = 0; connection_rate = 0; };");
+	text = dump(&cf);
+	ck_assert_ptr_nonnull(strstr(text, "\n\trate_limit = 0;  # off\n"));
+	ck_assert_ptr_nonnull(strstr(text, "\n\tidle_timeout = 0;  # never\n"));
+	ck_assert_ptr_nonnull(strstr(text,
+	    "\n\tmax_connections_per_source = 0;  # no limit\n"));
+	ck_assert_ptr_nonnull(strstr(text, "\n\tdrain_timeout = 0;\n"));
+	ck_assert_ptr_nonnull(strstr(text,
+	    "\n\tconnection_rate = 0;  # off\n"));
+	free(text);
+	accept_text("limits = { connection_rate = 7; };");
+	text = dump(&cf);
+	ck_assert_ptr_nonnull(strstr(text, "\n\tconnection_rate = 7;\n"));
 	free(text);
 }
 END_TEST
@@ -1337,6 +1408,604 @@ START_TEST(child_short_errlen)
 }
 END_TEST
 
+
+
+/* --- proxy_protocol, access, connection rate --------------------------- */
+
+/* p is the prefix text, as prefix_parse() reads it. */
+static void
+assert_prefix(const struct prefix *p, const char *text)
+{
+	struct prefix want;
+
+	ck_assert_int_eq(prefix_parse(text, &want, NULL, 0), 0);
+	ck_assert_msg(memcmp(p, &want, sizeof(want)) == 0, "not %s", text);
+}
+
+START_TEST(new_defaults)
+{
+	accept_text("");
+	ck_assert_uint_eq(cf.connection_rate, 0);
+	ck_assert_uint_eq(cf.connection_burst, 100);
+	ck_assert_uint_eq(cf.proxy_nfrom, 0);
+	ck_assert_uint_eq(cf.proxy_timeout, 5);
+	ck_assert_uint_eq(cf.access_nallow, 0);
+	ck_assert_uint_eq(cf.access_ndeny, 0);
+	accept_text("proxy_protocol = { }; access = { };");
+	assert_defaults(&cf);
+}
+END_TEST
+
+START_TEST(proxy_values)
+{
+	accept_text("proxy_protocol = {\n"
+	    "  from = [ \"10.0.0.0/8\", \"127.0.0.1\", \"fd00::/8\", "
+	    "\"::ffff:192.0.2.1\" ];\n"
+	    "  timeout = 30;\n};");
+	ck_assert_uint_eq(cf.proxy_nfrom, 4);
+	assert_prefix(&cf.proxy_from[0], "10.0.0.0/8");
+	assert_prefix(&cf.proxy_from[1], "127.0.0.1/32");
+	ck_assert_uint_eq(cf.proxy_from[1].family, AF_INET);
+	ck_assert_uint_eq(cf.proxy_from[1].len, 32);
+	assert_prefix(&cf.proxy_from[2], "fd00::/8");
+	ck_assert_uint_eq(cf.proxy_from[2].family, AF_INET6);
+	/* IPv4-mapped is kept as IPv4. */
+	assert_prefix(&cf.proxy_from[3], "192.0.2.1");
+	ck_assert_uint_eq(cf.proxy_from[3].family, AF_INET);
+	ck_assert_uint_eq(cf.proxy_timeout, 30);
+	accept_text("proxy_protocol = { from = \"::1\"; timeout = 1; };");
+	ck_assert_uint_eq(cf.proxy_nfrom, 1);
+	assert_prefix(&cf.proxy_from[0], "::1/128");
+	ck_assert_uint_eq(cf.proxy_timeout, 1);
+	accept_text("proxy_protocol = { from = ( ); timeout = 3600; };");
+	ck_assert_uint_eq(cf.proxy_nfrom, 0);
+	ck_assert_uint_eq(cf.proxy_timeout, CONFIG_MAX_PROXY_TIMEOUT);
+}
+END_TEST
+
+/* "<group> = { <name> = [ "10.0.I.J/32", ... n ]; };" from base on. */
+static char *
+prefix_list_text(const char *group, const char *name, unsigned n,
+    unsigned base)
+{
+	size_t len = 64 + (size_t)n * 24, o;
+	char *text = malloc(len);
+	unsigned i;
+
+	ck_assert_ptr_nonnull(text);
+	o = (size_t)snprintf(text, len, "%s = { %s = [", group, name);
+	for (i = 0; i < n; i++)
+		o += (size_t)snprintf(text + o, len - o, "%s\"10.%u.%u.%u\"",
+		    i > 0 ? ",\n" : " ", (base + i) >> 16 & 0xff,
+		    (base + i) >> 8 & 0xff, (base + i) & 0xff);
+	snprintf(text + o, len - o, " ]; };\n");
+	return text;
+}
+
+START_TEST(proxy_from_64)
+{
+	char *text;
+
+	text = prefix_list_text("proxy_protocol", "from", 64, 0);
+	accept_text(text);
+	ck_assert_uint_eq(cf.proxy_nfrom, 64);
+	assert_prefix(&cf.proxy_from[63], "10.0.0.63");
+	free(text);
+	text = prefix_list_text("proxy_protocol", "from", 65, 0);
+	reject(text, "t.conf:1: proxy_protocol.from: too many addresses "
+	    "(65, at most 64)");
+	free(text);
+}
+END_TEST
+
+START_TEST(connection_rate_values)
+{
+	accept_text("limits = { connection_rate = 50; "
+	    "connection_burst = 100; };");
+	ck_assert_uint_eq(cf.connection_rate, 50);
+	ck_assert_uint_eq(cf.connection_burst, 100);
+	accept_text("limits = { connection_rate = 0; connection_burst = 1; };");
+	ck_assert_uint_eq(cf.connection_rate, 0);
+	ck_assert_uint_eq(cf.connection_burst, 1);
+	accept_text("limits = { connection_rate = 1000000; "
+	    "connection_burst = 1000000; };");
+	ck_assert_uint_eq(cf.connection_rate, CONFIG_MAX_CONN_RATE);
+	ck_assert_uint_eq(cf.connection_burst, CONFIG_MAX_CONN_BURST);
+}
+END_TEST
+
+REJECT(connection_rate_high, "limits = { connection_rate = 1000001; };",
+    "t.conf:1: limits.connection_rate: 1000001 is out of range "
+    "(0..1000000)")
+REJECT(connection_rate_negative, "limits = { connection_rate = -1; };",
+    "t.conf:1: limits.connection_rate: -1 is out of range (0..1000000)")
+REJECT(connection_burst_zero, "limits = { connection_burst = 0; };",
+    "t.conf:1: limits.connection_burst: 0 is out of range (1..1000000)")
+REJECT(connection_burst_high, "limits = { connection_burst = 1000001; };",
+    "t.conf:1: limits.connection_burst: 1000001 is out of range "
+    "(1..1000000)")
+REJECT(proxy_timeout_zero, "proxy_protocol = { timeout = 0; };",
+    "t.conf:1: proxy_protocol.timeout: 0 is out of range (1..3600)")
+REJECT(proxy_timeout_high, "proxy_protocol = {\n timeout = 3601; };",
+    "t.conf:2: proxy_protocol.timeout: 3601 is out of range (1..3600)")
+REJECT(proxy_timeout_string, "proxy_protocol = { timeout = \"5\"; };",
+    "t.conf:1: proxy_protocol.timeout: expected an integer, got a string")
+REJECT(proxy_not_group, "proxy_protocol = [ \"10.0.0.0/8\" ];",
+    "t.conf:1: proxy_protocol: expected a group, got an array")
+REJECT(proxy_from_group, "proxy_protocol = { from = { }; };",
+    "t.conf:1: proxy_protocol.from: expected a string or a list of "
+    "strings, got a group")
+REJECT(proxy_from_int, "proxy_protocol = { from = 10; };",
+    "t.conf:1: proxy_protocol.from: expected a string or a list of "
+    "strings, got an integer")
+REJECT(proxy_from_hostname, "proxy_protocol = { from = [ \"lb1\" ]; };",
+    "t.conf:1: proxy_protocol.from: \"lb1\": not an IPv4 address")
+REJECT(proxy_from_duplicate,
+    "proxy_protocol = { from = [ \"127.0.0.1\",\n"
+    "\"::ffff:127.0.0.1\" ]; };",
+    "t.conf:2: proxy_protocol.from: \"::ffff:127.0.0.1\": duplicate of "
+    "\"127.0.0.1\" (line 1)")
+REJECT(proxy_unknown, "proxy_protocol = { version = 2; };",
+    "t.conf:1: unknown setting 'proxy_protocol.version'")
+
+START_TEST(access_values)
+{
+	accept_text("access = {\n"
+	    "  allow = [ \"10.0.0.0/8\", \"2001:db8::/32\" ];\n"
+	    "  deny  = [ \"10.1.2.0/24\" ];\n};");
+	ck_assert_uint_eq(cf.access_nallow, 2);
+	ck_assert_uint_eq(cf.access_ndeny, 1);
+	ck_assert_ptr_eq(config_access_allow(&cf), &cf.access[0]);
+	ck_assert_ptr_eq(config_access_deny(&cf), &cf.access[2]);
+	assert_prefix(&config_access_allow(&cf)[0], "10.0.0.0/8");
+	assert_prefix(&config_access_allow(&cf)[1], "2001:db8::/32");
+	assert_prefix(&config_access_deny(&cf)[0], "10.1.2.0/24");
+}
+END_TEST
+
+/* deny before allow: the same snapshot, allow first in access[]. */
+START_TEST(access_order_of_lists)
+{
+	static struct config first;
+
+	accept_text("access = { allow = [ \"10.0.0.0/8\", \"::1\" ]; "
+	    "deny = [ \"10.1.0.0/16\", \"10.2.0.0/16\", \"10.3.0.0/16\" ]; };");
+	first = cf;
+	accept_text("access = { deny = [ \"10.1.0.0/16\", \"10.2.0.0/16\", "
+	    "\"10.3.0.0/16\" ]; allow = [ \"10.0.0.0/8\", \"::1\" ]; };");
+	ck_assert(memcmp(&first, &cf, sizeof(cf)) == 0);
+	assert_prefix(&config_access_deny(&cf)[2], "10.3.0.0/16");
+	assert_prefix(&config_access_allow(&cf)[1], "::1");
+	/* deny alone, allow alone */
+	accept_text("access = { deny = \"192.0.2.0/24\"; };");
+	ck_assert_uint_eq(cf.access_nallow, 0);
+	ck_assert_uint_eq(cf.access_ndeny, 1);
+	assert_prefix(&config_access_deny(&cf)[0], "192.0.2.0/24");
+	accept_text("access = { allow = ( \"192.0.2.0/24\" ); };");
+	ck_assert_uint_eq(cf.access_nallow, 1);
+	ck_assert_uint_eq(cf.access_ndeny, 0);
+}
+END_TEST
+
+/* A prefix in both lists is allowed: deny wins, where it is used. */
+START_TEST(access_in_both)
+{
+	accept_text("access = { allow = [ \"10.1.2.0/24\" ]; "
+	    "deny = [ \"10.1.2.0/24\" ]; };");
+	ck_assert_uint_eq(cf.access_nallow, 1);
+	ck_assert_uint_eq(cf.access_ndeny, 1);
+	ck_assert(memcmp(config_access_allow(&cf), config_access_deny(&cf),
+	    sizeof(struct prefix)) == 0);
+}
+END_TEST
+
+/* "access = { allow = [ nallow ]; deny = [ ndeny ]; };", all different. */
+static char *
+access_text(unsigned nallow, unsigned ndeny)
+{
+	char *a = prefix_list_text("access", "allow", nallow, 0);
+	char *d = prefix_list_text("access", "deny", ndeny, nallow);
+	size_t la = strlen(a), ld = strlen(d);
+	char *text = malloc(la + ld + 1);
+
+	ck_assert_ptr_nonnull(text);
+	/* "access = { allow = [...]; };access = { deny..." is a duplicate
+	 * group: merge the two into one. */
+	memcpy(text, a, la - strlen(" };\n"));
+	strcpy(text + la - strlen(" };\n"), d + strlen("access = {"));
+	free(a);
+	free(d);
+	return text;
+}
+
+START_TEST(access_at_most)
+{
+	char *text;
+
+	text = access_text(30000, CONFIG_MAX_ACCESS - 30000);
+	accept_text(text);
+	ck_assert_uint_eq(cf.access_nallow, 30000);
+	ck_assert_uint_eq(cf.access_ndeny, CONFIG_MAX_ACCESS - 30000);
+	assert_prefix(&config_access_allow(&cf)[29999], "10.0.117.47");
+	assert_prefix(&config_access_deny(&cf)[0], "10.0.117.48");
+	assert_prefix(&config_access_deny(&cf)[cf.access_ndeny - 1],
+	    "10.0.195.79");
+	free(text);
+	text = access_text(30000, CONFIG_MAX_ACCESS - 30000 + 1);
+	reject(text, "t.conf:30000: access.deny: too many rules (20001 here "
+	    "and 30000 in access.allow, at most 50000 together)");
+	free(text);
+}
+END_TEST
+
+/* All the rules as long IPv6 prefixes: a file of more than 1 MiB. */
+START_TEST(access_long_file)
+{
+	char path[PATH_MAX];
+	size_t len = 64 + (size_t)CONFIG_MAX_ACCESS * 48, o;
+	char *text = malloc(len);
+	unsigned i;
+
+	ck_assert_ptr_nonnull(text);
+	o = (size_t)snprintf(text, len, "access = { deny = [\n");
+	for (i = 0; i < CONFIG_MAX_ACCESS; i++)
+		o += (size_t)snprintf(text + o, len - o,
+		    "%s\t\"2001:db8:%04x:%04x:abcd:ef01::/96\"",
+		    i > 0 ? ",\n" : "", i >> 16, i & 0xffff);
+	snprintf(text + o, len - o, " ]; };\n");
+	/* More than the 1 MiB that used to be the limit. */
+	ck_assert_uint_gt(strlen(text), 1024 * 1024);
+	write_text(path, sizeof(path), "long-access.conf", text);
+	free(text);
+	ck_assert_msg(config_parse_file(path, &cf, err, sizeof(err)) == 0,
+	    "%s", err);
+	ck_assert_uint_eq(cf.access_ndeny, CONFIG_MAX_ACCESS);
+	assert_prefix(&config_access_deny(&cf)[CONFIG_MAX_ACCESS - 1],
+	    "2001:db8:0:c34f:abcd:ef01::/96");
+}
+END_TEST
+
+START_TEST(file_too_large)
+{
+	char path[PATH_MAX], want[PATH_MAX + 64];
+	size_t len = 8 * 1024 * 1024 + 1;
+	char *text = malloc(len + 1);
+
+	ck_assert_ptr_nonnull(text);
+	memset(text, '\n', len);
+	memcpy(text, "# large\n", 8);
+	text[len] = '\0';
+	write_text(path, sizeof(path), "large.conf", text);
+	ck_assert_int_eq(config_parse_file(path, &cf, err, sizeof(err)), -1);
+	snprintf(want, sizeof(want), "%s: too large (more than 8388608 bytes)",
+	    path);
+	ck_assert_str_eq(err, want);
+	/* One byte less is read. */
+	text[len - 1] = '\0';
+	write_text(path, sizeof(path), "large.conf", text);
+	free(text);
+	ck_assert_msg(config_parse_file(path, &cf, err, sizeof(err)) == 0,
+	    "%s", err);
+	(void)unlink(path);
+}
+END_TEST
+
+/*
+ * The whole 900 KB snapshot crosses the child's pipe intact, with the
+ * 10,000 rules of the benchmark (50,000 would take the child longer
+ * than its 10 s under valgrind on a busy machine).
+ */
+START_TEST(access_through_child)
+{
+	static struct config direct;
+	char path[PATH_MAX], *text;
+
+	text = access_text(6000, 4000);
+	write_text(path, sizeof(path), "child-access.conf", text);
+	free(text);
+	ck_assert_msg(confchild_load(path, &cf, err, sizeof(err)) == 0, "%s",
+	    err);
+	ck_assert_int_eq(config_parse_file(path, &direct, err, sizeof(err)),
+	    0);
+	ck_assert_uint_eq(cf.access_nallow, 6000);
+	ck_assert_uint_eq(cf.access_ndeny, 4000);
+	assert_prefix(&config_access_deny(&cf)[3999], "10.0.39.15");
+	ck_assert(memcmp(&cf, &direct, sizeof(cf)) == 0);
+}
+END_TEST
+
+START_TEST(access_dump_round_trip)
+{
+	static struct config back;
+	char *text, *out;
+
+	text = access_text(700, 300);
+	accept_text(text);
+	free(text);
+	out = dump(&cf);
+	ck_assert_msg(config_parse_string(out, "t.conf", &back, err,
+	    sizeof(err)) == 0, "%s", err);
+	ck_assert(memcmp(&back, &cf, sizeof(cf)) == 0);
+	free(out);
+}
+END_TEST
+
+REJECT(access_host_bits, "access = {\n  deny = [ \"10.1.2.3/8\" ];\n};",
+    "t.conf:2: access.deny: \"10.1.2.3/8\": host bits set: did you mean "
+    "10.0.0.0/8?")
+REJECT(access_not_string, "access = { allow = ( \"10.0.0.0/8\", 5 ); };",
+    "t.conf:1: access.allow: expected a string, got an integer")
+REJECT(access_not_list, "access = { deny = 5; };",
+    "t.conf:1: access.deny: expected a string or a list of strings, "
+    "got an integer")
+REJECT(access_duplicate, "access = { allow = [ \"10.0.0.0/8\",\n"
+    "\"192.0.2.0/24\",\n\"10.0.0.0/8\" ]; };",
+    "t.conf:3: access.allow: \"10.0.0.0/8\": duplicate of \"10.0.0.0/8\" "
+    "(line 1)")
+REJECT(access_duplicate_spelling,
+    "access = { deny = [ \"2001:db8::/32\", \"2001:0db8:0::/32\" ]; };",
+    "t.conf:1: access.deny: \"2001:0db8:0::/32\": duplicate of "
+    "\"2001:db8::/32\" (line 1)")
+REJECT(access_duplicates_in_order,
+    "access = { deny = [ \"10.0.0.1\",\n\"10.0.0.2\",\n\"10.0.0.1/32\",\n"
+    "\"10.0.0.2\",\n\"10.0.0.1\" ]; };",
+    "t.conf:3: access.deny: \"10.0.0.1/32\": duplicate of \"10.0.0.1\" "
+    "(line 1)\n"
+    "t.conf:4: access.deny: \"10.0.0.2\": duplicate of \"10.0.0.2\" "
+    "(line 2)\n"
+    "t.conf:5: access.deny: \"10.0.0.1\": duplicate of \"10.0.0.1\" "
+    "(line 1)")
+REJECT(access_unknown, "access = { permit = [ ]; };",
+    "t.conf:1: unknown setting 'access.permit'")
+REJECT(access_three_mistakes,
+    "access = {\n"
+    "  allow = [ \"10.0.0.0/8\", \"10.0.0.0/33\",\n"
+    "    \"2001:db8::/32\", \"2001:db8::1/32\" ];\n"
+    "  deny  = ( \"10.1.2.0/24\", \"10.1.2.0/24\" );\n"
+    "};",
+    "t.conf:2: access.allow: \"10.0.0.0/33\": the prefix length must be "
+    "a number from 0 to 32\n"
+    "t.conf:3: access.allow: \"2001:db8::1/32\": host bits set: did you "
+    "mean 2001:db8::/32?\n"
+    "t.conf:4: access.deny: \"10.1.2.0/24\": duplicate of \"10.1.2.0/24\" "
+    "(line 4)")
+
+/* One duplicate among 20,000: found (by sorting), at its own line. */
+START_TEST(access_duplicate_among_many)
+{
+	char *text, *end, want[160];
+
+	text = prefix_list_text("access", "deny", 20000, 0);
+	/* The last entry becomes a copy of entry 1234. */
+	end = strrchr(text, '"');
+	*end = '\0';
+	end = strrchr(text, '"');
+	strcpy(end, "\"10.0.4.210\" ]; };\n");
+	snprintf(want, sizeof(want), "t.conf:20000: access.deny: "
+	    "\"10.0.4.210\": duplicate of \"10.0.4.210\" (line 1235)");
+	reject(text, want);
+	free(text);
+}
+END_TEST
+
+/* --- every error ----------------------------------------------------- */
+
+/* The number of lines of text. */
+static unsigned
+count_lines(const char *text)
+{
+	unsigned n = 1;
+
+	for (; *text != '\0'; text++)
+		if (*text == '\n')
+			n++;
+	return n;
+}
+
+/* Line i (from 0) of text, in buf. */
+static const char *
+nth_line(const char *text, unsigned i, char *buf, size_t len)
+{
+	const char *end;
+
+	for (; i > 0; i--) {
+		text = strchr(text, '\n');
+		ck_assert_ptr_nonnull(text);
+		text++;
+	}
+	end = strchr(text, '\n');
+	snprintf(buf, len, "%.*s", (int)(end != NULL ? (size_t)(end - text) :
+	    strlen(text)), text);
+	return buf;
+}
+
+static const char three_mistakes[] =
+    "workers = 2;\n"
+    "tcp = {\n"
+    "\tports = [ 8008 ];\n"
+    "\tbind = \"localhost\";\n"
+    "};\n"
+    "limits = {\n"
+    "\tidle_timeout = 10;\n"
+    "\tmax_conections = 5;\n"
+    "};\n"
+    "log = { level = \"loud\"; };\n";
+
+START_TEST(errors_three_in_file_order)
+{
+	char path[PATH_MAX], want[3 * PATH_MAX + 256];
+
+	write_text(path, sizeof(path), "three.conf", three_mistakes);
+	memset(&cf, 0xa5, sizeof(cf));
+	ck_assert_int_eq(config_parse_file(path, &cf, err, sizeof(err)), -1);
+	snprintf(want, sizeof(want),
+	    "%s:4: tcp.bind: \"localhost\" is not a numeric IPv4 or IPv6 "
+	    "address\n"
+	    "%s:8: unknown setting 'limits.max_conections'\n"
+	    "%s:10: log.level: unknown level \"loud\" (debug, info, notice, "
+	    "warning, err)", path, path, path);
+	ck_assert_str_eq(err, want);
+	ck_assert_uint_eq(count_lines(err), 3);
+	ck_assert_uint_eq(config_error_count(err), 3);
+	assert_defaults(&cf);
+}
+END_TEST
+
+/* The parsing child sends them all through its pipe. */
+START_TEST(errors_three_through_child)
+{
+	child_same_error("child-three.conf", three_mistakes);
+	ck_assert_uint_eq(count_lines(err), 3);
+}
+END_TEST
+
+REJECT(errors_in_one_list,
+    "tcp = { ports = [ 0,\n 8008,\n 8008,\n 70000 ]; };",
+    "t.conf:1: tcp.ports: 0 is out of range (1..65535)\n"
+    "t.conf:3: tcp.ports: duplicate port 8008\n"
+    "t.conf:4: tcp.ports: 70000 is out of range (1..65535)")
+REJECT(errors_in_bind_list,
+    "udp = { bind = ( \"::1\", \"x\",\n \"::1\", 7 ); };",
+    "t.conf:1: udp.bind: \"x\" is not a numeric IPv4 or IPv6 address\n"
+    "t.conf:2: udp.bind: duplicate address \"::1\"\n"
+    "t.conf:2: udp.bind: expected a string, got an integer")
+REJECT(errors_group_and_inside,
+    "tcp = 5;\nudp = { prots = 1;\n rate_burst = 0; };\nworkers = 300;",
+    "t.conf:1: tcp: expected a group, got an integer\n"
+    "t.conf:2: unknown setting 'udp.prots'\n"
+    "t.conf:3: udp.rate_burst: 0 is out of range (1..10000000)\n"
+    "t.conf:4: workers: 300 is out of range (0..256)")
+/* libconfig stops at a syntax error: there is nothing else to walk. */
+REJECT(errors_syntax_alone, "workers = -1;\nbogus = 2;\nlog = ;\n",
+    "t.conf:3: syntax error")
+/* Both are stored as 8008: each is told apart by its place. */
+REJECT(wide_before_neighbour, "tcp = { ports = [ 4294975304, 8008 ]; };",
+    "t.conf:1: tcp.ports: 4294975304 is out of range (1..65535)")
+REJECT(wide_twice_in_list,
+    "tcp = { ports = [ 4294975304, 8008, 4294975304 ]; };",
+    "t.conf:1: tcp.ports: 4294975304 is out of range (1..65535)\n"
+    "t.conf:1: tcp.ports: 4294975304 is out of range (1..65535)")
+
+/* n lines "bogusI = 1;" */
+static void
+bogus_text(char *buf, size_t len, unsigned n)
+{
+	size_t o = 0;
+	unsigned i;
+
+	buf[0] = '\0';
+	for (i = 1; i <= n; i++)
+		o += (size_t)snprintf(buf + o, len - o, "bogus%u = 1;\n", i);
+}
+
+START_TEST(errors_at_most_max)
+{
+	char text[1024], line[128], want[128];
+	unsigned i;
+
+	bogus_text(text, sizeof(text), CONFIG_MAX_ERRORS + 5);
+	reject(text, NULL);
+	ck_assert_uint_eq(count_lines(err), CONFIG_MAX_ERRORS + 1);
+	for (i = 0; i < CONFIG_MAX_ERRORS; i++) {
+		snprintf(want, sizeof(want),
+		    "t.conf:%u: unknown setting 'bogus%u'", i + 1, i + 1);
+		ck_assert_str_eq(nth_line(err, i, line, sizeof(line)), want);
+	}
+	ck_assert_str_eq(nth_line(err, i, line, sizeof(line)),
+	    "... and 5 more errors");
+	ck_assert_uint_eq(config_error_count(err), CONFIG_MAX_ERRORS + 5);
+}
+END_TEST
+
+START_TEST(errors_exactly_max)
+{
+	char text[1024];
+
+	bogus_text(text, sizeof(text), CONFIG_MAX_ERRORS);
+	reject(text, NULL);
+	ck_assert_uint_eq(count_lines(err), CONFIG_MAX_ERRORS);
+	ck_assert_ptr_null(strstr(err, "more error"));
+	bogus_text(text, sizeof(text), CONFIG_MAX_ERRORS + 1);
+	reject(text, NULL);
+	ck_assert_ptr_nonnull(strstr(err, "\n... and 1 more error"));
+	ck_assert_ptr_null(strstr(err, "more errors"));
+}
+END_TEST
+
+/* Long lines: as many as fit in CONFIG_ERRLEN, then the count. */
+START_TEST(errors_at_most_errlen)
+{
+	char name[1001], text[256], line[1200], want[1200];
+	unsigned i, n, shown;
+
+	memset(name, 'n', sizeof(name) - 1);
+	name[sizeof(name) - 1] = '\0';
+	bogus_text(text, sizeof(text), 12);
+	n = 12;
+	ck_assert_int_eq(config_parse_string(text, name, &cf, err,
+	    sizeof(err)), -1);
+	ck_assert_uint_lt(strlen(err), CONFIG_ERRLEN);
+	shown = count_lines(err) - 1;
+	ck_assert_uint_gt(shown, 1);
+	ck_assert_uint_lt(shown, n);
+	/* The room was used: one more would not have fitted. */
+	ck_assert_uint_gt(strlen(err) + strlen(nth_line(err, 0, line,
+	    sizeof(line))), CONFIG_ERRLEN - 64);
+	for (i = 0; i < shown; i++) {
+		snprintf(want, sizeof(want), "%s:%u: unknown setting 'bogus%u'",
+		    name, i + 1, i + 1);
+		ck_assert_str_eq(nth_line(err, i, line, sizeof(line)), want);
+	}
+	snprintf(want, sizeof(want), "... and %u more errors", n - shown);
+	ck_assert_str_eq(nth_line(err, shown, line, sizeof(line)), want);
+	ck_assert_uint_eq(config_error_count(err), n);
+}
+END_TEST
+
+/* A short buffer gets the start of the same text. */
+START_TEST(errors_short_buffer)
+{
+	char full[CONFIG_ERRLEN], small[40];
+
+	ck_assert_int_eq(config_parse_string(three_mistakes, "t.conf", &cf,
+	    full, sizeof(full)), -1);
+	ck_assert_int_eq(config_parse_string(three_mistakes, "t.conf", &cf,
+	    small, sizeof(small)), -1);
+	ck_assert_uint_eq(strlen(small), sizeof(small) - 1);
+	ck_assert(strncmp(small, full, sizeof(small) - 1) == 0);
+}
+END_TEST
+
+/* Many long lines through the child's pipe, cut the same way. */
+START_TEST(errors_many_through_child)
+{
+	char text[16384], name[121];
+	size_t o = 0;
+	unsigned i;
+
+	memset(name, 'x', sizeof(name) - 1);
+	name[sizeof(name) - 1] = '\0';
+	for (i = 0; i < 40; i++)
+		o += (size_t)snprintf(text + o, sizeof(text) - o,
+		    "%s%u = 1;\n", name, i);
+	child_same_error("child-many.conf", text);
+	ck_assert_uint_gt(strlen(err), 2048);
+	ck_assert_uint_eq(config_error_count(err), 40);
+}
+END_TEST
+
+START_TEST(error_count)
+{
+	ck_assert_uint_eq(config_error_count(""), 0);
+	ck_assert_uint_eq(config_error_count("f: cannot open"), 1);
+	ck_assert_uint_eq(config_error_count("a:1: x\na:2: y"), 2);
+	ck_assert_uint_eq(config_error_count("a:1: x\n... and 1 more error"),
+	    2);
+	ck_assert_uint_eq(config_error_count(
+	    "a:1: x\na:2: y\n... and 7 more errors"), 9);
+}
+END_TEST
+
 /* --- runner ---------------------------------------------------------- */
 
 static void
@@ -1402,8 +2071,8 @@ config_suite(void)
 	    bind_duplicate, bind_duplicate_spelling);
 	ADD(tc, unknown_top, unknown_top_group, unknown_case,
 	    unknown_limits, unknown_tcp, unknown_log,
-	    unknown_name_with_digits, first_error_wins,
-	    first_error_in_file_order, level_unknown, level_upper_case,
+	    unknown_name_with_digits, every_error,
+	    every_error_in_file_order, level_unknown, level_upper_case,
 	    exit_command_64, exit_command_cr, exit_command_lf,
 	    exit_command_tab, exit_command_del, syntax_error_line,
 	    syntax_unclosed_group, syntax_duplicate, syntax_mixed_array);
@@ -1414,11 +2083,13 @@ config_suite(void)
 	    file_syntax_error, file_value_error, file_nul_byte,
 	    file_long_path, include_ok, include_error_names_file,
 	    include_wide_literal, include_missing, shipped_config,
+	    file_too_large,
 	    shipped_config_complete);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("dump");
-	ADD(tc, dump_exact, dump_workers_comment, dump_round_trip_defaults,
+	ADD(tc, dump_exact, dump_prefixes_exact, dump_zero_comments,
+	    dump_workers_comment, dump_round_trip_defaults,
 	    dump_round_trip_everything, dump_path_newline);
 	suite_add_tcase(s, tc);
 
@@ -1428,6 +2099,32 @@ config_suite(void)
 	ADD(tc, child_ok, child_syntax_error, child_value_error,
 	    child_missing_file, child_include_directory, child_leaves_nothing,
 	    child_short_errlen);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("proxy-access");
+	tcase_set_timeout(tc, 60);
+	ADD(tc, new_defaults, proxy_values, proxy_from_64,
+	    connection_rate_values, connection_rate_high,
+	    connection_rate_negative, connection_burst_zero,
+	    connection_burst_high, proxy_timeout_zero, proxy_timeout_high,
+	    proxy_timeout_string, proxy_not_group, proxy_from_group,
+	    proxy_from_int, proxy_from_hostname, proxy_from_duplicate,
+	    proxy_unknown, access_values, access_order_of_lists,
+	    access_in_both, access_at_most, access_long_file,
+	    access_through_child,
+	    access_dump_round_trip, access_host_bits, access_not_string,
+	    access_not_list, access_duplicate, access_duplicate_spelling,
+	    access_duplicates_in_order, access_unknown,
+	    access_three_mistakes, access_duplicate_among_many);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("errors");
+	tcase_set_timeout(tc, 60);
+	ADD(tc, errors_three_in_file_order, errors_three_through_child,
+	    errors_in_one_list, errors_in_bind_list, errors_group_and_inside,
+	    errors_syntax_alone, wide_before_neighbour, wide_twice_in_list,
+	    errors_at_most_max, errors_exactly_max, errors_at_most_errlen,
+	    errors_short_buffer, errors_many_through_child, error_count);
 	suite_add_tcase(s, tc);
 	return s;
 }
