@@ -96,6 +96,7 @@ struct tcp_engine {
 	unsigned	 crowded_idle;
 	uint32_t	 now;
 	bool		 draining;
+	bool		 lame_duck;	/* health checks fail, see tcp.h */
 	uint32_t	 deadline;
 	size_t		 count;
 	struct conn_list active;
@@ -254,6 +255,18 @@ void
 tcp_engine_clock(struct tcp_engine *e, time_t now)
 {
 	e->now = (uint32_t)now;
+}
+
+void
+tcp_set_lame_duck(struct tcp_engine *e, bool on)
+{
+	e->lame_duck = on;
+}
+
+bool
+tcp_lame_duck(const struct tcp_engine *e)
+{
+	return e->lame_duck;
 }
 
 size_t

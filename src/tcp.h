@@ -100,6 +100,18 @@ size_t	tcp_sweep(struct tcp_engine *e);
 void	tcp_drain(struct tcp_engine *e, time_t deadline);
 void	tcp_drain_tick(struct tcp_engine *e);
 
+/*
+ * Lame duck (the lame_duck setting): stopping, but still accepting and
+ * serving, while a load balancer takes us out of its rotation.  Set by
+ * the worker from its mailbox.  While it is on, a balancer's health
+ * check must fail: the PROXY protocol code, when it reads a v2 LOCAL
+ * header (what HAProxy sends for `check-send-proxy`), asks
+ * tcp_lame_duck() and, if true, closes the connection with nothing
+ * answered.  Every other connection is served as usual.
+ */
+void	tcp_set_lame_duck(struct tcp_engine *e, bool on);
+bool	tcp_lame_duck(const struct tcp_engine *e);
+
 /* Close every connection now. */
 void	tcp_close_all(struct tcp_engine *e);
 

@@ -59,6 +59,7 @@ struct worker {
 	uint64_t	 gen;
 	struct config	 cf;
 	const struct listener_set *set;
+	bool		 lame_duck;
 	bool		 drain;
 	uint64_t	 drain_deadline;	/* worker_now_ms() */
 	bool		 stop_now;
@@ -235,6 +236,7 @@ worker_mailbox(struct worker *w, uint64_t now)
 	if (changed) {
 		tcp_engine_configure(w->tcp, &w->cf);
 		udp_engine_configure(w->udp, &w->cf);
+		tcp_set_lame_duck(w->tcp, w->lame_duck && !w->drain);
 		w->cur = w->set;
 		if (w->drain && !w->draining) {
 			if (w->drain_deadline > now)
@@ -556,6 +558,20 @@ pool_settled(const struct pool *p)
 		if (atomic_load(&p->w[i]->acked) != p->gen)
 			return false;
 	return true;
+}
+
+void
+pool_lame_duck(struct pool *p)
+{
+	size_t i;
+
+	p->gen++;
+	for (i = 0; i < p->n; i++) {
+		pthread_mutex_lock(&p->w[i]->mu);
+		p->w[i]->lame_duck = true;
+		pthread_mutex_unlock(&p->w[i]->mu);
+		pool_post(p, p->w[i]);
+	}
 }
 
 void

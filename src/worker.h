@@ -56,6 +56,10 @@ bool	pool_settled(const struct pool *p);
  */
 void	pool_drain(struct pool *p, unsigned timeout_s);
 bool	pool_released(const struct pool *p);
+
+/* Before the drain, with lame_duck set: serve as usual, but fail the
+ * balancers' health checks (tcp_lame_duck() in tcp.h). */
+void	pool_lame_duck(struct pool *p);
 void	pool_stop_now(struct pool *p);
 bool	pool_done(const struct pool *p);
 

@@ -266,5 +266,69 @@ def test_activated_socket_keeps_its_queue():
     assert c.recv(64) == b"next instance\n", "late connect not queued"
 
 
+# --- lame duck ----------------------------------------------------------------
+
+@harness.timeout(60)
+def test_lame_duck_serves_then_refuses():
+    """lame_duck = 2: for 2 s after SIGTERM new connections are still
+    served (STATUS= counts the seconds down), then they are refused."""
+    d = Daemon(conf(extra="lame_duck = 2;", limits={"drain_timeout": 5}))
+    t0 = time.monotonic()
+    d.signal(signal.SIGTERM)
+    d.expect_notify("STOPPING=1", 3)
+    _, status = d.next_notify(lambda m: "lame duck:" in m, 3,
+                              "STATUS= with lame duck")
+    diag("first STATUS= of the lame duck: %r" % status)
+    assert "lame duck: 2 s left" in status, status
+    served = 0
+    while time.monotonic() - t0 < 1.5:
+        assert probe(d.port) == "served", \
+            "a connection refused or reset %.2f s into the lame duck" % (
+                time.monotonic() - t0)
+        served += 1
+        time.sleep(0.05)
+    _, status = d.next_notify(lambda m: "lame duck: 1 s left" in m, 3,
+                              "STATUS= a second later")
+    seen = {"served": 0, "reset": 0, "refused": 0}
+    while time.monotonic() - t0 < 8:
+        r = probe(d.port)
+        seen[r] += 1
+        if r == "refused":
+            break
+        time.sleep(0.02)
+    t_refused = time.monotonic() - t0
+    diag("lame duck 2 s: %d connections served in its first 1.5 s; then "
+         "%d served, %d reset, refused from %.2f s after SIGTERM" %
+         (served, seen["served"], seen["reset"], t_refused))
+    assert seen["reset"] == 0, "a connection accepted and then reset"
+    assert seen["refused"] == 1, "still accepting 8 s after SIGTERM"
+    assert t_refused >= 1.9, "refused %.2f s after SIGTERM, before the " \
+        "lame duck was over" % t_refused
+    assert d.wait_exit(8) == 0
+    assert "lame duck over" in d.stderr()
+
+
+@harness.timeout(60)
+def test_lame_duck_ends_on_a_second_sigterm():
+    d = Daemon(conf(extra="lame_duck = 600;",
+                    limits={"drain_timeout": 5}))
+    d.signal(signal.SIGTERM)
+    d.wait_stderr("lame duck for 600 s", timeout=3)
+    assert probe(d.port) == "served", "not served in the lame duck"
+    time.sleep(0.3)
+    assert probe(d.port) == "served", "not served in the lame duck"
+    t0 = time.monotonic()
+    d.signal(signal.SIGTERM)
+    assert harness.wait_for(lambda: probe(d.port) == "refused", 5), \
+        "still accepting 5 s after the second SIGTERM"
+    t_refused = time.monotonic() - t0
+    rc = d.wait_exit(8)
+    t_exit = time.monotonic() - t0
+    diag("second SIGTERM in a 600 s lame duck: refused after %.2f s, "
+         "exit %d after %.2f s" % (t_refused, rc, t_exit))
+    assert rc == 0
+    assert "SIGTERM again: lame duck ended" in d.stderr()
+
+
 if __name__ == "__main__":
     harness.run_tests(globals())

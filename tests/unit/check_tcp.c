@@ -126,6 +126,32 @@ START_TEST(test_echo)
 }
 END_TEST
 
+/* The lame duck is a state the PROXY code asks about; it survives a
+ * reconfiguration and changes nothing for an ordinary connection. */
+START_TEST(test_lame_duck_serves)
+{
+	struct rig r;
+	struct config cf;
+	char buf[16];
+	bool eof;
+
+	rig_open(&r, "exit", 65536, 0);
+	ck_assert(!tcp_lame_duck(r.e));
+	tcp_set_lame_duck(r.e, true);
+	settings(&cf, "exit", 65536, 0);
+	tcp_engine_configure(r.e, &cf);
+	ck_assert(tcp_lame_duck(r.e));
+	ck_assert_int_eq(write(r.client, "still\n", 6), 6);
+	pump(r.e, r.epfd);
+	ck_assert_uint_eq(drain_client(r.client, buf, sizeof(buf), &eof), 6);
+	ck_assert_mem_eq(buf, "STILL\n", 6);
+	ck_assert(!eof);
+	tcp_set_lame_duck(r.e, false);
+	ck_assert(!tcp_lame_duck(r.e));
+	rig_close(&r);
+}
+END_TEST
+
 START_TEST(test_exit_line_lingering_close)
 {
 	struct rig r;
@@ -699,6 +725,7 @@ main(void)
 
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_echo);
+	tcase_add_test(tc, test_lame_duck_serves);
 	tcase_add_test(tc, test_exit_line_lingering_close);
 	tcase_add_test(tc, test_linger_times_out);
 	tcase_add_test(tc, test_half_close_answers_all);
