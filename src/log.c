@@ -103,6 +103,16 @@ log_enabled(int prio)
 }
 
 bool
+log_due(_Atomic uint64_t *at, uint64_t now)
+{
+	uint64_t prev = atomic_load_explicit(at, memory_order_relaxed);
+
+	if (prev != 0 && now < prev + LOG_REPEAT_INTERVAL)
+		return false;
+	return atomic_compare_exchange_strong(at, &prev, now);
+}
+
+bool
 log_to_journal(void)
 {
 	return log_journal;

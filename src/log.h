@@ -11,7 +11,9 @@
 #define UPCASED_LOG_H
 
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <syslog.h>
 
 enum log_target {
@@ -36,6 +38,9 @@ enum log_target {
 #define MSGID_FD_LIMIT		"dfe7b113712d4fdf81f7b8319e713c60"
 #define MSGID_RATE_LIMITED	"90c4f883f2c4487d8a1c63528f978595"
 #define MSGID_SOURCE_LIMIT	"9895b4df784d4e71a134144d975e2fa5"
+#define MSGID_DENIED		"c525f04098fe4840b67fa334710b126b"
+#define MSGID_CONNECTION_RATE	"e75090fc6c31409086a0ae8373820f1c"
+#define MSGID_PROXY_ERROR	"c2c4cb0b3c1e4a65af867f9073d6031c"
 
 /* Parse "auto" | "journal" | "stderr"; -1 if none of them. */
 int	log_target_parse(const char *s);
@@ -54,6 +59,15 @@ bool	log_to_journal(void);
  */
 void	log_event(int prio, const char *msgid, const char *const *fields,
 	    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+/*
+ * Rate-limited warnings: true at most once per LOG_REPEAT_INTERVAL
+ * seconds for the clock *at, over all threads (now: CLOCK_MONOTONIC
+ * seconds, more than 0).  The message says it is repeated at most that
+ * often.
+ */
+#define LOG_REPEAT_INTERVAL	10
+bool	log_due(_Atomic uint64_t *at, uint64_t now);
 
 /* Plain messages; log_warn() appends strerror(errno). */
 void	log_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -126,8 +126,10 @@ notify_format_status(const struct stats_snapshot *s, unsigned workers,
 	snprintf(buf, len, "%" PRIu64 " connections open, %" PRIu64
 	    " served; %" PRIu64 " bytes in, %" PRIu64 " out; %" PRIu64
 	    " datagrams, %" PRIu64 " dropped, %" PRIu64 " rate-limited; "
-	    "%u worker%s",
+	    "%u worker%s; %" PRIu64 " refused, %" PRIu64 " denied, %" PRIu64
+	    " PROXY errors",
 	    s->conns_open, s->conns_total, s->bytes_in, s->bytes_out,
 	    s->dgrams_in, s->dgrams_dropped, s->dgrams_limited, workers,
-	    workers == 1 ? "" : "s");
+	    workers == 1 ? "" : "s", s->conns_refused, s->denied,
+	    s->proxy_errors);
 }

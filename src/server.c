@@ -24,6 +24,7 @@
 #include <sysexits.h>
 #include <unistd.h>
 
+#include "admit.h"
 #include "confchild.h"
 #include "config.h"
 #include "listen.h"
@@ -434,8 +435,14 @@ server_reload_apply(struct server *s, const struct config *cf)
 	char err[CONFIG_ERRLEN], f1[1100];
 	const char *fields[] = { f1, NULL };
 	struct listener_set *next, *old;
+	struct admit_rules *rules;
 
+	if ((rules = admit_rules_new(cf)) == NULL) {
+		server_refuse(s, "out of memory");
+		return;
+	}
 	if ((next = malloc(sizeof(*next))) == NULL) {
+		admit_rules_free(rules);
 		server_refuse(s, "out of memory");
 		return;
 	}
@@ -446,6 +453,7 @@ server_reload_apply(struct server *s, const struct config *cf)
 			    "used; change the socket unit instead",
 			    cf->path);
 	} else if (listen_open(cf, s->set, next, err, sizeof(err)) == -1) {
+		admit_rules_free(rules);
 		free(next);
 		server_refuse(s, err);
 		return;
@@ -455,7 +463,7 @@ server_reload_apply(struct server *s, const struct config *cf)
 	s->set = next;
 	s->cf = *cf;
 	log_set_level(cf->log_level);
-	if (pool_apply(s->pool, &s->cf, s->set) == -1)
+	if (pool_apply(s->pool, &s->cf, s->set, rules) == -1)
 		log_errx("no worker thread could be started");
 	server_fd_limit(s);
 	if (!s->set->activated)
@@ -464,6 +472,13 @@ server_reload_apply(struct server *s, const struct config *cf)
 	log_event(LOG_NOTICE, MSGID_RELOADED, fields,
 	    "reloaded %s: %u workers", s->cf.path, pool_size(s->pool));
 	server_log_risks(s);
+	/*
+	 * The workers may have taken the new state already: then no wake
+	 * comes to close the listeners it dropped, and READY=1 must not go
+	 * out before they are closed.
+	 */
+	if (pool_settled(s->pool))
+		server_sweep_grave(s);
 	server_ready_if_settled(s);
 }
 
@@ -733,8 +748,9 @@ static void
 server_log_stopped(struct server *s)
 {
 	struct stats_snapshot st;
-	char f1[48], f2[48], f3[48], f4[48], f5[48], f6[48], f7[48];
-	const char *fields[] = { f1, f2, f3, f4, f5, f6, f7, NULL };
+	char f1[48], f2[48], f3[48], f4[48], f5[48], f6[48], f7[48], f8[48];
+	char f9[48];
+	const char *fields[] = { f1, f2, f3, f4, f5, f6, f7, f8, f9, NULL };
 
 	pool_stats(s->pool, &st);
 	snprintf(f1, sizeof(f1), "UPCASED_CONNECTIONS=%" PRIu64,
@@ -748,17 +764,23 @@ server_log_stopped(struct server *s)
 	    st.dgrams_dropped);
 	snprintf(f7, sizeof(f7), "UPCASED_RATE_LIMITED=%" PRIu64,
 	    st.dgrams_limited);
+	snprintf(f8, sizeof(f8), "UPCASED_PROXY_ERRORS=%" PRIu64,
+	    st.proxy_errors);
+	snprintf(f9, sizeof(f9), "UPCASED_DENIED=%" PRIu64, st.denied);
 	log_event(LOG_NOTICE, MSGID_STOPPED, fields,
 	    "stopped: served %" PRIu64 " connections (%" PRIu64 " refused) "
 	    "and %" PRIu64 " datagrams (%" PRIu64 " dropped, %" PRIu64
-	    " rate-limited)", st.conns_total, st.conns_refused, st.dgrams_in,
-	    st.dgrams_dropped, st.dgrams_limited);
+	    " rate-limited); %" PRIu64 " denied by the access rules, %" PRIu64
+	    " PROXY protocol errors", st.conns_total, st.conns_refused,
+	    st.dgrams_in, st.dgrams_dropped, st.dgrams_limited, st.denied,
+	    st.proxy_errors);
 }
 
 int
 server_run(const struct config *cf)
 {
 	struct server *s;
+	struct admit_rules *rules;
 	uint64_t tick_ms;
 	int rc;
 
@@ -786,7 +808,9 @@ server_run(const struct config *cf)
 	if ((s->pool = pool_new(s->wakefd, (unsigned)tick_ms)) == NULL)
 		fatal(EX_OSERR, "pool");
 	server_fd_limit(s);
-	if (pool_apply(s->pool, &s->cf, s->set) == -1)
+	if ((rules = admit_rules_new(&s->cf)) == NULL)
+		fatalx(EX_OSERR, "out of memory");
+	if (pool_apply(s->pool, &s->cf, s->set, rules) == -1)
 		fatalx(EX_OSERR, "no worker thread could be started");
 	s->ready_due = true;
 	server_loop(s);

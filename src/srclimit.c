@@ -1,9 +1,14 @@
 /*
  * srclimit.c - open TCP connections per source.
  *
- * Chained hash table: an entry exists only while its source has a
+ * Chained hash table: an entry exists while its source has a
  * connection open, so its size follows the number of distinct sources
- * connected, which max_connections bounds.
+ * connected, which max_connections bounds.  With a connection rate, an
+ * entry whose last connection closed stays while its bucket is not full
+ * again (else a client connecting and closing in a loop would get a
+ * fresh bucket every time), on an "idle" list in the order of their last
+ * close; admissions free the ones refilled by now from its head, and
+ * past IDLE_MAX the oldest goes anyway.
  */
 #include <pthread.h>
 #include <stdlib.h>
@@ -12,17 +17,28 @@
 #include "srclimit.h"
 
 #define BUCKETS		4096
+#define IDLE_MAX	65536	/* sources remembered with none open */
+#define PRUNE_MAX	8	/* idle entries freed per admission */
 
 struct entry {
-	struct entry	*next;
+	struct entry	*next;		/* hash chain */
+	struct entry	*iprev;		/* idle list, while count == 0 */
+	struct entry	*inext;
 	uint64_t	 key;
+	uint64_t	 tat;		/* GCRA: theoretical arrival, us */
 	unsigned	 count;
+	bool		 idle;
 	uint8_t		 family;
 };
 
 struct srclimit {
 	pthread_mutex_t	 mu;
 	unsigned	 max;
+	uint64_t	 interval;	/* us per connection; 0 = no rate */
+	uint64_t	 tolerance;	/* (burst - 1) * interval */
+	struct entry	*ihead;		/* idle, oldest first */
+	struct entry	*itail;
+	size_t		 nidle;
 	struct entry	*b[BUCKETS];
 };
 
@@ -62,30 +78,103 @@ srclimit_set_max(struct srclimit *sl, unsigned max)
 	pthread_mutex_unlock(&sl->mu);
 }
 
-static struct entry **
-find(struct srclimit *sl, const struct addr_source *src)
+void
+srclimit_set_rate(struct srclimit *sl, unsigned rate, unsigned burst)
 {
-	uint64_t h = (src->key ^ src->family) * 0x9e3779b97f4a7c15ULL;
+	pthread_mutex_lock(&sl->mu);
+	sl->interval = rate == 0 ? 0 : (1000000 + rate - 1) / rate;
+	sl->tolerance = (uint64_t)(burst > 1 ? burst - 1 : 0) * sl->interval;
+	pthread_mutex_unlock(&sl->mu);
+}
+
+static struct entry **
+find_key(struct srclimit *sl, uint64_t key, uint8_t family)
+{
+	uint64_t h = (key ^ family) * 0x9e3779b97f4a7c15ULL;
 	struct entry **ep = &sl->b[(h >> 40) % BUCKETS];
 
-	while (*ep != NULL && ((*ep)->key != src->key ||
-	    (*ep)->family != src->family))
+	while (*ep != NULL && ((*ep)->key != key || (*ep)->family != family))
 		ep = &(*ep)->next;
 	return ep;
 }
 
-bool
-srclimit_acquire(struct srclimit *sl, const struct sockaddr *sa,
-    bool *counted)
+static struct entry **
+find(struct srclimit *sl, const struct addr_source *src)
+{
+	return find_key(sl, src->key, src->family);
+}
+
+static void
+idle_unlink(struct srclimit *sl, struct entry *e)
+{
+	if (e->iprev != NULL)
+		e->iprev->inext = e->inext;
+	else
+		sl->ihead = e->inext;
+	if (e->inext != NULL)
+		e->inext->iprev = e->iprev;
+	else
+		sl->itail = e->iprev;
+	e->iprev = e->inext = NULL;
+	e->idle = false;
+	sl->nidle--;
+}
+
+static void
+idle_push(struct srclimit *sl, struct entry *e)
+{
+	e->inext = NULL;
+	e->iprev = sl->itail;
+	if (sl->itail != NULL)
+		sl->itail->inext = e;
+	else
+		sl->ihead = e;
+	sl->itail = e;
+	e->idle = true;
+	sl->nidle++;
+}
+
+/* Unchain and free e (no connection open). */
+static void
+entry_free(struct srclimit *sl, struct entry *e)
+{
+	struct entry **ep = find_key(sl, e->key, e->family);
+
+	if (e->idle)
+		idle_unlink(sl, e);
+	if (*ep == e)
+		*ep = e->next;
+	free(e);
+}
+
+/* Forget idle sources whose bucket is full again (or too many). */
+static void
+prune(struct srclimit *sl, uint64_t now)
+{
+	struct entry *e;
+	int n;
+
+	for (n = 0; n < PRUNE_MAX && (e = sl->ihead) != NULL; n++) {
+		if (sl->interval != 0 && e->tat > now && sl->nidle <= IDLE_MAX)
+			break;
+		entry_free(sl, e);
+	}
+}
+
+enum srclimit_result
+srclimit_admit(struct srclimit *sl, const struct sockaddr *sa, bool rate,
+    uint64_t now_ms, bool *counted)
 {
 	struct addr_source src;
 	struct entry **ep, *e;
-	bool ok = true;
+	enum srclimit_result r = SRCLIMIT_OK;
+	uint64_t now = now_ms * 1000, tat;
 
 	*counted = false;
 	if (!addr_source_of(sa, &src))
-		return true;
+		return SRCLIMIT_OK;
 	pthread_mutex_lock(&sl->mu);
+	prune(sl, now);
 	ep = find(sl, &src);
 	/*
 	 * Out of memory for a new entry: let the connection in uncounted
@@ -96,14 +185,33 @@ srclimit_acquire(struct srclimit *sl, const struct sockaddr *sa,
 		e->family = src.family;
 		*ep = e;
 	}
-	if (e != NULL && sl->max != 0 && e->count >= sl->max)
-		ok = false;
-	else if (e != NULL) {
+	if (e == NULL)
+		goto out;
+	tat = e->tat > now ? e->tat : now;
+	if (sl->max != 0 && e->count >= sl->max)
+		r = SRCLIMIT_FULL;
+	else if (rate && sl->interval != 0 && tat - now > sl->tolerance)
+		r = SRCLIMIT_RATE;
+	else {
+		if (rate && sl->interval != 0)
+			e->tat = tat + sl->interval;
+		if (e->idle)
+			idle_unlink(sl, e);
 		e->count++;
 		*counted = true;
 	}
+	if (e->count == 0 && !e->idle)	/* new, and refused */
+		entry_free(sl, e);
+out:
 	pthread_mutex_unlock(&sl->mu);
-	return ok;
+	return r;
+}
+
+bool
+srclimit_acquire(struct srclimit *sl, const struct sockaddr *sa,
+    bool *counted)
+{
+	return srclimit_admit(sl, sa, false, 0, counted) == SRCLIMIT_OK;
 }
 
 void
@@ -116,9 +224,13 @@ srclimit_release(struct srclimit *sl, const struct sockaddr *sa)
 		return;
 	pthread_mutex_lock(&sl->mu);
 	ep = find(sl, &src);
-	if ((e = *ep) != NULL && --e->count == 0) {
-		*ep = e->next;
-		free(e);
+	if ((e = *ep) != NULL && e->count > 0 && --e->count == 0) {
+		if (sl->interval != 0)
+			idle_push(sl, e);	/* its bucket is remembered */
+		else {
+			*ep = e->next;
+			free(e);
+		}
 	}
 	pthread_mutex_unlock(&sl->mu);
 }

@@ -5,6 +5,9 @@
  * /64.  Connections of one source land on any worker, so the count is
  * shared: a small hash table under a mutex, touched once when a
  * connection is accepted and once when it closes, never per message.
+ * The same entry holds the source's connection rate (limits.
+ * connection_rate and connection_burst): a GCRA token bucket, one
+ * 64-bit "theoretical arrival time" per source.
  */
 #ifndef UPCASED_SRCLIMIT_H
 #define UPCASED_SRCLIMIT_H
@@ -27,6 +30,25 @@ void	srclimit_set_max(struct srclimit *sl, unsigned max);
  * uncounted: srclimit_release() must then not be called for it.
  */
 bool	srclimit_acquire(struct srclimit *sl, const struct sockaddr *sa,
+	    bool *counted);
+
+/* New connections per second per source (0 = no limit), and how many
+ * may come at once. */
+void	srclimit_set_rate(struct srclimit *sl, unsigned rate, unsigned burst);
+
+enum srclimit_result {
+	SRCLIMIT_OK,		/* counted (if *counted) */
+	SRCLIMIT_FULL,		/* at max connections */
+	SRCLIMIT_RATE		/* over the connection rate */
+};
+
+/*
+ * srclimit_acquire() that also takes one token of the source's
+ * connection rate, when rate is true, at now_ms (monotonic ms).  A
+ * refused connection takes no token and is not counted.
+ */
+enum srclimit_result srclimit_admit(struct srclimit *sl,
+	    const struct sockaddr *sa, bool rate, uint64_t now_ms,
 	    bool *counted);
 
 /* One connection of sa's source closed. */

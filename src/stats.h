@@ -15,6 +15,8 @@
 struct stats {
 	_Atomic uint64_t	 conns_total;	/* accepted and served */
 	_Atomic uint64_t	 conns_refused;	/* over max_connections */
+	_Atomic uint64_t	 proxy_errors;	/* bad or missing PROXY header */
+	_Atomic uint64_t	 denied;	/* by the access rules (TCP, UDP) */
 	_Atomic uint64_t	 bytes_in;	/* TCP and UDP payload */
 	_Atomic uint64_t	 bytes_out;
 	_Atomic uint64_t	 dgrams_in;
@@ -28,6 +30,8 @@ struct stats_snapshot {
 	uint64_t		 conns_open;
 	uint64_t		 conns_total;
 	uint64_t		 conns_refused;
+	uint64_t		 proxy_errors;
+	uint64_t		 denied;
 	uint64_t		 bytes_in;
 	uint64_t		 bytes_out;
 	uint64_t		 dgrams_in;

@@ -17,8 +17,18 @@
  * (shutdown), and discard input until the client's FIN arrives or
  * TCP_LINGER seconds pass: the "lingering close".
  *
- * Connections sit on one of two lists, both in time order so the sweeps
- * only look at their heads: "active", in order of last activity (for
+ * A connection from a trusted balancer (proxy_protocol.from) starts in a
+ * header phase: its bytes collect in a small buffer of its own, nothing
+ * is answered, until proxyproto.c says the PROXY header is whole; the
+ * client address in it then becomes the connection's identity (admit.c
+ * moves its per-source count and judges it), the buffer is freed, and
+ * what followed the header is ordinary input.  A bad or missing header,
+ * or one still incomplete after proxy_protocol.timeout, closes the
+ * connection with nothing answered.
+ *
+ * Connections sit on one of three lists, each in time order so the
+ * sweeps only look at their heads: "header", in order of arrival (for
+ * proxy_protocol.timeout), "active", in order of last activity (for
  * idle_timeout), and "closing", in order of our FIN (for TCP_LINGER).
  */
 #include <errno.h>
@@ -31,18 +41,18 @@
 #include <unistd.h>
 
 #include "addr.h"
+#include "admit.h"
 #include "config.h"
 #include "event.h"
 #include "exitmatch.h"
 #include "log.h"
-#include "srclimit.h"
+#include "proxyproto.h"
 #include "stats.h"
 #include "tcp.h"
 #include "upcase.h"
 
 #define ACCEPT_BATCH	64
 #define HEADROOM	128	/* >= CONFIG_MAX_EXIT + 2: replayed bytes */
-#define WARN_INTERVAL	10	/* seconds between rate-limited warnings */
 
 enum {
 	TC_EOF		= 0x01,	/* client sent FIN: close once answered */
@@ -50,8 +60,23 @@ enum {
 	TC_LINGER	= 0x04,	/* our FIN is sent: on the closing list */
 	TC_POLLIN	= 0x08,	/* what epoll watches now */
 	TC_POLLOUT	= 0x10,
-	TC_COUNTED	= 0x20,	/* counted in lim->per_source */
-	TC_FRESH	= 0x40	/* input since the last drain tick */
+	TC_COUNTED	= 0x20,	/* counted per source by admit_tcp() */
+	TC_FRESH	= 0x40,	/* input since the last drain tick */
+	TC_HEADER	= 0x80	/* waiting for the PROXY header */
+};
+
+union conn_addr {
+	struct sockaddr		sa;
+	struct sockaddr_in	in;
+	struct sockaddr_in6	in6;
+};
+
+/* A connection from a trusted balancer. */
+struct conn_proxy {
+	union conn_addr	 balancer;
+	uint16_t	 len;		/* header bytes held */
+	uint16_t	 cap;
+	uint8_t		*buf;		/* NULL once the header is in */
 };
 
 struct outbuf {
@@ -73,11 +98,9 @@ struct tcp_conn {
 	struct outbuf	*out;		/* NULL when nothing is pending */
 	uint64_t	 bytes_in;
 	uint64_t	 bytes_out;
-	union {				/* for the debug log at close: */
-		struct sockaddr		sa;	/* the socket no longer */
-		struct sockaddr_in	in;	/* knows it by then */
-		struct sockaddr_in6	in6;
-	}		 peer;
+	struct conn_proxy *px;		/* NULL unless through a balancer */
+	union conn_addr	 peer;		/* the client: the socket's peer or
+					   the PROXY header's source */
 };
 
 struct conn_list {
@@ -87,7 +110,7 @@ struct conn_list {
 
 struct tcp_engine {
 	int		 epfd;
-	struct tcp_limits *lim;
+	struct admit	*adm;
 	struct stats	*st;
 	struct exitcmd	 exit;
 	enum config_transform transform;
@@ -99,6 +122,9 @@ struct tcp_engine {
 	bool		 lame_duck;	/* health checks fail, see tcp.h */
 	uint32_t	 deadline;
 	size_t		 count;
+	unsigned	 pp_timeout;	/* proxy_protocol.timeout */
+	const struct admit_rules *rules;
+	struct conn_list header;
 	struct conn_list active;
 	struct conn_list closing;
 	uint8_t		*scratch;	/* HEADROOM + TCP_READ_SIZE */
@@ -108,6 +134,10 @@ struct tcp_engine {
 #define XBUF_SIZE	UPCASE_UTF8_MAX(HEADROOM + TCP_READ_SIZE)
 
 static bool	conn_settle(struct tcp_engine *, struct tcp_conn *);
+static void	conn_close(struct tcp_engine *, struct tcp_conn *,
+		    const char *);
+static void	conn_proxy_fail(struct tcp_engine *, struct tcp_conn *,
+		    const char *);
 
 /* --- lists ------------------------------------------------------------ */
 
@@ -140,6 +170,8 @@ list_unlink(struct conn_list *l, struct tcp_conn *c)
 static struct conn_list *
 conn_list_of(struct tcp_engine *e, const struct tcp_conn *c)
 {
+	if (c->flags & TC_HEADER)
+		return &e->header;
 	return (c->flags & TC_LINGER) ? &e->closing : &e->active;
 }
 
@@ -147,7 +179,7 @@ conn_list_of(struct tcp_engine *e, const struct tcp_conn *c)
 static void
 conn_touch(struct tcp_engine *e, struct tcp_conn *c)
 {
-	if (c->last == e->now || (c->flags & TC_LINGER))
+	if (c->last == e->now || (c->flags & (TC_LINGER | TC_HEADER)))
 		return;
 	c->last = e->now;
 	if (e->active.tail != c) {
@@ -159,7 +191,7 @@ conn_touch(struct tcp_engine *e, struct tcp_conn *c)
 /* --- engine ----------------------------------------------------------- */
 
 struct tcp_engine *
-tcp_engine_new(int epfd, struct tcp_limits *lim, struct stats *st)
+tcp_engine_new(int epfd, struct admit *adm, struct stats *st)
 {
 	struct tcp_engine *e;
 
@@ -174,11 +206,12 @@ tcp_engine_new(int epfd, struct tcp_limits *lim, struct stats *st)
 		return NULL;
 	}
 	e->epfd = epfd;
-	e->lim = lim;
+	e->adm = adm;
 	e->st = st;
 	e->max_pending = CONFIG_DEF_MAX_PENDING;
 	e->idle_timeout = CONFIG_DEF_IDLE_TIMEOUT;
 	e->crowded_idle = CONFIG_DEF_CROWDED_IDLE;
+	e->pp_timeout = CONFIG_DEF_PROXY_TIMEOUT;
 	exitcmd_init(&e->exit, CONFIG_DEF_EXIT);
 	return e;
 }
@@ -227,6 +260,7 @@ tcp_engine_configure(struct tcp_engine *e, const struct config *cf)
 	e->max_pending = cf->max_pending_output;
 	e->idle_timeout = cf->idle_timeout;
 	e->crowded_idle = cf->crowded_idle_timeout;
+	e->pp_timeout = cf->proxy_timeout;
 	exitcmd_init(&next, cf->exit_command);
 	if (next.len != e->exit.len ||
 	    memcmp(next.text, e->exit.text, next.len) != 0) {
@@ -249,6 +283,29 @@ tcp_engine_configure(struct tcp_engine *e, const struct config *cf)
 	    cf->transform == CONFIG_TRANSFORM_ASCII)
 		engine_flush_carries(e);
 	e->transform = cf->transform;
+}
+
+/*
+ * New rules (a reload): an open connection whose client they deny is
+ * closed now.  (One still waiting for its PROXY header is judged when
+ * the header names the client; one closing is let finish.)
+ */
+void
+tcp_engine_rules(struct tcp_engine *e, const struct admit_rules *r)
+{
+	struct tcp_conn *c, *next;
+
+	if (r == e->rules)
+		return;
+	e->rules = r;
+	if (r == NULL || r->access == NULL)
+		return;
+	for (c = e->active.head; c != NULL; c = next) {
+		next = c->next;
+		if (admit_judge(e->adm, r, e->st, &c->peer.sa, e->now) !=
+		    ADMIT_OK)
+			conn_close(e, c, "denied by the new access rules");
+	}
 }
 
 void
@@ -277,28 +334,61 @@ tcp_count(const struct tcp_engine *e)
 
 /* --- closing ---------------------------------------------------------- */
 
+/*
+ * The debug log names a connection by its client (UPCASED_PEER) and, once
+ * a PROXY header replaced the balancer's address, the balancer
+ * (UPCASED_PROXY).  who: " via BALANCER" or "", for the message.
+ */
+struct conn_names {
+	char		 who[ADDR_STRLEN + 8];
+	char		 peer[ADDR_STRLEN];
+	char		 f_peer[ADDR_STRLEN + 16];
+	char		 f_proxy[ADDR_STRLEN + 16];
+};
+
+static size_t
+conn_name(const struct tcp_conn *c, struct conn_names *n,
+    const char **fields)
+{
+	char bal[ADDR_STRLEN];
+	size_t k = 0;
+
+	addr_format(&c->peer.sa, n->peer, sizeof(n->peer));
+	snprintf(n->f_peer, sizeof(n->f_peer), "UPCASED_PEER=%s", n->peer);
+	fields[k++] = "UPCASED_PROTOCOL=tcp";
+	fields[k++] = n->f_peer;
+	n->who[0] = '\0';
+	if (c->px != NULL && !(c->flags & TC_HEADER)) {
+		addr_format(&c->px->balancer.sa, bal, sizeof(bal));
+		snprintf(n->f_proxy, sizeof(n->f_proxy), "UPCASED_PROXY=%s",
+		    bal);
+		snprintf(n->who, sizeof(n->who), " via %s", bal);
+		fields[k++] = n->f_proxy;
+	}
+	return k;
+}
+
 static void
 conn_log_close(const struct tcp_conn *c, const char *why)
 {
-	char peer[ADDR_STRLEN], f1[ADDR_STRLEN + 16], f2[40], f3[40];
-	const char *fields[5];
+	struct conn_names nm;
+	char f2[40], f3[40];
+	const char *fields[6];
+	size_t k;
 
 	if (!log_enabled(LOG_DEBUG))
 		return;
-	addr_format(&c->peer.sa, peer, sizeof(peer));
-	snprintf(f1, sizeof(f1), "UPCASED_PEER=%s", peer);
+	k = conn_name(c, &nm, fields);
 	snprintf(f2, sizeof(f2), "UPCASED_BYTES_IN=%llu",
 	    (unsigned long long)c->bytes_in);
 	snprintf(f3, sizeof(f3), "UPCASED_BYTES_OUT=%llu",
 	    (unsigned long long)c->bytes_out);
-	fields[0] = "UPCASED_PROTOCOL=tcp";
-	fields[1] = f1;
-	fields[2] = f2;
-	fields[3] = f3;
-	fields[4] = NULL;
+	fields[k++] = f2;
+	fields[k++] = f3;
+	fields[k] = NULL;
 	log_event(LOG_DEBUG, NULL, fields,
-	    "connection from %s closed (%s): %llu bytes in, %llu out", peer,
-	    why, (unsigned long long)c->bytes_in,
+	    "connection from %s%s closed (%s): %llu bytes in, %llu out",
+	    nm.peer, nm.who, why, (unsigned long long)c->bytes_in,
 	    (unsigned long long)c->bytes_out);
 }
 
@@ -306,20 +396,23 @@ static void
 conn_close(struct tcp_engine *e, struct tcp_conn *c, const char *why)
 {
 	conn_log_close(c, why);
-	if ((c->flags & TC_COUNTED) && e->lim->per_source != NULL)
-		srclimit_release(e->lim->per_source, &c->peer.sa);
+	admit_tcp_close(e->adm, &c->peer.sa, (c->flags & TC_COUNTED) != 0);
 	list_unlink(conn_list_of(e, c), c);
 	/* close() also removes fd from the epoll set. */
 	close(c->fd);
 	free(c->out);
+	if (c->px != NULL)
+		free(c->px->buf);
+	free(c->px);
 	free(c);
 	e->count--;
-	atomic_fetch_sub_explicit(&e->lim->open, 1, memory_order_relaxed);
 }
 
 void
 tcp_close_all(struct tcp_engine *e)
 {
+	while (e->header.head != NULL)
+		conn_close(e, e->header.head, "stopped");
 	while (e->active.head != NULL)
 		conn_close(e, e->active.head, "stopped");
 	while (e->closing.head != NULL)
@@ -344,15 +437,6 @@ conn_linger(struct tcp_engine *e, struct tcp_conn *c)
 	return true;
 }
 
-bool
-tcp_crowded(struct tcp_limits *lim)
-{
-	uint64_t open = atomic_load_explicit(&lim->open, memory_order_relaxed);
-	uint64_t max = atomic_load_explicit(&lim->max, memory_order_relaxed);
-
-	return open * 100 >= max * TCP_CROWDED_PERCENT;
-}
-
 size_t
 tcp_sweep(struct tcp_engine *e)
 {
@@ -368,18 +452,24 @@ tcp_sweep(struct tcp_engine *e)
 	 * The clock counts whole seconds, so "more than" makes a timeout of
 	 * T seconds fire after T to T+1 seconds, never before T.
 	 */
+	while ((c = e->header.head) != NULL &&
+	    e->now - c->last > e->pp_timeout) {
+		conn_proxy_fail(e, c, "header not complete within "
+		    "proxy_protocol.timeout");
+		n++;
+	}
 	while ((c = e->closing.head) != NULL &&
 	    e->now - c->last > TCP_LINGER) {
 		conn_close(e, c, "closed");
 		n++;
 	}
 	/*
-	 * Crowded (TCP_CROWDED_PERCENT of max_connections open): the
+	 * Crowded (ADMIT_CROWDED_PERCENT of max_connections open): the
 	 * connections idle longest go first, after crowded_idle_timeout
 	 * rather than idle_timeout, so clients that hold connections open
 	 * with a byte now and then cannot lock others out.
 	 */
-	if (tcp_crowded(e->lim))
+	if (admit_crowded(e->adm))
 		while ((c = e->active.head) != NULL &&
 		    e->now - c->last > e->crowded_idle) {
 			conn_close(e, c, "idle while crowded");
@@ -397,24 +487,17 @@ tcp_sweep(struct tcp_engine *e)
 
 /* --- output ----------------------------------------------------------- */
 
-/* At most one warning per WARN_INTERVAL over all workers. */
-static bool
-warn_due(_Atomic uint64_t *at, uint32_t now)
-{
-	uint64_t prev = atomic_load_explicit(at, memory_order_relaxed);
-
-	if (prev != 0 && now < prev + WARN_INTERVAL)
-		return false;
-	return atomic_compare_exchange_strong(at, &prev, (uint64_t)now + 0);
-}
+/* Rate limits of the engine's own warnings, over all workers. */
+static _Atomic uint64_t fd_warned;
+static _Atomic uint64_t oom_warned;
 
 /* Out of memory: the affected connection goes, the others go on. */
 static void
 warn_oom(struct tcp_engine *e, const char *what)
 {
-	if (warn_due(&e->lim->oom_warned, e->now + 1))
+	if (log_due(&oom_warned, (uint64_t)e->now + 1))
 		log_warnx("out of memory for %s (this warning is repeated "
-		    "at most every %d s)", what, WARN_INTERVAL);
+		    "at most every %d s)", what, LOG_REPEAT_INTERVAL);
 }
 
 size_t
@@ -437,6 +520,12 @@ bool
 tcp_conn_reading(const struct tcp_conn *c)
 {
 	return (c->flags & TC_POLLIN) != 0;
+}
+
+const struct sockaddr *
+tcp_conn_peer(const struct tcp_conn *c)
+{
+	return &c->peer.sa;
 }
 
 /* Tell epoll what c waits for now, if that changed. */
@@ -591,6 +680,11 @@ conn_replay(struct tcp_engine *e, struct tcp_conn *c,
 static bool
 conn_eof(struct tcp_engine *e, struct tcp_conn *c)
 {
+	if (c->flags & TC_HEADER) {
+		conn_proxy_fail(e, c, c->px->len == 0 ? "no PROXY header" :
+		    "closed within the PROXY header");
+		return false;
+	}
 	c->flags |= TC_EOF;
 	if (c->flags & TC_LINGER) {
 		conn_close(e, c, "closed");
@@ -602,11 +696,179 @@ conn_eof(struct tcp_engine *e, struct tcp_conn *c)
 	return true;
 }
 
+/* Answer n bytes of input at in (with HEADROOM bytes free before it). */
+static bool
+conn_input(struct tcp_engine *e, struct tcp_conn *c, uint8_t *in, size_t n)
+{
+	struct exitmatch_step step;
+	uint8_t *out;
+
+	conn_touch(e, c);
+	c->flags |= TC_FRESH;
+	step = exitmatch_feed(&e->exit, &c->xs, in, n);
+	out = in - step.replay;
+	memcpy(out, e->exit.text, step.replay);
+	if (step.matched)
+		c->flags |= TC_EXIT;
+	return conn_emit(e, c, out, step.replay + step.emit, step.matched);
+}
+
+/* --- the PROXY header ------------------------------------------------- */
+
+/* Out of the header phase, onto the active list. */
+static void
+conn_header_done(struct tcp_engine *e, struct tcp_conn *c)
+{
+	free(c->px->buf);
+	c->px->buf = NULL;
+	list_unlink(&e->header, c);
+	c->flags &= (uint8_t)~TC_HEADER;
+	c->last = e->now;
+	list_push(&e->active, c);
+}
+
+/* Nothing answered, counted, warned about (naming the balancer). */
+static void
+conn_proxy_fail(struct tcp_engine *e, struct tcp_conn *c, const char *why)
+{
+	admit_proxy_error(e->adm, e->st, &c->peer.sa, why, e->now);
+	conn_close(e, c, why);
+}
+
+static void
+conn_log_proxied(const struct tcp_conn *c, int version)
+{
+	struct conn_names nm;
+	const char *fields[5];
+
+	if (!log_enabled(LOG_DEBUG))
+		return;
+	fields[conn_name(c, &nm, fields)] = NULL;
+	log_event(LOG_DEBUG, NULL, fields, "connection from %s%s (PROXY v%d)",
+	    nm.peer, nm.who, version);
+}
+
+/* The client is known: may it in?  False if c was closed. */
+static bool
+conn_judge(struct tcp_engine *e, struct tcp_conn *c)
+{
+	enum admit_verdict v;
+
+	v = admit_judge(e->adm, e->rules, e->st, &c->peer.sa, e->now);
+	if (v == ADMIT_OK)
+		return true;
+	conn_close(e, c, v == ADMIT_DENIED ? "denied" : "refused");
+	return false;
+}
+
+/*
+ * The header is whole: the client it names becomes the connection's
+ * identity (LOCAL and UNKNOWN keep the balancer's), and admission judges
+ * that.  False if c was closed.
+ */
+static bool
+conn_identify(struct tcp_engine *e, struct tcp_conn *c,
+    const struct proxyproto_header *h)
+{
+	enum admit_verdict v;
+	bool counted = (c->flags & TC_COUNTED) != 0;
+
+	conn_header_done(e, c);
+	if (h->local || (h->src.ss_family != AF_INET &&
+	    h->src.ss_family != AF_INET6)) {
+		free(c->px);
+		c->px = NULL;
+		conn_log_proxied(c, h->version);
+		return conn_judge(e, c);
+	}
+	c->px->balancer = c->peer;
+	memset(&c->peer, 0, sizeof(c->peer));
+	memcpy(&c->peer, &h->src, h->src.ss_family == AF_INET ?
+	    sizeof(c->peer.in) : sizeof(c->peer.in6));
+	v = admit_tcp_move(e->adm, e->st, &c->px->balancer.sa, &c->peer.sa,
+	    e->now, &counted);
+	c->flags = (uint8_t)((c->flags & ~TC_COUNTED) |
+	    (counted ? TC_COUNTED : 0));
+	conn_log_proxied(c, h->version);
+	if (v != ADMIT_OK) {
+		conn_close(e, c, "refused");
+		return false;
+	}
+	return conn_judge(e, c);
+}
+
+/* Room for len header bytes: the buffer grows to PROXYPROTO_MAX. */
+static bool
+conn_header_room(struct conn_proxy *px, size_t len)
+{
+	size_t cap = px->cap;
+	uint8_t *b;
+
+	if (px->buf != NULL && len <= cap)
+		return true;
+	while (cap < len)
+		cap *= 2;
+	if (cap > PROXYPROTO_MAX)
+		cap = PROXYPROTO_MAX;
+	if ((b = realloc(px->buf, cap)) == NULL)
+		return false;
+	px->buf = b;
+	px->cap = (uint16_t)cap;
+	return true;
+}
+
+/*
+ * n more bytes at in of a connection still in its header phase.  The
+ * parse starts over on all bytes held (it is stateless), and the bytes
+ * past the header's end are input, answered as usual.
+ */
+static bool
+conn_header(struct tcp_engine *e, struct tcp_conn *c, uint8_t *in, size_t n)
+{
+	struct conn_proxy *px = c->px;
+	struct proxyproto_header h;
+	enum proxyproto_result r;
+	const char *why = "bad PROXY header";
+	size_t had = px->len, take = n, skip;
+
+	if (take > PROXYPROTO_MAX - had)
+		take = PROXYPROTO_MAX - had;
+	if (!conn_header_room(px, had + take)) {
+		warn_oom(e, "a PROXY header: closing its connection");
+		conn_close(e, c, "out of memory");
+		return false;
+	}
+	memcpy(px->buf + had, in, take);
+	px->len = (uint16_t)(had + take);
+	r = proxyproto_parse(px->buf, px->len, &h, &why);
+	if (r == PROXYPROTO_MORE && px->len == PROXYPROTO_MAX) {
+		r = PROXYPROTO_BAD;
+		why = "PROXY header too long";
+	}
+	if (r == PROXYPROTO_MORE)
+		return true;
+	if (r == PROXYPROTO_BAD) {
+		conn_proxy_fail(e, c, why);
+		return false;
+	}
+	if (h.len <= had || h.len > px->len) {	/* cannot be: it said MORE */
+		conn_proxy_fail(e, c, "bad PROXY header");
+		return false;
+	}
+	skip = h.len - had;
+	if (!conn_identify(e, c, &h))
+		return false;
+	if (n > skip)
+		return conn_input(e, c, in + skip, n - skip);
+	return true;
+}
+
+/* --- reading ---------------------------------------------------------- */
+
 static bool
 conn_read(struct tcp_engine *e, struct tcp_conn *c)
 {
-	struct exitmatch_step step;
-	uint8_t *in = e->scratch + HEADROOM, *out;
+	uint8_t *in = e->scratch + HEADROOM;
 	size_t room = TCP_READ_SIZE, pending = tcp_conn_pending(c);
 	ssize_t n;
 
@@ -637,15 +899,9 @@ conn_read(struct tcp_engine *e, struct tcp_conn *c)
 	stats_add(&e->st->bytes_in, (uint64_t)n);
 	if (c->flags & TC_LINGER)
 		return true;		/* after our FIN: thrown away */
-	conn_touch(e, c);
-	c->flags |= TC_FRESH;
-
-	step = exitmatch_feed(&e->exit, &c->xs, in, (size_t)n);
-	out = in - step.replay;
-	memcpy(out, e->exit.text, step.replay);
-	if (step.matched)
-		c->flags |= TC_EXIT;
-	return conn_emit(e, c, out, step.replay + step.emit, step.matched);
+	if (c->flags & TC_HEADER)
+		return conn_header(e, c, in, (size_t)n);
+	return conn_input(e, c, in, (size_t)n);
 }
 
 /* Is there nothing more to answer on c right now? */
@@ -712,12 +968,16 @@ tcp_conn_event(struct tcp_engine *e, struct tcp_conn *c, uint32_t events)
 
 /* --- accepting -------------------------------------------------------- */
 
+/* ss: the peer, or NULL; trusted: from a balancer (a header first). */
 static struct tcp_conn *
-conn_new(struct tcp_engine *e, int fd, const struct sockaddr_storage *ss)
+conn_new(struct tcp_engine *e, int fd, const struct sockaddr *sa,
+    bool trusted)
 {
 	struct tcp_conn *c;
 
-	if ((c = calloc(1, sizeof(*c))) == NULL) {
+	if ((c = calloc(1, sizeof(*c))) == NULL ||
+	    (trusted && (c->px = calloc(1, sizeof(*c->px))) == NULL)) {
+		free(c);
 		warn_oom(e, "a new connection: refused");
 		stats_add(&e->st->conns_refused, 1);
 		close(fd);
@@ -731,16 +991,21 @@ conn_new(struct tcp_engine *e, int fd, const struct sockaddr_storage *ss)
 	 * tick to speak, like a connection that was talking at the stop. */
 	if (e->draining)
 		c->flags |= TC_FRESH;
-	if (ss != NULL && (ss->ss_family == AF_INET ||
-	    ss->ss_family == AF_INET6))
-		memcpy(&c->peer, ss, ss->ss_family == AF_INET ?
+	if (sa != NULL && (sa->sa_family == AF_INET ||
+	    sa->sa_family == AF_INET6))
+		memcpy(&c->peer, sa, sa->sa_family == AF_INET ?
 		    sizeof(c->peer.in) : sizeof(c->peer.in6));
+	if (trusted) {
+		c->flags |= TC_HEADER;
+		c->px->cap = 128;	/* v1, or v2 without TLVs, fits */
+	}
 	if (!conn_poll(e, c, EPOLL_CTL_ADD)) {
 		close(fd);
+		free(c->px);
 		free(c);
 		return NULL;
 	}
-	list_push(&e->active, c);
+	list_push(conn_list_of(e, c), c);
 	e->count++;
 	stats_add(&e->st->conns_total, 1);
 	return c;
@@ -751,61 +1016,47 @@ tcp_conn_add(struct tcp_engine *e, int fd)
 {
 	struct tcp_conn *c;
 
-	atomic_fetch_add_explicit(&e->lim->open, 1, memory_order_relaxed);
-	if ((c = conn_new(e, fd, NULL)) == NULL)
-		atomic_fetch_sub_explicit(&e->lim->open, 1,
-		    memory_order_relaxed);
+	admit_tcp_count(e->adm);
+	if ((c = conn_new(e, fd, NULL, false)) == NULL)
+		admit_tcp_close(e->adm, NULL, false);
 	return c;
 }
 
-
 static void
-accept_refuse(struct tcp_engine *e, int fd, unsigned max)
-{
-	char f1[40];
-	const char *fields[] = { "UPCASED_PROTOCOL=tcp", f1, NULL };
-
-	close(fd);
-	stats_add(&e->st->conns_refused, 1);
-	if (!warn_due(&e->lim->limit_warned, e->now + 1))
-		return;
-	snprintf(f1, sizeof(f1), "UPCASED_LIMIT=%u", max);
-	log_event(LOG_WARNING, MSGID_LIMIT_REACHED, fields,
-	    "max_connections (%u) reached: refusing new connections "
-	    "(this warning is repeated at most every %d s)", max,
-	    WARN_INTERVAL);
-}
-
-static void
-accept_refuse_source(struct tcp_engine *e, int fd,
-    const struct sockaddr_storage *ss)
-{
-	char peer[ADDR_STRLEN], f1[ADDR_STRLEN + 16];
-	const char *fields[] = { "UPCASED_PROTOCOL=tcp", f1, NULL };
-
-	close(fd);
-	stats_add(&e->st->conns_refused, 1);
-	if (!warn_due(&e->lim->source_warned, e->now + 1))
-		return;
-	addr_format((const struct sockaddr *)ss, peer, sizeof(peer));
-	snprintf(f1, sizeof(f1), "UPCASED_PEER=%s", peer);
-	log_event(LOG_WARNING, MSGID_SOURCE_LIMIT, fields,
-	    "max_connections_per_source reached by %s (its address, or its "
-	    "IPv6 /64): refusing its new connections (this warning is "
-	    "repeated at most every %d s)", peer, WARN_INTERVAL);
-}
-
-static void
-accept_log(const struct sockaddr_storage *ss)
+accept_log(const struct sockaddr *sa, bool trusted)
 {
 	char peer[ADDR_STRLEN], f1[ADDR_STRLEN + 16];
 	const char *fields[] = { "UPCASED_PROTOCOL=tcp", f1, NULL };
 
 	if (!log_enabled(LOG_DEBUG))
 		return;
-	addr_format((const struct sockaddr *)ss, peer, sizeof(peer));
+	addr_format(sa, peer, sizeof(peer));
 	snprintf(f1, sizeof(f1), "UPCASED_PEER=%s", peer);
-	log_event(LOG_DEBUG, NULL, fields, "connection from %s", peer);
+	log_event(LOG_DEBUG, NULL, fields, "connection from %s%s", peer,
+	    trusted ? " (a balancer: PROXY header expected)" : "");
+}
+
+struct tcp_conn *
+tcp_conn_accepted(struct tcp_engine *e, int fd, const struct sockaddr *sa)
+{
+	struct tcp_conn *c;
+	bool counted, trusted;
+
+	/* A balancer's client is judged once its header names it. */
+	trusted = admit_proxied(e->rules, sa);
+	if ((!trusted && admit_judge(e->adm, e->rules, e->st, sa, e->now) !=
+	    ADMIT_OK) ||
+	    admit_tcp(e->adm, e->st, sa, !trusted, e->now, &counted) !=
+	    ADMIT_OK) {
+		close(fd);
+		return NULL;
+	}
+	accept_log(sa, trusted);
+	if ((c = conn_new(e, fd, sa, trusted)) == NULL)
+		admit_tcp_close(e->adm, sa, counted);
+	else if (counted)
+		c->flags |= TC_COUNTED;
+	return c;
 }
 
 /* accept(2) errors that concern one connection only: skip it. */
@@ -835,10 +1086,7 @@ enum tcp_accept_result
 tcp_accept(struct tcp_engine *e, int lfd)
 {
 	struct sockaddr_storage ss;
-	struct tcp_conn *c;
 	socklen_t len;
-	unsigned max, open;
-	bool counted = false;
 	int fd, i;
 
 	for (i = 0; i < ACCEPT_BATCH; i++) {
@@ -851,37 +1099,13 @@ tcp_accept(struct tcp_engine *e, int lfd)
 			if (accept_transient(errno))
 				continue;
 			/* EMFILE, ENFILE, ENOBUFS, ENOMEM: back off. */
-			if (warn_due(&e->lim->fd_warned, e->now + 1))
+			if (log_due(&fd_warned, (uint64_t)e->now + 1))
 				log_warn("accept (backing off; this warning "
 				    "is repeated at most every %d s)",
-				    WARN_INTERVAL);
+				    LOG_REPEAT_INTERVAL);
 			return TCP_ACCEPT_BACKOFF;
 		}
-		max = atomic_load_explicit(&e->lim->max, memory_order_relaxed);
-		open = atomic_fetch_add_explicit(&e->lim->open, 1,
-		    memory_order_relaxed);
-		if (open >= max) {
-			atomic_fetch_sub_explicit(&e->lim->open, 1,
-			    memory_order_relaxed);
-			accept_refuse(e, fd, max);
-			continue;
-		}
-		if (e->lim->per_source != NULL && !srclimit_acquire(
-		    e->lim->per_source, (struct sockaddr *)&ss, &counted)) {
-			atomic_fetch_sub_explicit(&e->lim->open, 1,
-			    memory_order_relaxed);
-			accept_refuse_source(e, fd, &ss);
-			continue;
-		}
-		accept_log(&ss);
-		if ((c = conn_new(e, fd, &ss)) == NULL) {
-			atomic_fetch_sub_explicit(&e->lim->open, 1,
-			    memory_order_relaxed);
-			if (counted)
-				srclimit_release(e->lim->per_source,
-				    (struct sockaddr *)&ss);
-		} else if (counted)
-			c->flags |= TC_COUNTED;
+		(void)tcp_conn_accepted(e, fd, (struct sockaddr *)&ss);
 	}
 	return TCP_ACCEPT_MORE;
 }
@@ -924,10 +1148,10 @@ struct tcp_conn *
 tcp_detach_all(struct tcp_engine *e)
 {
 	struct tcp_conn *head = NULL, *c;
-	struct conn_list *lists[] = { &e->active, &e->closing };
+	struct conn_list *lists[] = { &e->header, &e->active, &e->closing };
 	size_t i;
 
-	for (i = 0; i < 2; i++) {
+	for (i = 0; i < 3; i++) {
 		while ((c = lists[i]->head) != NULL) {
 			list_unlink(lists[i], c);
 			(void)epoll_ctl(e->epfd, EPOLL_CTL_DEL, c->fd, NULL);

@@ -3,39 +3,26 @@
  * machine (echo, exit line, half-close, backpressure, lingering close),
  * and the idle and drain sweeps.
  *
- * Everything here runs on the owning worker's thread; only the open
- * connection count (max_connections) is shared between workers.  The
+ * Everything here runs on the owning worker's thread.  Whether a new
+ * connection may in (the caps shared between workers) is admit.c's
+ * decision: the engine asks it at accept and tells it at close.  The
  * engine does not own an event loop: the worker hands it events, which
  * lets the unit tests drive a connection over a socketpair directly.
  */
 #ifndef UPCASED_TCP_H
 #define UPCASED_TCP_H
 
-#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <time.h>
 
+struct admit;
+struct admit_rules;
 struct config;
-struct srclimit;
 struct stats;
 struct tcp_conn;
 struct tcp_engine;
-
-/* Shared by all workers: connections open now, and the cap. */
-struct tcp_limits {
-	_Atomic unsigned	 open;
-	_Atomic unsigned	 max;	/* effective max_connections */
-	_Atomic uint64_t	 limit_warned;	/* rate limits of warnings */
-	_Atomic uint64_t	 fd_warned;
-	_Atomic uint64_t	 source_warned;
-	_Atomic uint64_t	 oom_warned;
-	struct srclimit		*per_source;	/* may be NULL (tests) */
-};
-
-/* The table counts as crowded from this share of max_connections on. */
-#define TCP_CROWDED_PERCENT	90
 
 /* The bytes a connection reads at a time, and so the scratch size. */
 #define TCP_READ_SIZE	65536
@@ -52,13 +39,18 @@ enum tcp_accept_result {
 				   listener for a while */
 };
 
-struct tcp_engine *tcp_engine_new(int epfd, struct tcp_limits *lim,
+/* adm: the admission shared by all workers' engines. */
+struct tcp_engine *tcp_engine_new(int epfd, struct admit *adm,
 	    struct stats *st);
 void	tcp_engine_free(struct tcp_engine *e);	/* closes every conn */
 
 /* Take the settings of cf (exit_command, limits); existing connections
  * keep their state. */
 void	tcp_engine_configure(struct tcp_engine *e, const struct config *cf);
+
+/* The rules of the latest state (trusted balancers, access); r stays
+ * valid until the worker acknowledged a later state. */
+void	tcp_engine_rules(struct tcp_engine *e, const struct admit_rules *r);
 
 /* Set the engine's clock (CLOCK_MONOTONIC seconds), once per loop. */
 void	tcp_engine_clock(struct tcp_engine *e, time_t now);
@@ -72,19 +64,27 @@ enum tcp_accept_result tcp_accept(struct tcp_engine *e, int lfd);
  */
 struct tcp_conn *tcp_conn_add(struct tcp_engine *e, int fd);
 
+/*
+ * An accepted, non-blocking socket from sa: admission, then (if
+ * admitted) a connection registered with epoll, which first waits for
+ * a PROXY header if sa is a trusted balancer.  NULL (fd closed) if
+ * refused or on failure.
+ */
+struct tcp_conn *tcp_conn_accepted(struct tcp_engine *e, int fd,
+	    const struct sockaddr *sa);
+
 /* Handle epoll events for c.  Returns false if c was closed and freed. */
 bool	tcp_conn_event(struct tcp_engine *e, struct tcp_conn *c,
 	    uint32_t events);
 
-/* Bytes waiting to be sent on c; the state flags (for tests). */
+/* Bytes waiting to be sent on c; the state flags; the client's
+ * address (for tests). */
 size_t	tcp_conn_pending(const struct tcp_conn *c);
 bool	tcp_conn_reading(const struct tcp_conn *c);
-
-/* Is the connection table crowded (see TCP_CROWDED_PERCENT)? */
-bool	tcp_crowded(struct tcp_limits *lim);
+const struct sockaddr *tcp_conn_peer(const struct tcp_conn *c);
 
 /* Close the connections idle past their timeout (a shorter one while
- * crowded); returns how many. */
+ * admit_crowded()); returns how many. */
 size_t	tcp_sweep(struct tcp_engine *e);
 
 /*

@@ -5,9 +5,9 @@
  * out with one sendmmsg(2), each uppercased in place in its receive slot:
  * no copy, no allocation.  A reply is never longer than its request (the
  * "unicode" transform leaves a character alone if its uppercase would
- * need more bytes), so upcased cannot amplify a spoofed request.  Datagrams that could start an echo loop (from low ports, from
- * our own ports, from broadcast or multicast sources) are dropped and
- * counted.
+ * need more bytes), so upcased cannot amplify a spoofed request.  Which
+ * datagrams are answered at all (the loop guard, the per-source rate) is
+ * admit.c's decision; this worker's share of it is its admit_dgram.
  *
  * On a socket bound to a wildcard address the reply must leave from the
  * address the request was sent to, or a client on a multi-homed host
@@ -21,19 +21,16 @@
 #include <sys/mman.h>
 #include <sys/socket.h>
 
-#include "addr.h"
+#include "admit.h"
 #include "config.h"
 #include "listen.h"
 #include "log.h"
-#include "ratelimit.h"
 #include "stats.h"
 #include "udp.h"
 #include "upcase.h"
 
 #define UDP_BATCH	32
 #define UDP_SLOT	65536	/* > UDP_MAX_PAYLOAD: a larger one is cut */
-#define UDP_OWN_MAX	CONFIG_MAX_PORTS
-#define UDP_SOURCES	4096	/* rate-limited sources tracked per worker */
 
 /* Room for either kind of packet information, aligned for cmsg. */
 union udp_cmsg {
@@ -52,10 +49,8 @@ struct udp_engine {
 	struct sockaddr_storage from[UDP_BATCH];
 	union udp_cmsg	 cin[UDP_BATCH];
 	union udp_cmsg	 cout[UDP_BATCH];
-	uint16_t	 own[UDP_OWN_MAX];
-	size_t		 nown;
 	enum config_transform transform;
-	struct ratelimit *rl;		/* per source, this worker's share */
+	struct admit_dgram *guard;	/* this worker's admission */
 	uint64_t	 now;		/* worker clock, ms */
 };
 
@@ -77,7 +72,7 @@ udp_engine_new(struct stats *st)
 		free(u);
 		return NULL;
 	}
-	if ((u->rl = ratelimit_new(UDP_SOURCES)) == NULL) {
+	if ((u->guard = admit_dgram_new()) == NULL) {
 		munmap(u->slots, (size_t)UDP_BATCH * UDP_SLOT);
 		free(u);
 		return NULL;
@@ -92,25 +87,21 @@ udp_engine_free(struct udp_engine *u)
 	if (u == NULL)
 		return;
 	munmap(u->slots, (size_t)UDP_BATCH * UDP_SLOT);
-	ratelimit_free(u->rl);
+	admit_dgram_free(u->guard);
 	free(u);
 }
 
-/*
- * Datagrams of one source may reach any worker, so each worker allows
- * its share of the rate: together they allow rate_limit at most (less
- * when one worker happens to get all of a source's datagrams).
- */
 void
 udp_engine_configure(struct udp_engine *u, const struct config *cf)
 {
-	unsigned n = config_effective_workers(cf), rate, burst;
-
 	u->transform = cf->transform;
-	rate = cf->udp_rate_limit == 0 ? 0 :
-	    (cf->udp_rate_limit + n - 1) / n;
-	burst = (cf->udp_rate_burst + n - 1) / n;
-	ratelimit_configure(u->rl, rate, burst);
+	admit_dgram_configure(u->guard, cf);
+}
+
+void
+udp_engine_rules(struct udp_engine *u, const struct admit_rules *r)
+{
+	admit_dgram_rules(u->guard, r);
 }
 
 void
@@ -122,10 +113,7 @@ udp_engine_clock(struct udp_engine *u, uint64_t now_ms)
 void
 udp_engine_ports(struct udp_engine *u, const uint16_t *ports, size_t n)
 {
-	if (n > UDP_OWN_MAX)
-		n = UDP_OWN_MAX;
-	memcpy(u->own, ports, n * sizeof(*ports));
-	u->nown = n;
+	admit_dgram_ports(u->guard, ports, n);
 }
 
 static void
@@ -205,15 +193,9 @@ udp_reply(struct udp_engine *u, int i, int k, bool pktinfo)
 		stats_add(&u->st->dgrams_dropped, 1);
 		return false;
 	}
-	if (!addr_udp_source_ok((struct sockaddr *)&u->from[i], u->own,
-	    u->nown)) {
-		stats_add(&u->st->dgrams_dropped, 1);
+	if (admit_datagram(u->guard, u->st, (struct sockaddr *)&u->from[i],
+	    u->now) != ADMIT_OK)
 		return false;
-	}
-	if (!ratelimit_allow(u->rl, (struct sockaddr *)&u->from[i], u->now)) {
-		stats_add(&u->st->dgrams_limited, 1);
-		return false;
-	}
 	if (pktinfo && (clen = udp_reply_cmsg(in, &u->cout[k])) ==
 	    (size_t)-1) {
 		stats_add(&u->st->dgrams_dropped, 1);

@@ -12,6 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+struct admit_rules;
 struct listener;
 struct stats;
 struct udp_engine;
@@ -25,6 +26,9 @@ struct config;
 
 /* Take the settings of cf (the transform). */
 void	udp_engine_configure(struct udp_engine *u, const struct config *cf);
+
+/* The rules of the latest state (see tcp_engine_rules()). */
+void	udp_engine_rules(struct udp_engine *u, const struct admit_rules *r);
 
 /* The worker's clock (CLOCK_MONOTONIC ms), for the rate limit. */
 void	udp_engine_clock(struct udp_engine *u, uint64_t now_ms);

@@ -26,10 +26,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "admit.h"
 #include "config.h"
 #include "listen.h"
 #include "log.h"
-#include "srclimit.h"
 #include "stats.h"
 #include "tcp.h"
 #include "udp.h"
@@ -59,6 +59,7 @@ struct worker {
 	uint64_t	 gen;
 	struct config	 cf;
 	const struct listener_set *set;
+	const struct admit_rules *rules;
 	bool		 lame_duck;
 	bool		 drain;
 	uint64_t	 drain_deadline;	/* worker_now_ms() */
@@ -83,13 +84,16 @@ struct worker {
 struct pool {
 	int		 wake_fd;
 	unsigned	 tick_ms;
-	struct tcp_limits lim;
+	struct admit	*adm;		/* shared by the workers */
 	struct worker	*w[CONFIG_MAX_WORKERS];
 	size_t		 n;
 	struct stats_snapshot past;	/* counters of joined workers */
 	uint64_t	 gen;
 	struct config	 cf;
 	const struct listener_set *set;
+	struct admit_rules *rules;	/* the latest */
+	struct admit_rules **old_rules;	/* replaced, maybe still in use */
+	size_t		 nold_rules;
 	bool		 draining;
 };
 
@@ -235,6 +239,8 @@ worker_mailbox(struct worker *w, uint64_t now)
 	changed = w->gen != w->applied;
 	if (changed) {
 		tcp_engine_configure(w->tcp, &w->cf);
+		tcp_engine_rules(w->tcp, w->rules);
+		udp_engine_rules(w->udp, w->rules);
 		udp_engine_configure(w->udp, &w->cf);
 		tcp_set_lame_duck(w->tcp, w->lame_duck && !w->drain);
 		w->cur = w->set;
@@ -422,7 +428,7 @@ worker_new(struct pool *p, unsigned id)
 	ev.data.ptr = &w->wake_ev;
 	if (epoll_ctl(w->epfd, EPOLL_CTL_ADD, w->wakefd, &ev) == -1)
 		goto fail;
-	w->tcp = tcp_engine_new(w->epfd, &p->lim, &w->st);
+	w->tcp = tcp_engine_new(w->epfd, p->adm, &w->st);
 	w->udp = udp_engine_new(&w->st);
 	if (w->tcp == NULL || w->udp == NULL)
 		goto fail;
@@ -442,6 +448,7 @@ pool_post(struct pool *p, struct worker *w)
 	w->gen = p->gen;
 	w->cf = p->cf;
 	w->set = p->set;
+	w->rules = p->rules;
 	pthread_mutex_unlock(&w->mu);
 	poke(w->wakefd);
 }
@@ -497,7 +504,7 @@ pool_new(int wake_fd, unsigned tick_ms)
 
 	if ((p = calloc(1, sizeof(*p))) == NULL)
 		return NULL;
-	if ((p->lim.per_source = srclimit_new()) == NULL) {
+	if ((p->adm = admit_new()) == NULL) {
 		free(p);
 		return NULL;
 	}
@@ -506,19 +513,55 @@ pool_new(int wake_fd, unsigned tick_ms)
 	return p;
 }
 
+/* Keep the rules being replaced until every worker took the new ones. */
+static void
+pool_retire_rules(struct pool *p)
+{
+	struct admit_rules **o;
+
+	if (p->rules == NULL)
+		return;
+	o = reallocarray(p->old_rules, p->nold_rules + 1, sizeof(*o));
+	if (o == NULL) {
+		/* Out of memory: leak them rather than free them in use. */
+		log_warnx("out of memory: the old rules stay allocated");
+		p->rules = NULL;
+		return;
+	}
+	p->old_rules = o;
+	p->old_rules[p->nold_rules++] = p->rules;
+	p->rules = NULL;
+}
+
+static void
+pool_free_old_rules(struct pool *p)
+{
+	size_t i;
+
+	for (i = 0; i < p->nold_rules; i++)
+		admit_rules_free(p->old_rules[i]);
+	free(p->old_rules);
+	p->old_rules = NULL;
+	p->nold_rules = 0;
+}
+
 int
 pool_apply(struct pool *p, const struct config *cf,
-    const struct listener_set *set)
+    const struct listener_set *set, struct admit_rules *rules)
 {
 	unsigned want = config_effective_workers(cf);
 	size_t i;
 
-	if (p->draining)
+	if (p->draining) {
+		admit_rules_free(rules);
 		return 0;
+	}
+	pool_retire_rules(p);
+	p->rules = rules;
 	p->gen++;
 	p->cf = *cf;
 	p->set = set;
-	srclimit_set_max(p->lim.per_source, cf->max_per_source);
+	admit_configure(p->adm, cf);
 	while (p->n > want && p->n > 1)
 		pool_retire_one(p);
 	for (i = 0; i < p->n; i++)
@@ -532,7 +575,7 @@ pool_apply(struct pool *p, const struct config *cf,
 void
 pool_set_max_connections(struct pool *p, unsigned max)
 {
-	atomic_store(&p->lim.max, max);
+	admit_set_max(p->adm, max);
 }
 
 void
@@ -547,6 +590,8 @@ pool_collect(struct pool *p)
 		} else
 			i++;
 	}
+	if (pool_settled(p))
+		pool_free_old_rules(p);
 }
 
 bool
@@ -636,7 +681,7 @@ pool_stats(struct pool *p, struct stats_snapshot *out)
 	*out = p->past;
 	for (i = 0; i < p->n; i++)
 		stats_sum(out, &p->w[i]->st);
-	out->conns_open = atomic_load_explicit(&p->lim.open,
+	out->conns_open = atomic_load_explicit(&p->adm->open,
 	    memory_order_relaxed);
 }
 
@@ -661,6 +706,8 @@ pool_free(struct pool *p)
 	pool_stop_now(p);
 	while (p->n > 0)
 		pool_join(p, p->w[--p->n]);
-	srclimit_free(p->lim.per_source);
+	admit_free(p->adm);
+	pool_free_old_rules(p);
+	admit_rules_free(p->rules);
 	free(p);
 }

@@ -15,6 +15,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+struct admit_rules;
 struct config;
 struct listener_set;
 struct stats_snapshot;
@@ -32,17 +33,20 @@ struct pool *pool_new(int wake_fd, unsigned tick_ms);
  * configured count (a retired worker hands its connections to the
  * others, none is closed), and publish the settings to every worker.
  * set must stay valid until pool_settled() says every worker took it.
+ * The pool takes rules (admit_rules_new() of cf) and frees the ones it
+ * replaces once every worker took the new ones.
  * Returns 0, or -1 if no worker thread could be started.
  */
 int	pool_apply(struct pool *p, const struct config *cf,
-	    const struct listener_set *set);
+	    const struct listener_set *set, struct admit_rules *rules);
 
 /* The effective connection cap (max_connections, or less when the
  * descriptor limit does not allow it). */
 void	pool_set_max_connections(struct pool *p, unsigned max);
 
-/* Main thread, on wake_fd: join finished workers.  Then: has every
- * running worker acknowledged the latest pool_apply()? */
+/* Main thread, on wake_fd: join finished workers, free rules no worker
+ * uses any more.  Then: has every running worker acknowledged the latest
+ * pool_apply()? */
 void	pool_collect(struct pool *p);
 bool	pool_settled(const struct pool *p);
 

@@ -51,6 +51,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "admit.h"
 #include "config.h"
 #include "stats.h"
 #include "tcp.h"
@@ -98,7 +99,7 @@ struct rig {
 	struct tcp_engine *e[2];
 	struct stats	 st[2];
 	int		 cur;
-	struct tcp_limits lim;
+	struct admit	 lim;
 	struct config	 cf;
 	struct tcp_conn	*c;		/* NULL once closed */
 	bool		 drained;

@@ -1121,7 +1121,9 @@ STATUS_RE = re.compile(
     r"STATUS=(?P<open>\d+) connections open, (?P<served>\d+) served; "
     r"(?P<bytes_in>\d+) bytes in, (?P<bytes_out>\d+) out; "
     r"(?P<datagrams>\d+) datagrams, (?P<dropped>\d+) dropped, "
-    r"(?P<limited>\d+) rate-limited; (?P<workers>\d+) workers?$", re.M)
+    r"(?P<limited>\d+) rate-limited; (?P<workers>\d+) workers?"
+    r"(?:; (?P<refused>\d+) refused(?:, (?P<denied>\d+) denied)?, "
+    r"(?P<proxy_errors>\d+) PROXY errors)?$", re.M)
 
 
 def parse_status(text):
@@ -1129,7 +1131,7 @@ def parse_status(text):
     m = STATUS_RE.search(text)
     if not m:
         return None
-    return {k: int(v) for k, v in m.groupdict().items()}
+    return {k: int(v) for k, v in m.groupdict().items() if v is not None}
 
 
 def status_text(text):

@@ -14,6 +14,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "admit.h"
 #include "config.h"
 #include "stats.h"
 #include "tcp.h"
@@ -22,7 +23,7 @@
 struct rig {
 	int		 epfd;
 	int		 client;
-	struct tcp_limits lim;
+	struct admit	 lim;
 	struct stats	 st;
 	struct tcp_engine *e;
 	struct tcp_conn	*c;
@@ -340,7 +341,7 @@ START_TEST(test_crowded_evicts_idle_first)
 	ck_assert_uint_eq(tcp_sweep(r.e), 0);
 	/* 90 of 100 open: crowded, the 3 s grace applies. */
 	atomic_store(&r.lim.open, 90);
-	ck_assert(tcp_crowded(&r.lim));
+	ck_assert(admit_crowded(&r.lim));
 	ck_assert_uint_eq(tcp_sweep(r.e), 1);
 	ck_assert_uint_eq(tcp_count(r.e), 0);
 	ck_assert_uint_eq(drain_client(r.client, buf, sizeof(buf), &eof), 0);
@@ -366,7 +367,7 @@ START_TEST(test_crowded_spares_the_active)
 	pump(r.e, r.epfd);
 	tcp_engine_clock(r.e, 1006);
 	ck_assert_uint_eq(tcp_sweep(r.e), 0);	/* active at 1003 */
-	ck_assert(!tcp_crowded(&(struct tcp_limits){ .open = 89,
+	ck_assert(!admit_crowded(&(struct admit){ .open = 89,
 	    .max = 100 }));
 	atomic_store(&r.lim.open, 1);
 	rig_close(&r);
@@ -495,7 +496,7 @@ queue_open(int *clients, int n)
 /* A full batch says "more"; only an empty queue says OK. */
 START_TEST(test_accept_until_empty)
 {
-	struct tcp_limits lim;
+	struct admit lim;
 	struct stats st;
 	struct tcp_engine *e;
 	int clients[70], lfd, epfd, i;
@@ -527,7 +528,7 @@ END_TEST
  */
 START_TEST(test_accept_while_draining_gets_a_tick)
 {
-	struct tcp_limits lim;
+	struct admit lim;
 	struct stats st;
 	struct tcp_engine *e;
 	struct config cf;

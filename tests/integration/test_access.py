@@ -1,0 +1,104 @@
+#!/usr/bin/env python3
+"""access.allow / access.deny: TCP and UDP, at start and on reload.
+
+Sources are loopback addresses (127.0.0.0/8 is all ours), bound on the
+client side.
+"""
+
+import socket
+import time
+
+import harness
+from harness import (LOCAL4, Daemon, conf, diag, parse_status, status_text,
+                     tcp_echo, udp_exchange, udp_socket)
+
+
+def access_conf(allow=(), deny=(), level="info", extra=""):
+    def lst(xs):
+        return "[ %s ]" % ", ".join('"%s"' % x for x in xs)
+    return conf(level=level, extra="access = { allow = %s; deny = %s; };%s"
+                % (lst(allow), lst(deny), extra))
+
+
+def connect_from(src, port):
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.settimeout(5)
+    s.bind((src, 0))
+    s.connect((LOCAL4, port))
+    return s
+
+
+def closed_unanswered(s, timeout=3.0):
+    s.settimeout(timeout)
+    try:
+        return s.recv(100) == b""
+    except ConnectionResetError:
+        return True
+    except socket.timeout:
+        return False
+
+
+def wait_status(d, pred, timeout=8):
+    _, m = d.next_notify(lambda m: status_text(m) is not None and
+                         pred(parse_status(m)), timeout, "STATUS=")
+    return parse_status(m)
+
+
+def test_deny_only():
+    d = Daemon(access_conf(deny=["127.0.0.2", "127.0.3.0/24"]))
+    for src in ("127.0.0.2", "127.0.3.9"):
+        s = connect_from(src, d.port)
+        s.sendall(b"hello\n")
+        assert closed_unanswered(s), "%s was served" % src
+    tcp_echo(connect_from("127.0.0.3", d.port), b"allowed\n")
+    d.wait_stderr(r"access rules: connection from 127\.0\.0\.2:\d+ denied")
+
+
+def test_allow_only():
+    d = Daemon(access_conf(allow=["127.0.0.0/30", "127.0.4.0/24"],
+                           deny=["127.0.0.2"]))
+    tcp_echo(connect_from("127.0.0.1", d.port), b"a\n")
+    tcp_echo(connect_from("127.0.4.5", d.port), b"b\n")
+    for src in ("127.0.0.2", "127.0.0.9", "127.0.5.1"):
+        s = connect_from(src, d.port)
+        s.sendall(b"x\n")
+        assert closed_unanswered(s), "%s was served" % src
+    st = wait_status(d, lambda f: f.get("denied", 0) >= 3)
+    assert st["denied"] == 3, st
+
+
+def test_reload_deny_closes_open_connection():
+    d = Daemon(access_conf())
+    victim = connect_from("127.0.0.7", d.port)
+    tcp_echo(victim, b"before\n")
+    other = connect_from("127.0.0.8", d.port)
+    tcp_echo(other, b"before\n")
+    t0 = time.monotonic()
+    d.reload(access_conf(deny=["127.0.0.7"]))
+    assert closed_unanswered(victim, timeout=1.5), \
+        "the denied source's open connection still open after a reload"
+    diag("closed %.2f s after SIGHUP" % (time.monotonic() - t0))
+    assert time.monotonic() - t0 < 2.0
+    tcp_echo(other, b"after\n")
+    s = connect_from("127.0.0.7", d.port)
+    assert closed_unanswered(s), "a new connection from 127.0.0.7 served"
+    d.stop()
+    assert "UPCASED_DENIED=2" in d.stderr(), d.stderr_tail()
+
+
+def test_udp_denied_dropped_and_counted():
+    d = Daemon(access_conf(deny=["127.0.0.2"]))
+    bad = udp_socket(LOCAL4, bind_host="127.0.0.2")
+    good = udp_socket(LOCAL4, bind_host="127.0.0.3")
+    for i in range(5):
+        assert udp_exchange(d.port, b"no %d" % i, sock=bad,
+                            timeout=0.3) is None, "a denied datagram answered"
+    assert udp_exchange(d.port, b"yes", sock=good) == b"YES"
+    st = wait_status(d, lambda f: f.get("denied", 0) >= 5)
+    assert st["denied"] == 5, st
+    assert st["dropped"] == 0, st
+    d.wait_stderr(r"access rules: datagram from 127\.0\.0\.2:\d+ denied")
+
+
+if __name__ == "__main__":
+    harness.run_tests(globals())

@@ -1,0 +1,225 @@
+/*
+ * check_admit.c - admission: the caps, the connection rate per source
+ * (with a fake clock), the access rules and the UDP guard.
+ */
+#include <arpa/inet.h>
+#include <check.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "acl.h"
+#include "admit.h"
+#include "config.h"
+#include "prefix.h"
+#include "srclimit.h"
+#include "stats.h"
+#include "unit.h"
+
+static struct sockaddr_storage ss_buf[8];
+static int ss_next;
+
+static const struct sockaddr *
+SA(const char *text)
+{
+	struct sockaddr_storage *ss = &ss_buf[ss_next++ % 8];
+	struct sockaddr_in *sin = (struct sockaddr_in *)ss;
+	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)ss;
+
+	memset(ss, 0, sizeof(*ss));
+	if (inet_pton(AF_INET, text, &sin->sin_addr) == 1) {
+		sin->sin_family = AF_INET;
+		sin->sin_port = htons(4000);
+	} else {
+		ck_assert_int_eq(inet_pton(AF_INET6, text, &sin6->sin6_addr),
+		    1);
+		sin6->sin6_family = AF_INET6;
+		sin6->sin6_port = htons(4000);
+	}
+	return (const struct sockaddr *)ss;
+}
+
+/* n connections opened and closed at once, at t ms: how many got in. */
+static unsigned
+churn(struct srclimit *sl, const char *from, unsigned n, uint64_t t)
+{
+	unsigned ok = 0, i;
+	bool counted;
+
+	for (i = 0; i < n; i++)
+		if (srclimit_admit(sl, SA(from), true, t, &counted) ==
+		    SRCLIMIT_OK) {
+			ok++;
+			ck_assert(counted);
+			srclimit_release(sl, SA(from));
+		}
+	return ok;
+}
+
+START_TEST(test_rate_burst_then_refill)
+{
+	struct srclimit *sl = srclimit_new();
+
+	srclimit_set_rate(sl, 10, 5);		/* 10/s, 5 at once */
+	ck_assert_uint_eq(churn(sl, "192.0.2.1", 20, 1000), 5);
+	ck_assert_uint_eq(churn(sl, "192.0.2.2", 20, 1000), 5); /* another */
+	ck_assert_uint_eq(churn(sl, "192.0.2.1", 20, 1100), 1); /* 100 ms */
+	ck_assert_uint_eq(churn(sl, "192.0.2.1", 20, 1600), 5); /* full */
+	/* over 10 s of a tight loop: 10/s */
+	ck_assert_uint_eq(churn(sl, "192.0.2.3", 1, 5000) +
+	    churn(sl, "192.0.2.3", 1000, 5000), 5);
+	{
+		unsigned ok = 0, t;
+
+		for (t = 5100; t <= 15000; t += 100)
+			ok += churn(sl, "192.0.2.3", 10, t);
+		ck_assert_uint_eq(ok, 100);
+	}
+	srclimit_free(sl);
+}
+END_TEST
+
+START_TEST(test_rate_ipv6_per_64_and_off)
+{
+	struct srclimit *sl = srclimit_new();
+	bool counted;
+
+	srclimit_set_rate(sl, 1, 2);
+	ck_assert_uint_eq(churn(sl, "2001:db8:1:2::1", 1, 0) +
+	    churn(sl, "2001:db8:1:2::99", 5, 0), 2);	/* same /64 */
+	ck_assert_uint_eq(churn(sl, "2001:db8:1:3::1", 5, 0), 2);
+	/* rate false (a balancer): never limited by the rate */
+	ck_assert(srclimit_admit(sl, SA("2001:db8:1:2::1"), false, 0,
+	    &counted) == SRCLIMIT_OK);
+	srclimit_release(sl, SA("2001:db8:1:2::1"));
+	srclimit_set_rate(sl, 0, 2);			/* off */
+	ck_assert_uint_eq(churn(sl, "2001:db8:1:2::1", 50, 0), 50);
+	srclimit_free(sl);
+}
+END_TEST
+
+START_TEST(test_rate_and_cap_together)
+{
+	struct srclimit *sl = srclimit_new();
+	bool counted;
+
+	srclimit_set_max(sl, 2);
+	srclimit_set_rate(sl, 1, 10);
+	ck_assert(srclimit_admit(sl, SA("198.51.100.1"), true, 0, &counted) ==
+	    SRCLIMIT_OK);
+	ck_assert(srclimit_admit(sl, SA("198.51.100.1"), true, 0, &counted) ==
+	    SRCLIMIT_OK);
+	ck_assert(srclimit_admit(sl, SA("198.51.100.1"), true, 0, &counted) ==
+	    SRCLIMIT_FULL);
+	ck_assert(!counted);
+	ck_assert_uint_eq(srclimit_count(sl, SA("198.51.100.1")), 2);
+	srclimit_release(sl, SA("198.51.100.1"));
+	srclimit_release(sl, SA("198.51.100.1"));
+	ck_assert_uint_eq(srclimit_count(sl, SA("198.51.100.1")), 0);
+	srclimit_free(sl);		/* frees the idle entry too */
+}
+END_TEST
+
+START_TEST(test_admit_tcp_verdicts)
+{
+	struct admit a;
+	struct stats st;
+	struct config cf;
+	bool counted;
+
+	memset(&a, 0, sizeof(a));
+	memset(&st, 0, sizeof(st));
+	memset(&cf, 0, sizeof(cf));
+	a.per_source = srclimit_new();
+	atomic_store(&a.max, 3);
+	cf.max_per_source = 2;
+	cf.connection_rate = 0;
+	cf.connection_burst = 1;
+	admit_configure(&a, &cf);
+	ck_assert(admit_tcp(&a, &st, SA("192.0.2.1"), true, 1, &counted) ==
+	    ADMIT_OK);
+	ck_assert(counted);
+	ck_assert(admit_tcp(&a, &st, SA("192.0.2.1"), true, 1, &counted) ==
+	    ADMIT_OK);
+	ck_assert(admit_tcp(&a, &st, SA("192.0.2.1"), true, 1, &counted) ==
+	    ADMIT_SOURCE);
+	ck_assert(admit_tcp(&a, &st, SA("192.0.2.2"), true, 1, &counted) ==
+	    ADMIT_OK);
+	ck_assert(admit_tcp(&a, &st, SA("192.0.2.3"), true, 1, &counted) ==
+	    ADMIT_FULL);
+	ck_assert_uint_eq(atomic_load(&a.open), 3);
+	ck_assert_uint_eq(stats_get(&st.conns_refused), 2);
+	/* the move: 192.0.2.2's place goes to 192.0.2.1, which is full */
+	counted = true;
+	ck_assert(admit_tcp_move(&a, &st, SA("192.0.2.2"), SA("192.0.2.1"), 1,
+	    &counted) == ADMIT_SOURCE);
+	ck_assert(!counted);
+	ck_assert_uint_eq(srclimit_count(a.per_source, SA("192.0.2.2")), 0);
+	admit_tcp_close(&a, SA("192.0.2.1"), false);
+	admit_tcp_close(&a, SA("192.0.2.1"), true);
+	admit_tcp_close(&a, SA("192.0.2.1"), true);
+	ck_assert_uint_eq(atomic_load(&a.open), 0);
+	ck_assert_uint_eq(srclimit_count(a.per_source, SA("192.0.2.1")), 0);
+	srclimit_free(a.per_source);
+}
+END_TEST
+
+START_TEST(test_judge_and_datagrams)
+{
+	struct admit a;
+	struct admit_rules r;
+	struct admit_dgram *g;
+	struct stats st;
+	struct config cf;
+	struct prefix allow, deny;
+	char err[128];
+
+	memset(&a, 0, sizeof(a));
+	memset(&st, 0, sizeof(st));
+	memset(&r, 0, sizeof(r));
+	memset(&cf, 0, sizeof(cf));
+	ck_assert_int_eq(prefix_parse("10.0.0.0/8", &allow, err,
+	    sizeof(err)), 0);
+	ck_assert_int_eq(prefix_parse("10.1.2.0/24", &deny, err,
+	    sizeof(err)), 0);
+	r.access = acl_build(&allow, 1, &deny, 1);
+	ck_assert_ptr_nonnull(r.access);
+	ck_assert(admit_judge(&a, NULL, &st, SA("192.0.2.1"), 1) == ADMIT_OK);
+	ck_assert(admit_judge(&a, &r, &st, SA("10.9.9.9"), 1) == ADMIT_OK);
+	ck_assert(admit_judge(&a, &r, &st, SA("::ffff:10.9.9.9"), 1) ==
+	    ADMIT_OK);
+	ck_assert(admit_judge(&a, &r, &st, SA("10.1.2.3"), 1) ==
+	    ADMIT_DENIED);
+	ck_assert(admit_judge(&a, &r, &st, SA("192.0.2.1"), 1) ==
+	    ADMIT_DENIED);
+	ck_assert_uint_eq(stats_get(&st.denied), 2);
+
+	g = admit_dgram_new();
+	ck_assert_ptr_nonnull(g);
+	cf.workers = 1;
+	cf.udp_rate_limit = 0;
+	admit_dgram_configure(g, &cf);
+	admit_dgram_rules(g, &r);
+	ck_assert(admit_datagram(g, &st, SA("10.9.9.9"), 0) == ADMIT_OK);
+	ck_assert(admit_datagram(g, &st, SA("10.1.2.9"), 0) == ADMIT_DENIED);
+	ck_assert_uint_eq(stats_get(&st.denied), 3);
+	admit_dgram_rules(g, NULL);
+	ck_assert(admit_datagram(g, &st, SA("10.1.2.9"), 0) == ADMIT_OK);
+	admit_dgram_free(g);
+	acl_free(r.access);
+}
+END_TEST
+
+int
+main(void)
+{
+	Suite *s = suite_create("admit");
+	TCase *tc = tcase_create("admit");
+
+	tcase_add_test(tc, test_rate_burst_then_refill);
+	tcase_add_test(tc, test_rate_ipv6_per_64_and_off);
+	tcase_add_test(tc, test_rate_and_cap_together);
+	tcase_add_test(tc, test_admit_tcp_verdicts);
+	tcase_add_test(tc, test_judge_and_datagrams);
+	suite_add_tcase(s, tc);
+	return unit_run(s);
+}
