@@ -224,7 +224,8 @@ server_status(struct server *s)
 		left = s->lame_until > now ?
 		    (s->lame_until - now + 999) / 1000 : 0;
 		off = snprintf(buf, sizeof(buf), "lame duck: %" PRIu64
-		    " s left; ", left);
+		    " s left, %" PRIu64 " health checks failed; ", left,
+		    st.lame_checks);
 	}
 	notify_format_status(&st, pool_size(s->pool), buf + off,
 	    sizeof(buf) - (size_t)off);

@@ -774,6 +774,15 @@ conn_identify(struct tcp_engine *e, struct tcp_conn *c,
 	bool counted = (c->flags & TC_COUNTED) != 0;
 
 	conn_header_done(e, c);
+	if (h->local && e->lame_duck) {
+		/*
+		 * A balancer's health check while we stop: let it fail, so
+		 * the balancer takes us out of rotation (tcp.h).
+		 */
+		stats_add(&e->st->lame_checks, 1);
+		conn_close(e, c, "health check failed on purpose: lame duck");
+		return false;
+	}
 	if (h->local || (h->src.ss_family != AF_INET &&
 	    h->src.ss_family != AF_INET6)) {
 		free(c->px);

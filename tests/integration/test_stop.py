@@ -6,6 +6,7 @@ not accepted and then reset (which it cannot)."""
 
 import signal
 import socket
+import struct
 import time
 
 import harness
@@ -328,6 +329,70 @@ def test_lame_duck_ends_on_a_second_sigterm():
          "exit %d after %.2f s" % (t_refused, rc, t_exit))
     assert rc == 0
     assert "SIGTERM again: lame duck ended" in d.stderr()
+
+
+V2_SIG = b"\r\n\r\n\x00\r\nQUIT\n"
+V2_LOCAL = V2_SIG + bytes([0x20, 0x00, 0x00, 0x00])   # a health check
+
+
+def v2_proxy(src, sport=5000, dst="127.0.0.1", dport=8008):
+    body = socket.inet_aton(src) + socket.inet_aton(dst) + \
+        struct.pack("!HH", sport, dport)
+    return V2_SIG + bytes([0x21, 0x11]) + struct.pack("!H", len(body)) + body
+
+
+def exchange(payload, port, src=harness.LOCAL4, n=None, timeout=3.0):
+    """Send payload from src; the reply (n bytes), or b"" if the daemon
+    closed the connection without a byte."""
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    harness.defer(s.close)
+    s.settimeout(timeout)
+    s.bind((src, 0))
+    s.connect((harness.LOCAL4, port))
+    s.sendall(payload)
+    buf = b""
+    try:
+        while n is None or len(buf) < n:
+            chunk = s.recv(100)
+            if not chunk:
+                break
+            buf += chunk
+    except ConnectionResetError:
+        pass
+    s.close()
+    return buf
+
+
+@harness.timeout(60)
+def test_lame_duck_fails_proxy_health_checks():
+    """PROXY v2 LOCAL (a balancer's health check) is answered before the
+    stop, closed unanswered in the lame duck; real clients through the
+    balancer and direct ones are served meanwhile."""
+    d = Daemon(conf(extra='lame_duck = 30;\n'
+                    'proxy_protocol = { from = [ "127.0.0.1" ]; };'))
+    assert exchange(V2_LOCAL + b"ping\n", d.port, n=5) == b"PING\n", \
+        "health check not answered before the stop"
+    d.signal(signal.SIGTERM)
+    d.wait_stderr("lame duck for 30 s", timeout=3)
+    failed = 0
+    for i in range(3):
+        got = exchange(V2_LOCAL + b"ping\n", d.port)
+        assert got == b"", "health check answered %r in the lame duck" % got
+        failed += 1
+        client = v2_proxy("192.0.2.%d" % (i + 1)) + b"client %d\n" % i
+        assert exchange(client, d.port, n=9) == b"CLIENT %d\n" % i, \
+            "a proxied client not served in the lame duck"
+    assert exchange(b"direct\n", d.port, src="127.0.0.2", n=7) == \
+        b"DIRECT\n", "a direct client not served in the lame duck"
+    _, status = d.next_notify(
+        lambda m: "3 health checks failed" in m, 4,
+        "STATUS= counting the failed health checks")
+    diag("lame duck: %d health checks closed unanswered, proxied and "
+         "direct clients served; %r" % (failed, status))
+    d.signal(signal.SIGTERM)
+    assert harness.wait_for(lambda: probe(d.port) == "refused", 5), \
+        "still accepting after the lame duck ended"
+    assert d.wait_exit(8) == 0
 
 
 if __name__ == "__main__":
