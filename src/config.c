@@ -950,6 +950,8 @@ static const struct setting settings[] = {
 	    CONFIG_DEF_UDP_BURST, udp_rate_burst),
 	ROW_ZERO("udp", "balancers", udp_balancers, udp_balancers),
 	ROW_CUSTOM("", "exit_command", exit_command, exit_command),
+	ROW_INT0("", "lame_duck", 0, CONFIG_MAX_LAME_DUCK,
+	    CONFIG_DEF_LAME_DUCK, lame_duck, "off"),
 	ROW_INT("limits", "max_connections", CONFIG_MIN_CONNECTIONS,
 	    CONFIG_MAX_CONNECTIONS, CONFIG_DEF_MAX_CONNECTIONS,
 	    max_connections),

@@ -35,6 +35,7 @@
 #define CONFIG_DEF_IDLE_TIMEOUT		300
 #define CONFIG_DEF_MAX_PENDING		1048576
 #define CONFIG_DEF_DRAIN_TIMEOUT	5
+#define CONFIG_DEF_LAME_DUCK		0	/* seconds; 0 = off */
 #define CONFIG_DEF_PER_SOURCE		256
 #define CONFIG_DEF_CROWDED_IDLE		10
 #define CONFIG_DEF_UDP_RATE		1000	/* datagrams/s per source */
@@ -51,6 +52,7 @@
 #define CONFIG_MIN_PENDING		4096
 #define CONFIG_MAX_PENDING		1073741824
 #define CONFIG_MAX_DRAIN_TIMEOUT	3600
+#define CONFIG_MAX_LAME_DUCK		3600
 #define CONFIG_MAX_UDP_RATE		10000000	/* 0 = no limit */
 #define CONFIG_MAX_PER_SOURCE		1000000		/* 0 = no limit */
 #define CONFIG_MAX_CROWDED_IDLE		86400		/* at least 1 */
@@ -88,6 +90,7 @@ struct config {
 	unsigned		 idle_timeout;		/* seconds, 0 = never */
 	size_t			 max_pending_output;	/* bytes */
 	unsigned		 drain_timeout;		/* seconds */
+	unsigned		 lame_duck;	/* seconds before the drain */
 	unsigned		 max_per_source;	/* 0 = no limit */
 	unsigned		 crowded_idle_timeout;	/* seconds */
 	unsigned		 udp_rate_limit;	/* per source, 0 = off */

@@ -11,6 +11,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/filter.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdio.h>
@@ -291,6 +292,43 @@ listen_release(struct listener_set *set, const struct listener_set *next)
 		if (!listen_set_has(next, set->l[i]))
 			listen_close(set->l[i]);
 	set->n = 0;
+}
+
+void
+listen_seal(const struct listener_set *set)
+{
+	/*
+	 * Classic BPF; a TCP socket's filter sees the segment from its TCP
+	 * header on.  Drop a SYN without ACK (a new connection); keep the
+	 * rest, so handshakes under way complete into the queue, which the
+	 * workers go on emptying for a moment.  Connections accepted from
+	 * now on inherit the filter, harmlessly: they see no bare SYN.
+	 */
+	struct sock_filter code[] = {
+		BPF_STMT(BPF_LD | BPF_B | BPF_ABS, 13),	/* TCP flags */
+		BPF_STMT(BPF_ALU | BPF_AND | BPF_K, 0x12), /* SYN, ACK */
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 0x02, 0, 1),
+		BPF_STMT(BPF_RET | BPF_K, 0),		/* drop */
+		BPF_STMT(BPF_RET | BPF_K, 0xffffffffu),	/* keep it all */
+	};
+	struct sock_fprog prog = { .len = 5, .filter = code };
+	size_t i;
+
+	for (i = 0; i < set->n; i++) {
+		const struct listener *l = set->l[i];
+
+		/*
+		 * systemd keeps its own reference to a passed socket and
+		 * hands it, queue and all, to our next instance: a filter
+		 * there would outlive us and starve it.
+		 */
+		if (l->ev.kind != EV_TCP_LISTEN || l->activated)
+			continue;
+		if (setsockopt(l->fd, SOL_SOCKET, SO_ATTACH_FILTER, &prog,
+		    sizeof(prog)) == -1)
+			log_warn("%s: SO_ATTACH_FILTER (new connections may "
+			    "queue until the socket is closed)", l->name);
+	}
 }
 
 size_t

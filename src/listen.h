@@ -65,6 +65,16 @@ bool	listen_set_has(const struct listener_set *set,
 void	listen_release(struct listener_set *set,
 	    const struct listener_set *next);
 
+/*
+ * Stopping: make the kernel drop new SYNs on the TCP listeners we bound
+ * ourselves (handshakes under way still complete), so their accept
+ * queues stop growing and can be emptied before they are closed.  A
+ * dropped SYN is sent again by the client and then refused once the
+ * listener is closed: a balancer retries a refused connection elsewhere.
+ * Sockets passed by systemd are left alone.  Main thread.
+ */
+void	listen_seal(const struct listener_set *set);
+
 /* Close and free one listener. */
 void	listen_close(struct listener *l);
 

@@ -62,6 +62,8 @@ struct server {
 	bool			 ready_due;	/* READY=1 once settled */
 	bool			 started;
 	bool			 stopping;
+	bool			 lame;		/* stopping, in the lame duck */
+	uint64_t		 lame_until;	/* worker_now_ms() */
 	bool			 wd_warned;
 	uint64_t		 limited_logged;	/* dgrams_limited then */
 	uint64_t		 limited_at;		/* ms of that message */
@@ -214,9 +216,19 @@ server_status(struct server *s)
 {
 	struct stats_snapshot st;
 	char buf[256];
+	uint64_t now = worker_now_ms(), left;
+	int off = 0;
 
 	pool_stats(s->pool, &st);
-	notify_format_status(&st, pool_size(s->pool), buf, sizeof(buf));
+	if (s->lame) {
+		left = s->lame_until > now ?
+		    (s->lame_until - now + 999) / 1000 : 0;
+		off = snprintf(buf, sizeof(buf), "lame duck: %" PRIu64
+		    " s left, %" PRIu64 " health checks failed; ", left,
+		    st.lame_checks);
+	}
+	notify_format_status(&st, pool_size(s->pool), buf + off,
+	    sizeof(buf) - (size_t)off);
 	notify_status(buf);
 	server_log_limited(s, &st);
 	s->last_status = worker_now_ms();
@@ -491,9 +503,45 @@ server_reload_step(struct server *s)
 	}
 }
 
+/* Stop accepting and answer what is pending (after any lame duck). */
+static void
+server_drain(struct server *s)
+{
+	s->lame = false;
+	/*
+	 * Seal the listeners (new SYNs dropped, so their queues stop
+	 * growing), let each worker empty the queues as it takes the drain
+	 * state, and close the listeners once every worker took it
+	 * (server_wake): whatever the kernel accepted for us is served,
+	 * and a connect after that is refused, never queued and reset.
+	 */
+	listen_seal(s->set);
+	pool_drain(s->pool, s->cf.drain_timeout);
+}
+
+/*
+ * The lame duck is over (its time is up, or a second signal): drain.
+ * Called from the loop and from server_stop().
+ */
+static void
+server_lame_duck_over(struct server *s, const char *why)
+{
+	log_notice("%s: answering pending data for up to %u s", why,
+	    s->cf.drain_timeout);
+	server_drain(s);
+	server_status(s);
+}
+
 static void
 server_stop(struct server *s, const char *why)
 {
+	char msg[64];
+
+	if (s->lame) {
+		snprintf(msg, sizeof(msg), "%s again: lame duck ended", why);
+		server_lame_duck_over(s, msg);
+		return;
+	}
 	if (s->stopping) {
 		log_notice("%s again: stopping at once", why);
 		pool_stop_now(s->pool);
@@ -507,10 +555,56 @@ server_stop(struct server *s, const char *why)
 		s->reload_again = false;
 		log_notice("%s during a reload: the reload is abandoned", why);
 	}
+	if (s->cf.lame_duck > 0) {
+		/*
+		 * Serve on for lame_duck seconds while failing the health
+		 * checks of the balancers (tcp_lame_duck()), so they take
+		 * us out of rotation before a connect can be refused.
+		 */
+		s->lame = true;
+		s->lame_until = worker_now_ms() +
+		    (uint64_t)s->cf.lame_duck * 1000;
+		log_event(LOG_NOTICE, MSGID_STOPPING, NULL,
+		    "stopping on %s: lame duck for %u s (serving, failing "
+		    "health checks), then answering pending data for up to "
+		    "%u s", why, s->cf.lame_duck, s->cf.drain_timeout);
+		pool_lame_duck(s->pool);
+		server_status(s);
+		return;
+	}
 	log_event(LOG_NOTICE, MSGID_STOPPING, NULL,
 	    "stopping on %s: answering pending data for up to %u s", why,
 	    s->cf.drain_timeout);
-	pool_drain(s->pool, s->cf.drain_timeout);
+	server_drain(s);
+}
+
+/* In the lame duck: STATUS= every second, and its end. */
+static void
+server_lame_step(struct server *s)
+{
+	uint64_t now = worker_now_ms();
+
+	if (now >= s->lame_until)
+		server_lame_duck_over(s, "lame duck over");
+	else if (now >= s->last_status + 1000)
+		server_status(s);
+}
+
+/* The loop's poll timeout in the lame duck: its end, or the next
+ * STATUS= (every second). */
+static int
+server_lame_timeout(const struct server *s, int timeout)
+{
+	uint64_t now = worker_now_ms(), ms;
+
+	ms = s->lame_until > now ? s->lame_until - now : 0;
+	if (now < s->last_status + 1000 && s->last_status + 1000 - now < ms)
+		ms = s->last_status + 1000 - now;
+	else if (now >= s->last_status + 1000)
+		ms = 0;
+	if (timeout >= 0 && (uint64_t)timeout < ms)
+		return timeout;
+	return (int)ms;
 }
 
 static void
@@ -549,12 +643,16 @@ server_wake(struct server *s)
 	if (!pool_settled(s->pool))
 		return;
 	server_sweep_grave(s);
-	if (s->stopping && s->set->n > 0) {
+	if (s->stopping && s->set->n > 0 && pool_released(s->pool)) {
 		/*
-		 * No worker polls the listeners any more: close them, so new
+		 * No worker polls the listeners any more, and each emptied
+		 * the accept queues of ours as it stopped: close them, so new
 		 * clients are refused now rather than queued in a backlog
 		 * that would be reset at exit.  Sockets passed by systemd
 		 * stay open in systemd, which queues them for the next start.
+		 * UDP sockets close too: a datagram still queued is lost as
+		 * any datagram may be, and a later one gets "port
+		 * unreachable" at once instead of silence.
 		 */
 		listen_release(s->set, NULL);
 	}
@@ -626,6 +724,8 @@ server_loop(struct server *s)
 		pfd[3].fd = s->reload != NULL ? confchild_fd(s->reload) : -1;
 		pfd[3].revents = 0;
 		timeout = s->reload != NULL ? confchild_timeout(s->reload) : -1;
+		if (s->lame)
+			timeout = server_lame_timeout(s, timeout);
 		if (poll(pfd, 4, timeout) == -1) {
 			if (errno != EINTR)
 				fatal(EX_OSERR, "poll");
@@ -640,6 +740,8 @@ server_loop(struct server *s)
 		if (s->reload != NULL && (pfd[3].revents != 0 ||
 		    confchild_timeout(s->reload) == 0))
 			server_reload_step(s);
+		if (s->lame)
+			server_lame_step(s);
 	}
 }
 

@@ -10,6 +10,7 @@ stats_sum(struct stats_snapshot *out, struct stats *s)
 	out->conns_refused += stats_get(&s->conns_refused);
 	out->proxy_errors += stats_get(&s->proxy_errors);
 	out->denied += stats_get(&s->denied);
+	out->lame_checks += stats_get(&s->lame_checks);
 	out->bytes_in += stats_get(&s->bytes_in);
 	out->bytes_out += stats_get(&s->bytes_out);
 	out->dgrams_in += stats_get(&s->dgrams_in);

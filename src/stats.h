@@ -17,6 +17,7 @@ struct stats {
 	_Atomic uint64_t	 conns_refused;	/* over max_connections */
 	_Atomic uint64_t	 proxy_errors;	/* bad or missing PROXY header */
 	_Atomic uint64_t	 denied;	/* by the access rules (TCP, UDP) */
+	_Atomic uint64_t	 lame_checks;	/* health checks failed, lame duck */
 	_Atomic uint64_t	 bytes_in;	/* TCP and UDP payload */
 	_Atomic uint64_t	 bytes_out;
 	_Atomic uint64_t	 dgrams_in;
@@ -32,6 +33,7 @@ struct stats_snapshot {
 	uint64_t		 conns_refused;
 	uint64_t		 proxy_errors;
 	uint64_t		 denied;
+	uint64_t		 lame_checks;
 	uint64_t		 bytes_in;
 	uint64_t		 bytes_out;
 	uint64_t		 dgrams_in;

@@ -119,6 +119,7 @@ struct tcp_engine {
 	unsigned	 crowded_idle;
 	uint32_t	 now;
 	bool		 draining;
+	bool		 lame_duck;	/* health checks fail, see tcp.h */
 	uint32_t	 deadline;
 	size_t		 count;
 	unsigned	 pp_timeout;	/* proxy_protocol.timeout */
@@ -311,6 +312,18 @@ void
 tcp_engine_clock(struct tcp_engine *e, time_t now)
 {
 	e->now = (uint32_t)now;
+}
+
+void
+tcp_set_lame_duck(struct tcp_engine *e, bool on)
+{
+	e->lame_duck = on;
+}
+
+bool
+tcp_lame_duck(const struct tcp_engine *e)
+{
+	return e->lame_duck;
 }
 
 size_t
@@ -761,6 +774,15 @@ conn_identify(struct tcp_engine *e, struct tcp_conn *c,
 	bool counted = (c->flags & TC_COUNTED) != 0;
 
 	conn_header_done(e, c);
+	if (h->local && e->lame_duck) {
+		/*
+		 * A balancer's health check while we stop: let it fail, so
+		 * the balancer takes us out of rotation (tcp.h).
+		 */
+		stats_add(&e->st->lame_checks, 1);
+		conn_close(e, c, "health check failed on purpose: lame duck");
+		return false;
+	}
 	if (h->local || (h->src.ss_family != AF_INET &&
 	    h->src.ss_family != AF_INET6)) {
 		free(c->px);
@@ -974,6 +996,10 @@ conn_new(struct tcp_engine *e, int fd, const struct sockaddr *sa,
 	c->fd = fd;
 	c->xs = EXITMATCH_START;
 	c->last = e->now;
+	/* Accepted while stopping (from a queue being emptied): a drain
+	 * tick to speak, like a connection that was talking at the stop. */
+	if (e->draining)
+		c->flags |= TC_FRESH;
 	if (sa != NULL && (sa->sa_family == AF_INET ||
 	    sa->sa_family == AF_INET6))
 		memcpy(&c->peer, sa, sa->sa_family == AF_INET ?
@@ -1090,7 +1116,7 @@ tcp_accept(struct tcp_engine *e, int lfd)
 		}
 		(void)tcp_conn_accepted(e, fd, (struct sockaddr *)&ss);
 	}
-	return TCP_ACCEPT_OK;
+	return TCP_ACCEPT_MORE;
 }
 
 /* --- stopping and moving ---------------------------------------------- */

@@ -33,7 +33,8 @@ struct tcp_engine;
 
 /* What a result of tcp_accept() asks of the caller. */
 enum tcp_accept_result {
-	TCP_ACCEPT_OK,		/* drained the backlog (or hit the batch) */
+	TCP_ACCEPT_OK,		/* drained the backlog: accept() said EAGAIN */
+	TCP_ACCEPT_MORE,	/* took a full batch: there may be more */
 	TCP_ACCEPT_BACKOFF	/* out of descriptors: stop polling the
 				   listener for a while */
 };
@@ -98,6 +99,17 @@ size_t	tcp_sweep(struct tcp_engine *e);
 #define TCP_DRAIN_TICK_MS	200
 void	tcp_drain(struct tcp_engine *e, time_t deadline);
 void	tcp_drain_tick(struct tcp_engine *e);
+
+/*
+ * Lame duck (the lame_duck setting): stopping, but still accepting and
+ * serving, while a load balancer takes us out of its rotation.  Set by
+ * the worker from its mailbox.  While it is on, a balancer's health
+ * check fails: a connection whose PROXY v2 header is LOCAL (what HAProxy
+ * sends for `check-send-proxy`) is closed with nothing answered, and
+ * counted (lame_checks).  Every other connection is served as usual.
+ */
+void	tcp_set_lame_duck(struct tcp_engine *e, bool on);
+bool	tcp_lame_duck(const struct tcp_engine *e);
 
 /* Close every connection now. */
 void	tcp_close_all(struct tcp_engine *e);

@@ -37,6 +37,7 @@
 
 #define EVENTS_MAX	256
 #define BACKOFF_MS	100	/* pause accepting after EMFILE and co. */
+#define QUEUE_BATCHES	128	/* bound on emptying one accept queue */
 
 struct worker {
 	struct evsrc	 wake_ev;	/* EV_WAKE, for epoll */
@@ -51,6 +52,7 @@ struct worker {
 	_Atomic uint64_t heartbeat;	/* worker_now_ms() of its last loop */
 	_Atomic uint64_t acked;		/* generation applied */
 	_Atomic bool	 exited;
+	_Atomic bool	 released;	/* stopping: polls no listener */
 
 	/* The mailbox, under mu: written by main (and by retirees). */
 	pthread_mutex_t	 mu;
@@ -58,6 +60,7 @@ struct worker {
 	struct config	 cf;
 	const struct listener_set *set;
 	const struct admit_rules *rules;
+	bool		 lame_duck;
 	bool		 drain;
 	uint64_t	 drain_deadline;	/* worker_now_ms() */
 	bool		 stop_now;
@@ -72,6 +75,7 @@ struct worker {
 	struct listener	*reg[LISTEN_MAX];	/* in our epoll now */
 	size_t		 nreg;
 	bool		 draining;
+	uint64_t	 accept_until;	/* stopping: sealed queues until */
 	uint64_t	 deadline;	/* of the drain, worker_now_ms() */
 	uint64_t	 drain_tick_at;	/* next tcp_drain_tick() */
 	uint64_t	 paused_until;	/* TCP listeners off until then */
@@ -113,10 +117,12 @@ poke(int fd)
 static bool
 worker_wants(const struct worker *w, const struct listener *l, uint64_t now)
 {
-	if (w->draining)
-		return false;
 	if (l->ev.kind == EV_TCP_LISTEN && now < w->paused_until)
 		return false;
+	/* Stopping: only our own sealed TCP queues, for a moment. */
+	if (w->draining)
+		return l->ev.kind == EV_TCP_LISTEN && !l->activated &&
+		    now < w->accept_until;
 	return true;
 }
 
@@ -156,6 +162,49 @@ worker_sync_listeners(struct worker *w, uint64_t now)
 	}
 }
 
+/*
+ * Stopping: accept what waits in the queues of the TCP listeners we bound
+ * (sealed by the main thread: no new SYN gets in), before we stop polling
+ * them and the main thread closes them: closing a listener resets what
+ * is queued, and a balancer that already sent data on such a connection
+ * cannot retry it.  These connections are then drained like the others.
+ * A worker empties the queues as it takes the drain state, goes on
+ * polling them for a drain tick (handshakes that were under way at the
+ * seal complete within a round trip), empties them once more and lets
+ * go (worker_release).  Sockets passed by systemd are not emptied:
+ * systemd keeps them open, queue included, for the next instance, so we
+ * just stop accepting from them.
+ */
+static void
+worker_empty_queues(struct worker *w)
+{
+	const struct listener *l;
+	size_t i;
+	int k;
+
+	for (i = 0; w->cur != NULL && i < w->cur->n; i++) {
+		l = w->cur->l[i];
+		if (l->ev.kind != EV_TCP_LISTEN || l->activated)
+			continue;
+		for (k = 0; k < QUEUE_BATCHES &&
+		    tcp_accept(w->tcp, l->fd) == TCP_ACCEPT_MORE; k++)
+			;
+	}
+}
+
+/* Stopping, the sealed queues emptied: poll no listener any more and
+ * tell the main thread, which closes them once every worker let go. */
+static void
+worker_release(struct worker *w, uint64_t now)
+{
+	if (now < w->deadline)
+		worker_empty_queues(w);
+	w->accept_until = 0;
+	worker_sync_listeners(w, now);
+	atomic_store(&w->released, true);
+	poke(w->pool->wake_fd);
+}
+
 /* Hand every connection to the surviving workers, round robin. */
 static void
 worker_hand_over(struct worker *w, struct worker *const *heirs, size_t n)
@@ -193,9 +242,16 @@ worker_mailbox(struct worker *w, uint64_t now)
 		tcp_engine_rules(w->tcp, w->rules);
 		udp_engine_rules(w->udp, w->rules);
 		udp_engine_configure(w->udp, &w->cf);
+		tcp_set_lame_duck(w->tcp, w->lame_duck && !w->drain);
 		w->cur = w->set;
 		if (w->drain && !w->draining) {
+			if (w->drain_deadline > now)
+				worker_empty_queues(w);
 			w->draining = true;
+			/* (drain_timeout = 0: no time to serve them.) */
+			w->accept_until = now + TCP_DRAIN_TICK_MS;
+			if (w->accept_until > w->drain_deadline)
+				w->accept_until = w->drain_deadline;
 			w->deadline = w->drain_deadline;
 			w->drain_tick_at = now + TCP_DRAIN_TICK_MS;
 			tcp_drain(w->tcp,
@@ -294,7 +350,11 @@ worker_main(void *arg)
 		mail = false;
 		if (w->draining && now >= w->deadline)
 			tcp_close_all(w->tcp);
-		if (w->draining && tcp_count(w->tcp) == 0)
+		if (w->draining && !atomic_load(&w->released) &&
+		    now >= w->accept_until)
+			worker_release(w, now);
+		if (w->draining && tcp_count(w->tcp) == 0 &&
+		    atomic_load(&w->released))
 			break;
 		paused = w->paused_until != 0;
 		timeout = (int)w->pool->tick_ms;
@@ -304,6 +364,9 @@ worker_main(void *arg)
 			timeout = TCP_DRAIN_TICK_MS;
 		if (w->draining && w->deadline - now < (uint64_t)timeout)
 			timeout = (int)(w->deadline - now);
+		if (w->draining && !atomic_load(&w->released) &&
+		    w->accept_until - now < (uint64_t)timeout)
+			timeout = (int)(w->accept_until - now);
 		n = epoll_wait(w->epfd, evs, EVENTS_MAX, timeout);
 		if (n == -1 && errno != EINTR)
 			log_warn("worker %u: epoll_wait", w->id);
@@ -543,6 +606,20 @@ pool_settled(const struct pool *p)
 }
 
 void
+pool_lame_duck(struct pool *p)
+{
+	size_t i;
+
+	p->gen++;
+	for (i = 0; i < p->n; i++) {
+		pthread_mutex_lock(&p->w[i]->mu);
+		p->w[i]->lame_duck = true;
+		pthread_mutex_unlock(&p->w[i]->mu);
+		pool_post(p, p->w[i]);
+	}
+}
+
+void
 pool_drain(struct pool *p, unsigned timeout_s)
 {
 	uint64_t deadline = worker_now_ms() + (uint64_t)timeout_s * 1000;
@@ -571,6 +648,17 @@ pool_stop_now(struct pool *p)
 		pthread_mutex_unlock(&p->w[i]->mu);
 		poke(p->w[i]->wakefd);
 	}
+}
+
+bool
+pool_released(const struct pool *p)
+{
+	size_t i;
+
+	for (i = 0; i < p->n; i++)
+		if (!atomic_load(&p->w[i]->released))
+			return false;
+	return true;
 }
 
 bool

@@ -50,9 +50,20 @@ void	pool_set_max_connections(struct pool *p, unsigned max);
 void	pool_collect(struct pool *p);
 bool	pool_settled(const struct pool *p);
 
-/* Stop: no more accepting; answer what is pending for up to timeout_s,
- * then close.  pool_done() is true when every worker has exited. */
+/*
+ * Stop: each worker empties the accept queues of our own (sealed) TCP
+ * listeners, goes on accepting from them for a drain tick, then polls no
+ * listener: pool_released() is true once every worker is there, and the
+ * listeners may be closed.  Connections are answered for up to
+ * timeout_s, then closed.  pool_done() is true when every worker has
+ * exited.
+ */
 void	pool_drain(struct pool *p, unsigned timeout_s);
+bool	pool_released(const struct pool *p);
+
+/* Before the drain, with lame_duck set: serve as usual, but fail the
+ * balancers' health checks (tcp_lame_duck() in tcp.h). */
+void	pool_lame_duck(struct pool *p);
 void	pool_stop_now(struct pool *p);
 bool	pool_done(const struct pool *p);
 

@@ -101,6 +101,7 @@ assert_config_eq(const struct config *a, const struct config *b)
 	ck_assert_uint_eq(a->idle_timeout, b->idle_timeout);
 	ck_assert_uint_eq(a->max_pending_output, b->max_pending_output);
 	ck_assert_uint_eq(a->drain_timeout, b->drain_timeout);
+	ck_assert_uint_eq(a->lame_duck, b->lame_duck);
 	ck_assert_int_eq(a->log_level, b->log_level);
 }
 
@@ -244,6 +245,7 @@ START_TEST(defaults_empty)
 	ck_assert_uint_eq(cf.idle_timeout, 300);
 	ck_assert_uint_eq(cf.max_pending_output, 1048576);
 	ck_assert_uint_eq(cf.drain_timeout, 5);
+	ck_assert_uint_eq(cf.lame_duck, 0);
 	ck_assert_int_eq(cf.log_level, LOG_INFO);
 }
 END_TEST
@@ -507,6 +509,18 @@ START_TEST(limits_highest)
 }
 END_TEST
 
+START_TEST(lame_duck_values)
+{
+	accept_text("lame_duck = 0;");
+	ck_assert_uint_eq(cf.lame_duck, 0);
+	accept_text("lame_duck = 12;\nlimits = { drain_timeout = 3; };");
+	ck_assert_uint_eq(cf.lame_duck, 12);
+	ck_assert_uint_eq(cf.drain_timeout, 3);
+	accept_text("lame_duck = 3600;");
+	ck_assert_uint_eq(cf.lame_duck, 3600);
+}
+END_TEST
+
 START_TEST(int64_in_range)
 {
 	accept_text("limits = { max_pending_output = 2048000L; "
@@ -639,6 +653,7 @@ START_TEST(everything_non_default)
 	    "\"::1\" ]; };\n"
 	    "udp = { ports = [ 7002 ]; bind = \"0.0.0.0\"; };\n"
 	    "exit_command = \"bye\";\n"
+	    "lame_duck = 30;\n"
 	    "limits = { max_connections = 50; idle_timeout = 20; "
 	    "max_pending_output = 8192; drain_timeout = 1; };\n"
 	    "log = { level = \"debug\"; };\n");
@@ -650,6 +665,7 @@ START_TEST(everything_non_default)
 	ck_assert_uint_eq(cf.udp.ports[0], 7002);
 	ck_assert_str_eq(cf.udp.binds[0].text, "0.0.0.0");
 	ck_assert_str_eq(cf.exit_command, "bye");
+	ck_assert_uint_eq(cf.lame_duck, 30);
 	ck_assert_uint_eq(cf.max_connections, 50);
 	ck_assert_uint_eq(cf.idle_timeout, 20);
 	ck_assert_uint_eq(cf.max_pending_output, 8192);
@@ -748,6 +764,14 @@ REJECT(drain_timeout_low, "limits = { drain_timeout = -1; };",
     "t.conf:1: limits.drain_timeout: -1 is out of range (0..3600)")
 REJECT(drain_timeout_high, "limits = { drain_timeout = 3601; };",
     "t.conf:1: limits.drain_timeout: 3601 is out of range (0..3600)")
+REJECT(lame_duck_low, "lame_duck = -1;",
+    "t.conf:1: lame_duck: -1 is out of range (0..3600)")
+REJECT(lame_duck_high, "lame_duck = 3601;",
+    "t.conf:1: lame_duck: 3601 is out of range (0..3600)")
+REJECT(lame_duck_string, "lame_duck = \"10\";",
+    "t.conf:1: lame_duck: expected an integer, got a string")
+REJECT(lame_duck_in_limits, "limits = { lame_duck = 10; };",
+    "t.conf:1: unknown setting 'limits.lame_duck'")
 REJECT(port_0, "tcp = { ports = [ 0 ]; };",
     "t.conf:1: tcp.ports: 0 is out of range (1..65535)")
 REJECT(port_65536, "udp = { ports = [ 8008, 65536 ]; };",
@@ -1154,6 +1178,7 @@ START_TEST(dump_exact)
 	    "\trate_limit = 1000;\n\trate_burst = 2000;\n"
 	    "\tbalancers = [ ];  # none\n};\n"
 	    "exit_command = \"exit\";\n"
+	    "lame_duck = 0;  # off\n"
 	    "limits = {\n"
 	    "\tmax_connections = 10000;\n"
 	    "\tidle_timeout = 300;\n"
@@ -2110,7 +2135,8 @@ config_suite(void)
 	    bind_string_ipv4, bind_string_ipv6, bind_dual_stack, bind_list,
 	    bind_list_parens, bind_16, bind_scope, exit_command_value,
 	    exit_command_empty, exit_command_63, limits_all, limits_partial,
-	    limits_lowest, limits_highest, int64_in_range, level_name_unknown,
+	    limits_lowest, limits_highest, lame_duck_values, int64_in_range,
+	    level_name_unknown,
 	    transform_values, transform_round_trip, udp_rate_values,
 	    limits_per_source_and_crowded,
 	    udp_port_is_ours, everything_non_default,
@@ -2133,7 +2159,9 @@ config_suite(void)
 	ADD(tc, workers_low, workers_high, max_connections_low,
 	    max_connections_high, idle_timeout_low, idle_timeout_high,
 	    max_pending_low, max_pending_high, drain_timeout_low,
-	    drain_timeout_high, port_0, port_65536, port_negative,
+	    drain_timeout_high, lame_duck_low, lame_duck_high,
+	    lame_duck_string, lame_duck_in_limits, port_0, port_65536,
+	    port_negative,
 	    int64_out_of_range, int64_not_truncated, int64_port);
 	ADD(tc, wide_in_range_when_cut, wide_wraps_to_default,
 	    wide_just_above, wide_negative, wide_hex, wide_in_list,

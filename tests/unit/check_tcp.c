@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "admit.h"
@@ -122,6 +123,32 @@ START_TEST(test_echo)
 	ck_assert_uint_eq(tcp_count(r.e), 1);
 	ck_assert_uint_eq(stats_get(&r.st.bytes_in), 17);
 	ck_assert_uint_eq(stats_get(&r.st.bytes_out), 17);
+	rig_close(&r);
+}
+END_TEST
+
+/* The lame duck is a state the PROXY code asks about; it survives a
+ * reconfiguration and changes nothing for an ordinary connection. */
+START_TEST(test_lame_duck_serves)
+{
+	struct rig r;
+	struct config cf;
+	char buf[16];
+	bool eof;
+
+	rig_open(&r, "exit", 65536, 0);
+	ck_assert(!tcp_lame_duck(r.e));
+	tcp_set_lame_duck(r.e, true);
+	settings(&cf, "exit", 65536, 0);
+	tcp_engine_configure(r.e, &cf);
+	ck_assert(tcp_lame_duck(r.e));
+	ck_assert_int_eq(write(r.client, "still\n", 6), 6);
+	pump(r.e, r.epfd);
+	ck_assert_uint_eq(drain_client(r.client, buf, sizeof(buf), &eof), 6);
+	ck_assert_mem_eq(buf, "STILL\n", 6);
+	ck_assert(!eof);
+	tcp_set_lame_duck(r.e, false);
+	ck_assert(!tcp_lame_duck(r.e));
 	rig_close(&r);
 }
 END_TEST
@@ -438,6 +465,105 @@ START_TEST(test_drain_deadline)
 }
 END_TEST
 
+/* A non-blocking listening AF_UNIX socket (abstract name) and n
+ * clients connected to it, waiting in its accept queue. */
+static int
+queue_open(int *clients, int n)
+{
+	struct sockaddr_un sa;
+	socklen_t len;
+	int lfd, i;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sun_family = AF_UNIX;
+	lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0);
+	ck_assert_int_ge(lfd, 0);
+	/* An autobound abstract address: bind with just the family. */
+	ck_assert_int_eq(bind(lfd, (struct sockaddr *)&sa,
+	    sizeof(sa_family_t)), 0);
+	ck_assert_int_eq(listen(lfd, 128), 0);
+	len = sizeof(sa);
+	ck_assert_int_eq(getsockname(lfd, (struct sockaddr *)&sa, &len), 0);
+	for (i = 0; i < n; i++) {
+		clients[i] = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0);
+		ck_assert_int_ge(clients[i], 0);
+		ck_assert_int_eq(connect(clients[i], (struct sockaddr *)&sa,
+		    len), 0);
+	}
+	return lfd;
+}
+
+/* A full batch says "more"; only an empty queue says OK. */
+START_TEST(test_accept_until_empty)
+{
+	struct admit lim;
+	struct stats st;
+	struct tcp_engine *e;
+	int clients[70], lfd, epfd, i;
+
+	memset(&lim, 0, sizeof(lim));
+	memset(&st, 0, sizeof(st));
+	atomic_store(&lim.max, 100);
+	epfd = epoll_create1(0);
+	e = tcp_engine_new(epfd, &lim, &st);
+	ck_assert_ptr_nonnull(e);
+	lfd = queue_open(clients, 70);
+	ck_assert_int_eq(tcp_accept(e, lfd), TCP_ACCEPT_MORE);
+	ck_assert_uint_eq(tcp_count(e), 64);
+	ck_assert_int_eq(tcp_accept(e, lfd), TCP_ACCEPT_OK);
+	ck_assert_uint_eq(tcp_count(e), 70);
+	ck_assert_int_eq(tcp_accept(e, lfd), TCP_ACCEPT_OK);
+	ck_assert_uint_eq(tcp_count(e), 70);
+	tcp_engine_free(e);
+	for (i = 0; i < 70; i++)
+		close(clients[i]);
+	close(lfd);
+	close(epfd);
+}
+END_TEST
+
+/*
+ * Accepted while stopping (the accept queue emptied at the stop), before
+ * its client said anything: a whole drain tick to speak, then answered.
+ */
+START_TEST(test_accept_while_draining_gets_a_tick)
+{
+	struct admit lim;
+	struct stats st;
+	struct tcp_engine *e;
+	struct config cf;
+	char buf[16];
+	bool eof;
+	int client, lfd, epfd;
+
+	memset(&lim, 0, sizeof(lim));
+	memset(&st, 0, sizeof(st));
+	atomic_store(&lim.max, 100);
+	epfd = epoll_create1(0);
+	e = tcp_engine_new(epfd, &lim, &st);
+	ck_assert_ptr_nonnull(e);
+	settings(&cf, "exit", 65536, 0);
+	tcp_engine_configure(e, &cf);
+	tcp_engine_clock(e, 1000);
+	lfd = queue_open(&client, 1);
+	tcp_drain(e, 1010);
+	ck_assert_int_eq(tcp_accept(e, lfd), TCP_ACCEPT_OK);
+	ck_assert_uint_eq(tcp_count(e), 1);
+	tcp_drain_tick(e);
+	ck_assert_uint_eq(drain_client(client, buf, sizeof(buf), &eof), 0);
+	ck_assert(!eof);
+	ck_assert_int_eq(write(client, "late\n", 5), 5);
+	pump(e, epfd);
+	ck_assert_uint_eq(drain_client(client, buf, sizeof(buf), &eof), 5);
+	ck_assert_mem_eq(buf, "LATE\n", 5);
+	ck_assert(!eof);
+	tcp_engine_free(e);
+	close(client);
+	close(lfd);
+	close(epfd);
+}
+END_TEST
+
 START_TEST(test_hand_over)
 {
 	struct rig r;
@@ -600,6 +726,7 @@ main(void)
 
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_echo);
+	tcase_add_test(tc, test_lame_duck_serves);
 	tcase_add_test(tc, test_exit_line_lingering_close);
 	tcase_add_test(tc, test_linger_times_out);
 	tcase_add_test(tc, test_half_close_answers_all);
@@ -612,6 +739,8 @@ main(void)
 	tcase_add_test(tc, test_drain_idle_let_go_at_once);
 	tcase_add_test(tc, test_drain_streaming_client_answered);
 	tcase_add_test(tc, test_drain_deadline);
+	tcase_add_test(tc, test_accept_until_empty);
+	tcase_add_test(tc, test_accept_while_draining_gets_a_tick);
 	tcase_add_test(tc, test_hand_over);
 	tcase_add_test(tc, test_reset_by_peer);
 	tcase_add_test(tc, test_unicode_split_character);
