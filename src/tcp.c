@@ -398,7 +398,13 @@ conn_close(struct tcp_engine *e, struct tcp_conn *c, const char *why)
 	conn_log_close(c, why);
 	admit_tcp_close(e->adm, &c->peer.sa, (c->flags & TC_COUNTED) != 0);
 	list_unlink(conn_list_of(e, c), c);
-	/* close() also removes fd from the epoll set. */
+	/*
+	 * close() takes fd out of the epoll set only if no other
+	 * descriptor holds the socket, and the configuration parser's child
+	 * (confchild.c, forked on a reload) holds a copy of each for a
+	 * while: epoll would go on reporting the freed c.
+	 */
+	(void)epoll_ctl(e->epfd, EPOLL_CTL_DEL, c->fd, NULL);
 	close(c->fd);
 	free(c->out);
 	if (c->px != NULL)
