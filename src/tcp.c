@@ -398,7 +398,13 @@ conn_close(struct tcp_engine *e, struct tcp_conn *c, const char *why)
 	conn_log_close(c, why);
 	admit_tcp_close(e->adm, &c->peer.sa, (c->flags & TC_COUNTED) != 0);
 	list_unlink(conn_list_of(e, c), c);
-	/* close() also removes fd from the epoll set. */
+	/*
+	 * close() takes fd out of the epoll set only if no other
+	 * descriptor holds the socket, and the configuration parser's child
+	 * (confchild.c, forked on a reload) holds a copy of each for a
+	 * while: epoll would go on reporting the freed c.
+	 */
+	(void)epoll_ctl(e->epfd, EPOLL_CTL_DEL, c->fd, NULL);
 	close(c->fd);
 	free(c->out);
 	if (c->px != NULL)
@@ -715,7 +721,8 @@ conn_input(struct tcp_engine *e, struct tcp_conn *c, uint8_t *in, size_t n)
 
 /* --- the PROXY header ------------------------------------------------- */
 
-/* Out of the header phase, onto the active list. */
+/* Out of the header phase, onto the active list; while stopping, with a
+ * drain tick to speak, like a connection accepted while stopping. */
 static void
 conn_header_done(struct tcp_engine *e, struct tcp_conn *c)
 {
@@ -723,6 +730,8 @@ conn_header_done(struct tcp_engine *e, struct tcp_conn *c)
 	c->px->buf = NULL;
 	list_unlink(&e->header, c);
 	c->flags &= (uint8_t)~TC_HEADER;
+	if (e->draining)
+		c->flags |= TC_FRESH;
 	c->last = e->now;
 	list_push(&e->active, c);
 }
@@ -938,8 +947,13 @@ conn_settle(struct tcp_engine *e, struct tcp_conn *c)
 			conn_close(e, c, "closed by peer");
 			return false;
 		}
+		/*
+		 * Draining: not one within its PROXY header, which is on the
+		 * header list (conn_linger() takes from the active one) and
+		 * has had no say yet; proxy_protocol.timeout bounds it.
+		 */
 		if ((c->flags & TC_EXIT) || (e->draining &&
-		    !(c->flags & TC_FRESH) && conn_quiet(c))) {
+		    !(c->flags & (TC_FRESH | TC_HEADER)) && conn_quiet(c))) {
 			if (e->draining &&
 			    !conn_replay(e, c, &e->exit,
 			    exitmatch_release(&c->xs), true))

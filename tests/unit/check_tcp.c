@@ -718,6 +718,40 @@ START_TEST(test_switch_to_ascii_flushes_carry)
 }
 END_TEST
 
+/*
+ * Another descriptor of a connection's socket (the configuration parser,
+ * forked during a reload, holds a copy of every descriptor for a moment)
+ * keeps the socket open past our close(), and with it its registration
+ * in epoll: that must not outlive the connection, or epoll hands back
+ * the freed connection (its socket, at EOF, stays readable).
+ */
+START_TEST(test_closed_conn_leaves_epoll)
+{
+	struct rig r;
+	struct epoll_event ev[4];
+	struct tcp_conn *c;
+	int sv[2], copy;
+
+	rig_open(&r, "exit", 65536, 0);
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0,
+	    sv), 0);
+	copy = dup(sv[1]);
+	ck_assert_int_ge(copy, 0);
+	c = tcp_conn_add(r.e, sv[1]);
+	ck_assert_ptr_nonnull(c);
+	ck_assert_int_eq(shutdown(sv[0], SHUT_WR), 0);
+	ck_assert_int_eq(epoll_wait(r.epfd, ev, 4, 1000), 1);
+	ck_assert_ptr_eq(ev[0].data.ptr, c);
+	ck_assert(!tcp_conn_event(r.e, c, ev[0].events));	/* closed */
+	ck_assert_uint_eq(tcp_count(r.e), 1);
+	/* Nothing more may come for c (not handed on: it is freed). */
+	ck_assert_int_eq(epoll_wait(r.epfd, ev, 4, 0), 0);
+	close(copy);
+	close(sv[0]);
+	rig_close(&r);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -743,6 +777,7 @@ main(void)
 	tcase_add_test(tc, test_accept_while_draining_gets_a_tick);
 	tcase_add_test(tc, test_hand_over);
 	tcase_add_test(tc, test_reset_by_peer);
+	tcase_add_test(tc, test_closed_conn_leaves_epoll);
 	tcase_add_test(tc, test_unicode_split_character);
 	tcase_add_test(tc, test_unicode_grows_on_tcp);
 	tcase_add_test(tc, test_unicode_cut_at_eof_and_exit);

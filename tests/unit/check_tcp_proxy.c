@@ -416,6 +416,60 @@ START_TEST(test_header_phase_handed_over)
 }
 END_TEST
 
+/*
+ * The stop comes while a balancer's connection is within its header:
+ * the drain leaves it be (it is on the header list, not the active one,
+ * and has said nothing yet), and once the header is whole it gets a
+ * drain tick to speak, like a connection accepted while stopping.
+ */
+START_TEST(test_header_phase_through_the_drain)
+{
+	struct rig r;
+	struct tcp_conn *c, *a;
+	char buf[64];
+	bool eof;
+	size_t i;
+	int fd, fa;
+
+	rig_open(&r, 0, 5);
+	fa = rig_connect(&r, STRANGER, &a);	/* an ordinary client */
+	ck_assert_ptr_nonnull(a);
+	fd = rig_connect(&r, BALANCER, &c);
+	ck_assert_ptr_nonnull(c);
+	ck_assert_int_eq(write(fd, v1, 5), 5);
+	pump(&r);
+	tcp_engine_clock(r.e, 1005);		/* a is idle: let go at once */
+	tcp_drain(r.e, 1030);
+	ck_assert_uint_eq(tcp_count(r.e), 2);
+	for (i = 5; i < sizeof(v1) - 1; i++) {
+		ck_assert_int_eq(write(fd, v1 + i, 1), 1);
+		pump(&r);
+		ck_assert_uint_eq(take(fd, buf, sizeof(buf), &eof), 0);
+		ck_assert(!eof);
+	}
+	ck_assert(peer_is(c, "192.0.2.7"));
+	tcp_drain_tick(r.e);			/* its tick to speak */
+	ck_assert_int_eq(write(fd, "hi\n", 3), 3);
+	pump(&r);
+	ck_assert_uint_eq(take(fd, buf, sizeof(buf), &eof), 3);
+	ck_assert_mem_eq(buf, "HI\n", 3);
+	ck_assert(!eof);
+	tcp_drain_tick(r.e);
+	tcp_drain_tick(r.e);			/* quiet for a tick: our FIN */
+	(void)take(fd, buf, sizeof(buf), &eof);
+	ck_assert(eof);
+	/* Both clients' FINs close what is left, off the right lists. */
+	ck_assert_int_eq(shutdown(fa, SHUT_WR), 0);
+	ck_assert_int_eq(shutdown(fd, SHUT_WR), 0);
+	pump(&r);
+	ck_assert_uint_eq(tcp_count(r.e), 0);
+	ck_assert_uint_eq(stats_get(&r.st.proxy_errors), 0);
+	close(fd);
+	close(fa);
+	rig_close(&r);
+}
+END_TEST
+
 static struct acl *
 acl_of(const char *allow, const char *deny)
 {
@@ -534,6 +588,7 @@ main(void)
 	tcase_add_test(tc, test_untrusted_header_is_data);
 	tcase_add_test(tc, test_per_source_moves_to_the_client);
 	tcase_add_test(tc, test_header_phase_handed_over);
+	tcase_add_test(tc, test_header_phase_through_the_drain);
 	tcase_add_test(tc, test_new_rules_close_denied);
 	tcase_add_test(tc, test_access_judges_the_client_not_the_balancer);
 	suite_add_tcase(s, tc);
