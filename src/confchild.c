@@ -115,6 +115,18 @@ child(int fd, const char *path)
 	char err[CONFIG_ERRLEN];
 
 	child_signals();
+	/*
+	 * Hold none of the daemon's descriptors: a connection the daemon
+	 * closes, or a listener it closes at stop, must really close now,
+	 * not when a slow parse ends (up to CHILD_TIMEOUT_MS).  Keep only
+	 * stdio and the pipe, moved to descriptor 3.
+	 */
+	if (fd != 3) {
+		if (dup2(fd, 3) == -1)
+			_exit(CHILD_EX_OSERR);
+		fd = 3;
+	}
+	(void)close_range(4, ~0U, 0);
 	if (config_parse_file(path, &cf, err, sizeof(err)) == 0)
 		_exit(write_all(fd, &cf, config_used_size(&cf)) == 0 ?
 		    CHILD_EX_OK : CHILD_EX_OSERR);

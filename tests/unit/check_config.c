@@ -19,6 +19,7 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <syslog.h>
+#include <poll.h>
 #include <unistd.h>
 
 #include "addr.h"
@@ -1427,6 +1428,39 @@ START_TEST(child_leaves_nothing)
 }
 END_TEST
 
+/*
+ * The child holds none of our descriptors, even while its parse is stuck
+ * (an @include of a FIFO nobody writes): the write end of a pipe closed
+ * here reads as EOF at once, not when the child goes.
+ */
+START_TEST(child_holds_no_descriptor)
+{
+	char fifo[PATH_MAX], path[PATH_MAX], text[PATH_MAX + 32], c;
+	struct confchild *cc;
+	struct pollfd pfd;
+	int fds[2];
+
+	tmp_path(fifo, sizeof(fifo), "child-stuck.fifo");
+	(void)unlink(fifo);
+	ck_assert_int_eq(mkfifo(fifo, 0600), 0);
+	snprintf(text, sizeof(text), "workers = 1;\n@include \"%s\"\n", fifo);
+	write_text(path, sizeof(path), "child-stuck.conf", text);
+	ck_assert_int_eq(pipe(fds), 0);
+	cc = confchild_start(path, err, sizeof(err));
+	ck_assert_msg(cc != NULL, "%s", err);
+	close(fds[1]);
+	pfd.fd = fds[0];
+	pfd.events = POLLIN;
+	/* A bound, not a timing: the child stays stuck for 10 s. */
+	ck_assert_int_eq(poll(&pfd, 1, 5000), 1);
+	ck_assert_int_eq(read(fds[0], &c, 1), 0);
+	ck_assert_int_eq(confchild_step(cc, &cf, err, sizeof(err)), 1);
+	confchild_abort(cc);
+	close(fds[0]);
+	(void)unlink(fifo);
+}
+END_TEST
+
 START_TEST(child_short_errlen)
 {
 	char path[PATH_MAX], small[16];
@@ -2200,6 +2234,7 @@ config_suite(void)
 	tcase_set_timeout(tc, 60);
 	ADD(tc, child_ok, child_syntax_error, child_value_error,
 	    child_missing_file, child_include_directory, child_leaves_nothing,
+	    child_holds_no_descriptor,
 	    child_short_errlen);
 	suite_add_tcase(s, tc);
 
