@@ -144,11 +144,11 @@ admit_source(struct admit *a, struct stats *st, const struct sockaddr *sa,
 	case SRCLIMIT_OK:
 		return ADMIT_OK;
 	case SRCLIMIT_FULL:
-		stats_add(&st->conns_refused, 1);
+		stats_add(&st->refused_source, 1);
 		warn_source(a, sa, now);
 		return ADMIT_SOURCE;
 	default:
-		stats_add(&st->conns_refused, 1);
+		stats_add(&st->refused_rate, 1);
 		warn_rate(a, sa, now);
 		return ADMIT_RATE;
 	}
@@ -166,7 +166,7 @@ admit_tcp(struct admit *a, struct stats *st, const struct sockaddr *sa,
 	open = atomic_fetch_add_explicit(&a->open, 1, memory_order_relaxed);
 	if (open >= max) {
 		atomic_fetch_sub_explicit(&a->open, 1, memory_order_relaxed);
-		stats_add(&st->conns_refused, 1);
+		stats_add(&st->refused_max, 1);
 		warn_full(a, max, now);
 		return ADMIT_FULL;
 	}
@@ -196,7 +196,7 @@ admit_proxy_error(struct admit *a, struct stats *st,
 	char peer[ADDR_STRLEN], f1[ADDR_STRLEN + 16];
 	const char *fields[] = { "UPCASED_PROTOCOL=tcp", f1, NULL };
 
-	stats_add(&st->proxy_errors, 1);
+	stats_add(&st->refused_proxy, 1);
 	if (!log_due(&a->proxy_warned, (uint64_t)now + 1))
 		return;
 	addr_format(balancer, peer, sizeof(peer));
@@ -230,7 +230,7 @@ admit_judge(struct admit *a, const struct admit_rules *r, struct stats *st,
     const struct sockaddr *sa, uint32_t now)
 {
 	if (r != NULL && !acl_permits(r->access, sa)) {
-		stats_add(&st->denied, 1);
+		stats_add(&st->refused_denied, 1);
 		warn_denied(&a->denied_warned, sa, "tcp", now);
 		return ADMIT_DENIED;
 	}
@@ -370,11 +370,11 @@ admit_datagram(struct admit_dgram *g, struct stats *st,
 	bool session;
 
 	if (!addr_udp_source_ok(sa, g->own, g->nown)) {
-		stats_add(&st->dgrams_dropped, 1);
+		stats_add(&st->dropped_loop, 1);
 		return ADMIT_LOOP;
 	}
 	if (g->rules != NULL && !acl_permits(g->rules->access, sa)) {
-		stats_add(&st->denied, 1);
+		stats_add(&st->dropped_denied, 1);
 		warn_denied(&dgram_denied_warned, sa, "udp",
 		    (uint32_t)(now_ms / 1000));
 		return ADMIT_DENIED;
@@ -384,7 +384,7 @@ admit_datagram(struct admit_dgram *g, struct stats *st,
 	    acl_matches(g->rules->udp_balancers, sa);
 	if (!(session ? ratelimit_allow_port(g->rl, sa, now_ms) :
 	    ratelimit_allow(g->rl, sa, now_ms))) {
-		stats_add(&st->dgrams_limited, 1);
+		stats_add(&st->dropped_limited, 1);
 		return ADMIT_LIMITED;
 	}
 	return ADMIT_OK;

@@ -128,8 +128,8 @@ notify_format_status(const struct stats_snapshot *s, unsigned workers,
 	    " datagrams, %" PRIu64 " dropped, %" PRIu64 " rate-limited; "
 	    "%u worker%s; %" PRIu64 " refused, %" PRIu64 " denied, %" PRIu64
 	    " PROXY errors",
-	    s->conns_open, s->conns_total, s->bytes_in, s->bytes_out,
-	    s->dgrams_in, s->dgrams_dropped, s->dgrams_limited, workers,
-	    workers == 1 ? "" : "s", s->conns_refused, s->denied,
-	    s->proxy_errors);
+	    s->conns_open, s->conns_total, stats_bytes_in(s),
+	    stats_bytes_out(s), s->dgrams_in, stats_dropped(s),
+	    s->dropped_limited, workers, workers == 1 ? "" : "s",
+	    stats_refused(s), stats_denied(s), s->refused_proxy);
 }

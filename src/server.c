@@ -65,8 +65,10 @@ struct server {
 	bool			 lame;		/* stopping, in the lame duck */
 	uint64_t		 lame_until;	/* worker_now_ms() */
 	bool			 wd_warned;
-	uint64_t		 limited_logged;	/* dgrams_limited then */
+	uint64_t		 limited_logged;	/* dropped_limited then */
 	uint64_t		 limited_at;		/* ms of that message */
+	uint64_t		 reloads_applied;	/* since start */
+	uint64_t		 reloads_refused;
 };
 
 /* --- listeners -------------------------------------------------------- */
@@ -199,15 +201,15 @@ server_log_limited(struct server *s, const struct stats_snapshot *st)
 	char f1[48];
 	const char *fields[] = { "UPCASED_PROTOCOL=udp", f1, NULL };
 
-	if (st->dgrams_limited <= s->limited_logged ||
+	if (st->dropped_limited <= s->limited_logged ||
 	    (s->limited_at != 0 && now - s->limited_at < RATE_LOG_MS))
 		return;
-	n = st->dgrams_limited - s->limited_logged;
+	n = st->dropped_limited - s->limited_logged;
 	snprintf(f1, sizeof(f1), "UPCASED_DATAGRAMS=%" PRIu64, n);
 	log_event(LOG_WARNING, MSGID_RATE_LIMITED, fields,
 	    "UDP rate limit: %" PRIu64 " datagrams not answered (over "
 	    "udp.rate_limit = %u/s per source)", n, s->cf.udp_rate_limit);
-	s->limited_logged = st->dgrams_limited;
+	s->limited_logged = st->dropped_limited;
 	s->limited_at = now;
 }
 
@@ -380,6 +382,7 @@ server_refuse(struct server *s, const char *why)
 	char f1[1100], text[CONFIG_ERRLEN], *line, *next;
 	const char *fields[] = { f1, NULL };
 
+	s->reloads_refused++;
 	snprintf(f1, sizeof(f1), "UPCASED_CONFIG=%s", s->cf.path);
 	if (strchr(why, '\n') == NULL)
 		log_event(LOG_ERR, MSGID_RELOAD_REFUSED, fields,
@@ -473,6 +476,7 @@ server_reload_apply(struct server *s, const struct config *cf)
 	log_event(LOG_NOTICE, MSGID_RELOADED, fields,
 	    "reloaded %s: %u workers", s->cf.path, pool_size(s->pool));
 	server_log_risks(s);
+	s->reloads_applied++;
 	/*
 	 * The workers may have taken the new state already: then no wake
 	 * comes to close the listeners it dropped, and READY=1 must not go
@@ -756,25 +760,28 @@ server_log_stopped(struct server *s)
 	pool_stats(s->pool, &st);
 	snprintf(f1, sizeof(f1), "UPCASED_CONNECTIONS=%" PRIu64,
 	    st.conns_total);
-	snprintf(f2, sizeof(f2), "UPCASED_BYTES_IN=%" PRIu64, st.bytes_in);
-	snprintf(f3, sizeof(f3), "UPCASED_BYTES_OUT=%" PRIu64, st.bytes_out);
+	snprintf(f2, sizeof(f2), "UPCASED_BYTES_IN=%" PRIu64,
+	    stats_bytes_in(&st));
+	snprintf(f3, sizeof(f3), "UPCASED_BYTES_OUT=%" PRIu64,
+	    stats_bytes_out(&st));
 	snprintf(f4, sizeof(f4), "UPCASED_DATAGRAMS=%" PRIu64, st.dgrams_in);
 	snprintf(f5, sizeof(f5), "UPCASED_REFUSED=%" PRIu64,
-	    st.conns_refused);
+	    stats_refused(&st));
 	snprintf(f6, sizeof(f6), "UPCASED_DROPPED=%" PRIu64,
-	    st.dgrams_dropped);
+	    stats_dropped(&st));
 	snprintf(f7, sizeof(f7), "UPCASED_RATE_LIMITED=%" PRIu64,
-	    st.dgrams_limited);
+	    st.dropped_limited);
 	snprintf(f8, sizeof(f8), "UPCASED_PROXY_ERRORS=%" PRIu64,
-	    st.proxy_errors);
-	snprintf(f9, sizeof(f9), "UPCASED_DENIED=%" PRIu64, st.denied);
+	    st.refused_proxy);
+	snprintf(f9, sizeof(f9), "UPCASED_DENIED=%" PRIu64,
+	    stats_denied(&st));
 	log_event(LOG_NOTICE, MSGID_STOPPED, fields,
 	    "stopped: served %" PRIu64 " connections (%" PRIu64 " refused) "
 	    "and %" PRIu64 " datagrams (%" PRIu64 " dropped, %" PRIu64
 	    " rate-limited); %" PRIu64 " denied by the access rules, %" PRIu64
-	    " PROXY protocol errors", st.conns_total, st.conns_refused,
-	    st.dgrams_in, st.dgrams_dropped, st.dgrams_limited, st.denied,
-	    st.proxy_errors);
+	    " PROXY protocol errors", st.conns_total, stats_refused(&st),
+	    st.dgrams_in, stats_dropped(&st), st.dropped_limited,
+	    stats_denied(&st), st.refused_proxy);
 }
 
 int

@@ -101,6 +101,8 @@ struct tcp_conn {
 	struct conn_proxy *px;		/* NULL unless through a balancer */
 	union conn_addr	 peer;		/* the client: the socket's peer or
 					   the PROXY header's source */
+	uint32_t	 born;		/* engine ms clock at accept (for
+					   the duration histogram) */
 };
 
 struct conn_list {
@@ -118,6 +120,7 @@ struct tcp_engine {
 	unsigned	 idle_timeout;
 	unsigned	 crowded_idle;
 	uint32_t	 now;
+	uint32_t	 now_ms;	/* the same clock in ms (wraps) */
 	bool		 draining;
 	bool		 lame_duck;	/* health checks fail, see tcp.h */
 	uint32_t	 deadline;
@@ -311,7 +314,14 @@ tcp_engine_rules(struct tcp_engine *e, const struct admit_rules *r)
 void
 tcp_engine_clock(struct tcp_engine *e, time_t now)
 {
-	e->now = (uint32_t)now;
+	tcp_engine_clock_ms(e, (uint64_t)now * 1000);
+}
+
+void
+tcp_engine_clock_ms(struct tcp_engine *e, uint64_t now_ms)
+{
+	e->now = (uint32_t)(now_ms / 1000);
+	e->now_ms = (uint32_t)now_ms;
 }
 
 void
@@ -392,9 +402,17 @@ conn_log_close(const struct tcp_conn *c, const char *why)
 	    (unsigned long long)c->bytes_out);
 }
 
+/*
+ * served: c was admitted (counted in conns_total), so its life goes into
+ * the duration histogram; a connection refused before or after its PROXY
+ * header was never served.
+ */
 static void
-conn_close(struct tcp_engine *e, struct tcp_conn *c, const char *why)
+conn_end(struct tcp_engine *e, struct tcp_conn *c, const char *why,
+    bool served)
 {
+	if (served)
+		stats_closed(e->st, (uint32_t)(e->now_ms - c->born));
 	conn_log_close(c, why);
 	admit_tcp_close(e->adm, &c->peer.sa, (c->flags & TC_COUNTED) != 0);
 	list_unlink(conn_list_of(e, c), c);
@@ -406,12 +424,27 @@ conn_close(struct tcp_engine *e, struct tcp_conn *c, const char *why)
 	 */
 	(void)epoll_ctl(e->epfd, EPOLL_CTL_DEL, c->fd, NULL);
 	close(c->fd);
+	if (c->out != NULL)
+		stats_sub(&e->st->pending_out, c->out->len);
 	free(c->out);
 	if (c->px != NULL)
 		free(c->px->buf);
 	free(c->px);
 	free(c);
 	e->count--;
+}
+
+static void
+conn_close(struct tcp_engine *e, struct tcp_conn *c, const char *why)
+{
+	conn_end(e, c, why, !(c->flags & TC_HEADER));
+}
+
+/* Refused once its PROXY header named the client: never served. */
+static void
+conn_refuse(struct tcp_engine *e, struct tcp_conn *c, const char *why)
+{
+	conn_end(e, c, why, false);
 }
 
 void
@@ -561,7 +594,8 @@ conn_poll(struct tcp_engine *e, struct tcp_conn *c, int op)
 
 /* Keep len bytes that the kernel did not take. */
 static bool
-conn_queue(struct tcp_conn *c, const uint8_t *p, size_t len)
+conn_queue(struct tcp_engine *e, struct tcp_conn *c, const uint8_t *p,
+    size_t len)
 {
 	struct outbuf *o = c->out, *n;
 	size_t need, cap;
@@ -584,6 +618,7 @@ conn_queue(struct tcp_conn *c, const uint8_t *p, size_t len)
 	}
 	memcpy(o->data + o->off + o->len, p, len);
 	o->len += len;
+	stats_add(&e->st->pending_out, len);
 	return true;
 }
 
@@ -599,7 +634,7 @@ conn_write(struct tcp_engine *e, struct tcp_conn *c, const uint8_t *p,
 	if (n == -1)
 		return (errno == EAGAIN || errno == EWOULDBLOCK) ? 0 : -1;
 	c->bytes_out += (uint64_t)n;
-	stats_add(&e->st->bytes_out, (uint64_t)n);
+	stats_add(&e->st->tcp_bytes_out, (uint64_t)n);
 	return n;
 }
 
@@ -616,7 +651,7 @@ conn_send(struct tcp_engine *e, struct tcp_conn *c, const uint8_t *p,
 		conn_close(e, c, "write error");
 		return false;
 	}
-	if ((size_t)n < len && !conn_queue(c, p + n, len - (size_t)n)) {
+	if ((size_t)n < len && !conn_queue(e, c, p + n, len - (size_t)n)) {
 		warn_oom(e, "a connection's output: closing it");
 		conn_close(e, c, "out of memory");
 		return false;
@@ -640,6 +675,7 @@ conn_flush(struct tcp_engine *e, struct tcp_conn *c)
 			break;
 		o->off += (size_t)n;
 		o->len -= (size_t)n;
+		stats_sub(&e->st->pending_out, (uint64_t)n);
 		conn_touch(e, c);
 	}
 	if (o->len == 0) {
@@ -764,9 +800,11 @@ conn_judge(struct tcp_engine *e, struct tcp_conn *c)
 	enum admit_verdict v;
 
 	v = admit_judge(e->adm, e->rules, e->st, &c->peer.sa, e->now);
-	if (v == ADMIT_OK)
+	if (v == ADMIT_OK) {
+		stats_add(&e->st->conns_total, 1);
 		return true;
-	conn_close(e, c, v == ADMIT_DENIED ? "denied" : "refused");
+	}
+	conn_refuse(e, c, v == ADMIT_DENIED ? "denied" : "refused");
 	return false;
 }
 
@@ -789,7 +827,7 @@ conn_identify(struct tcp_engine *e, struct tcp_conn *c,
 		 * the balancer takes us out of rotation (tcp.h).
 		 */
 		stats_add(&e->st->lame_checks, 1);
-		conn_close(e, c, "health check failed on purpose: lame duck");
+		conn_refuse(e, c, "health check failed on purpose: lame duck");
 		return false;
 	}
 	if (h->local || (h->src.ss_family != AF_INET &&
@@ -809,7 +847,7 @@ conn_identify(struct tcp_engine *e, struct tcp_conn *c,
 	    (counted ? TC_COUNTED : 0));
 	conn_log_proxied(c, h->version);
 	if (v != ADMIT_OK) {
-		conn_close(e, c, "refused");
+		conn_refuse(e, c, "refused");
 		return false;
 	}
 	return conn_judge(e, c);
@@ -914,7 +952,7 @@ conn_read(struct tcp_engine *e, struct tcp_conn *c)
 	if (n == 0)
 		return conn_eof(e, c);
 	c->bytes_in += (uint64_t)n;
-	stats_add(&e->st->bytes_in, (uint64_t)n);
+	stats_add(&e->st->tcp_bytes_in, (uint64_t)n);
 	if (c->flags & TC_LINGER)
 		return true;		/* after our FIN: thrown away */
 	if (c->flags & TC_HEADER)
@@ -1002,7 +1040,7 @@ conn_new(struct tcp_engine *e, int fd, const struct sockaddr *sa,
 	    (trusted && (c->px = calloc(1, sizeof(*c->px))) == NULL)) {
 		free(c);
 		warn_oom(e, "a new connection: refused");
-		stats_add(&e->st->conns_refused, 1);
+		stats_add(&e->st->refused_oom, 1);
 		close(fd);
 		return NULL;
 	}
@@ -1030,7 +1068,10 @@ conn_new(struct tcp_engine *e, int fd, const struct sockaddr *sa,
 	}
 	list_push(conn_list_of(e, c), c);
 	e->count++;
-	stats_add(&e->st->conns_total, 1);
+	c->born = e->now_ms;
+	/* Through a balancer: admitted once its header is (conn_judge). */
+	if (!trusted)
+		stats_add(&e->st->conns_total, 1);
 	return c;
 }
 
@@ -1179,6 +1220,8 @@ tcp_detach_all(struct tcp_engine *e)
 			list_unlink(lists[i], c);
 			(void)epoll_ctl(e->epfd, EPOLL_CTL_DEL, c->fd, NULL);
 			c->flags &= (uint8_t)~(TC_POLLIN | TC_POLLOUT);
+			if (c->out != NULL)	/* its queue moves with it */
+				stats_sub(&e->st->pending_out, c->out->len);
 			c->next = head;
 			head = c;
 			e->count--;
@@ -1206,6 +1249,8 @@ tcp_adopt(struct tcp_engine *e, struct tcp_conn *c)
 	c->last = e->now;
 	list_push(conn_list_of(e, c), c);
 	e->count++;
+	if (c->out != NULL)
+		stats_add(&e->st->pending_out, c->out->len);
 	if (!conn_poll(e, c, EPOLL_CTL_ADD)) {
 		conn_close(e, c, "epoll error");
 		return false;

@@ -52,7 +52,9 @@ void	tcp_engine_configure(struct tcp_engine *e, const struct config *cf);
  * valid until the worker acknowledged a later state. */
 void	tcp_engine_rules(struct tcp_engine *e, const struct admit_rules *r);
 
-/* Set the engine's clock (CLOCK_MONOTONIC seconds), once per loop. */
+/* Set the engine's clock (CLOCK_MONOTONIC), once per loop: in ms (the
+ * worker) or in seconds (the tests). */
+void	tcp_engine_clock_ms(struct tcp_engine *e, uint64_t now_ms);
 void	tcp_engine_clock(struct tcp_engine *e, time_t now);
 
 /* Accept a batch from a non-blocking listening socket. */

@@ -190,7 +190,7 @@ udp_reply(struct udp_engine *u, int i, int k, bool pktinfo)
 	size_t len = u->in[i].msg_len, clen = 0;
 
 	if (in->msg_flags & (MSG_TRUNC | MSG_CTRUNC)) {
-		stats_add(&u->st->dgrams_dropped, 1);
+		stats_add(&u->st->dropped_truncated, 1);
 		return false;
 	}
 	if (admit_datagram(u->guard, u->st, (struct sockaddr *)&u->from[i],
@@ -198,7 +198,7 @@ udp_reply(struct udp_engine *u, int i, int k, bool pktinfo)
 		return false;
 	if (pktinfo && (clen = udp_reply_cmsg(in, &u->cout[k])) ==
 	    (size_t)-1) {
-		stats_add(&u->st->dgrams_dropped, 1);
+		stats_add(&u->st->dropped_loop, 1);
 		return false;	/* sent to a group or to everyone */
 	}
 	/* Never longer than the request: no amplification. */
@@ -239,13 +239,13 @@ udp_send(struct udp_engine *u, const struct listener *l, int n)
 		if (r == -1 && (errno == EAGAIN || errno == EWOULDBLOCK ||
 		    errno == ENOBUFS)) {
 			/* Send buffer full: UDP may drop, and so do we. */
-			stats_add(&u->st->dgrams_dropped, (uint64_t)(n - i));
+			stats_add(&u->st->dropped_send, (uint64_t)(n - i));
 			break;
 		}
-		stats_add(&u->st->dgrams_dropped, 1);	/* this one only */
+		stats_add(&u->st->dropped_send, 1);	/* this one only */
 		i++;
 	}
-	stats_add(&u->st->bytes_out, bytes);
+	stats_add(&u->st->udp_bytes_out, bytes);
 }
 
 void
@@ -269,7 +269,7 @@ udp_serve(struct udp_engine *u, const struct listener *l)
 			k++;
 	}
 	stats_add(&u->st->dgrams_in, (uint64_t)n);
-	stats_add(&u->st->bytes_in, bytes);
+	stats_add(&u->st->udp_bytes_in, bytes);
 	if (k > 0)
 		udp_send(u, l, k);
 }

@@ -344,7 +344,7 @@ worker_main(void *arg)
 	for (;;) {
 		atomic_store_explicit(&w->heartbeat, now,
 		    memory_order_relaxed);
-		tcp_engine_clock(w->tcp, (time_t)(now / 1000));
+		tcp_engine_clock_ms(w->tcp, now);
 		if (mail && !worker_mailbox(w, now))
 			break;
 		mail = false;
@@ -371,7 +371,7 @@ worker_main(void *arg)
 		if (n == -1 && errno != EINTR)
 			log_warn("worker %u: epoll_wait", w->id);
 		now = worker_now_ms();
-		tcp_engine_clock(w->tcp, (time_t)(now / 1000));
+		tcp_engine_clock_ms(w->tcp, now);
 		udp_engine_clock(w->udp, now);
 		for (i = 0; i < n; i++)
 			worker_dispatch(w, &evs[i], now, &mail);

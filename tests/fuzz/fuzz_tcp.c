@@ -547,8 +547,8 @@ reload(struct rig *r, uint8_t b, uint8_t c)
 	if (!r->shut && !r->aborted && !r->drained && nepochs < MAX_EPOCHS &&
 	    (strcmp(cmd, r->cf.exit_command) != 0 || tf != r->cf.transform)) {
 		ep = &epochs[nepochs++];
-		ep->at = (size_t)(stats_get(&r->st[0].bytes_in) +
-		    stats_get(&r->st[1].bytes_in));
+		ep->at = (size_t)(stats_get(&r->st[0].tcp_bytes_in) +
+		    stats_get(&r->st[1].tcp_bytes_in));
 		snprintf(ep->cmd, sizeof(ep->cmd), "%s", cmd);
 		ep->tf = tf;
 		snprintf(r->cf.exit_command, sizeof(r->cf.exit_command), "%s",
@@ -716,8 +716,8 @@ check_final(struct rig *r)
 		report(r, "output differs from the model");
 	in = out = conns = 0;
 	for (i = 0; i < 2; i++) {
-		in += stats_get(&r->st[i].bytes_in);
-		out += stats_get(&r->st[i].bytes_out);
+		in += stats_get(&r->st[i].tcp_bytes_in);
+		out += stats_get(&r->st[i].tcp_bytes_out);
 		conns += stats_get(&r->st[i].conns_total);
 	}
 	if (conns != 1)

@@ -148,7 +148,8 @@ START_TEST(test_admit_tcp_verdicts)
 	ck_assert(admit_tcp(&a, &st, SA("192.0.2.3"), true, 1, &counted) ==
 	    ADMIT_FULL);
 	ck_assert_uint_eq(atomic_load(&a.open), 3);
-	ck_assert_uint_eq(stats_get(&st.conns_refused), 2);
+	ck_assert_uint_eq(stats_get(&st.refused_source), 1);
+	ck_assert_uint_eq(stats_get(&st.refused_max), 1);
 	/* the move: 192.0.2.2's place goes to 192.0.2.1, which is full */
 	counted = true;
 	ck_assert(admit_tcp_move(&a, &st, SA("192.0.2.2"), SA("192.0.2.1"), 1,
@@ -192,7 +193,7 @@ START_TEST(test_judge_and_datagrams)
 	    ADMIT_DENIED);
 	ck_assert(admit_judge(&a, &r, &st, SA("192.0.2.1"), 1) ==
 	    ADMIT_DENIED);
-	ck_assert_uint_eq(stats_get(&st.denied), 2);
+	ck_assert_uint_eq(stats_get(&st.refused_denied), 2);
 
 	g = admit_dgram_new();
 	ck_assert_ptr_nonnull(g);
@@ -202,7 +203,8 @@ START_TEST(test_judge_and_datagrams)
 	admit_dgram_rules(g, &r);
 	ck_assert(admit_datagram(g, &st, SA("10.9.9.9"), 0) == ADMIT_OK);
 	ck_assert(admit_datagram(g, &st, SA("10.1.2.9"), 0) == ADMIT_DENIED);
-	ck_assert_uint_eq(stats_get(&st.denied), 3);
+	ck_assert_uint_eq(stats_get(&st.refused_denied), 2);
+	ck_assert_uint_eq(stats_get(&st.dropped_denied), 1);
 	admit_dgram_rules(g, NULL);
 	ck_assert(admit_datagram(g, &st, SA("10.1.2.9"), 0) == ADMIT_OK);
 	admit_dgram_free(g);
@@ -270,7 +272,7 @@ START_TEST(test_datagrams_from_balancer)
 	 * 2 tokens left each. */
 	ck_assert_uint_eq(twenty_sessions(g, &st, "::ffff:192.0.2.7"), 40);
 	ck_assert_uint_eq(twenty_sessions(g, &st, "192.0.2.8"), 5);
-	ck_assert_uint_eq(stats_get(&st.dgrams_limited), 20 + 55);
+	ck_assert_uint_eq(stats_get(&st.dropped_limited), 20 + 55);
 	/* Not declared: throttled together. */
 	admit_dgram_rules(g, NULL);
 	ck_assert_uint_eq(twenty_sessions(g, &st, "192.0.2.7"), 5);

@@ -121,8 +121,19 @@ START_TEST(test_echo)
 	ck_assert_mem_eq(buf, "HELLO, WORLD 123\n", 17);
 	ck_assert(!eof);
 	ck_assert_uint_eq(tcp_count(r.e), 1);
-	ck_assert_uint_eq(stats_get(&r.st.bytes_in), 17);
-	ck_assert_uint_eq(stats_get(&r.st.bytes_out), 17);
+	ck_assert_uint_eq(stats_get(&r.st.tcp_bytes_in), 17);
+	ck_assert_uint_eq(stats_get(&r.st.tcp_bytes_out), 17);
+	ck_assert_uint_eq(stats_get(&r.st.conns_total), 1);
+	ck_assert_uint_eq(stats_get(&r.st.conns_closed), 0);
+	/* 250 ms later it closes: one in the (100 ms, 1 s] bucket. */
+	tcp_engine_clock_ms(r.e, 1000 * 1000 + 250);
+	tcp_close_all(r.e);
+	ck_assert_uint_eq(stats_get(&r.st.conns_closed), 1);
+	ck_assert_uint_eq(stats_get(&r.st.duration_ms), 250);
+	ck_assert_uint_eq(stats_duration_bound(2), 100);
+	ck_assert_uint_eq(stats_duration_bound(3), 1000);
+	ck_assert_uint_eq(stats_get(&r.st.duration[2]), 0);
+	ck_assert_uint_eq(stats_get(&r.st.duration[3]), 1);
 	rig_close(&r);
 }
 END_TEST
@@ -245,6 +256,7 @@ START_TEST(test_backpressure_and_partial_writes)
 	}
 	ck_assert(stalled);
 	ck_assert_uint_ge(tcp_conn_pending(r.c), 1);
+	ck_assert_uint_eq(stats_get(&r.st.pending_out), tcp_conn_pending(r.c));
 	ck_assert_uint_le(tcp_conn_pending(r.c), MAXP + 128);
 	/* Phase 2: read and send until everything came back. */
 	for (i = 0; i < 200000 && got < TOTAL; i++) {
@@ -255,6 +267,8 @@ START_TEST(test_backpressure_and_partial_writes)
 		}
 		pump(r.e, r.epfd);
 		ck_assert_uint_le(tcp_conn_pending(r.c), MAXP + 128);
+		ck_assert_uint_eq(stats_get(&r.st.pending_out),
+		    tcp_conn_pending(r.c));
 		got += drain_client(r.client, out + got, TOTAL - got, &eof);
 	}
 	ck_assert_uint_eq(got, TOTAL);

@@ -190,7 +190,8 @@ START_TEST(test_header_byte_by_byte)
 	pump(&r);
 	ck_assert_uint_eq(take(fd, buf, sizeof(buf), &eof), 3);
 	ck_assert_mem_eq(buf, "HI\n", 3);
-	ck_assert_uint_eq(stats_get(&r.st.proxy_errors), 0);
+	ck_assert_uint_eq(stats_get(&r.st.refused_proxy), 0);
+	ck_assert_uint_eq(stats_get(&r.st.conns_total), 1);	/* once whole */
 	close(fd);
 	rig_close(&r);
 }
@@ -256,7 +257,10 @@ START_TEST(test_bad_header_closed_unanswered)
 	ck_assert_uint_eq(take(fd, buf, sizeof(buf), &eof), 0);
 	ck_assert(eof);
 	ck_assert_uint_eq(tcp_count(r.e), 0);
-	ck_assert_uint_eq(stats_get(&r.st.proxy_errors), 1);
+	ck_assert_uint_eq(stats_get(&r.st.refused_proxy), 1);
+	/* refused, not served: in no other count */
+	ck_assert_uint_eq(stats_get(&r.st.conns_total), 0);
+	ck_assert_uint_eq(stats_get(&r.st.conns_closed), 0);
 	close(fd);
 	rig_close(&r);
 }
@@ -282,7 +286,7 @@ START_TEST(test_no_header_is_an_error)
 	ck_assert_int_eq(shutdown(fd, SHUT_WR), 0);
 	pump(&r);
 	ck_assert_uint_eq(tcp_count(r.e), 0);
-	ck_assert_uint_eq(stats_get(&r.st.proxy_errors), 2);
+	ck_assert_uint_eq(stats_get(&r.st.refused_proxy), 2);
 	close(fd);
 	rig_close(&r);
 }
@@ -307,7 +311,7 @@ START_TEST(test_header_timeout)
 	ck_assert_uint_eq(tcp_count(r.e), 0);
 	ck_assert_uint_eq(take(fd, buf, sizeof(buf), &eof), 0);
 	ck_assert(eof);
-	ck_assert_uint_eq(stats_get(&r.st.proxy_errors), 1);
+	ck_assert_uint_eq(stats_get(&r.st.refused_proxy), 1);
 	close(fd);
 	rig_close(&r);
 }
@@ -334,7 +338,7 @@ START_TEST(test_untrusted_header_is_data)
 	ck_assert_uint_eq(take(fd, buf, sizeof(buf), &eof), 11);
 	ck_assert_mem_eq(buf, "PROXY TCP4\n", 11);
 	ck_assert(peer_is(c, STRANGER));
-	ck_assert_uint_eq(stats_get(&r.st.proxy_errors), 0);
+	ck_assert_uint_eq(stats_get(&r.st.refused_proxy), 0);
 	close(fd);
 	rig_close(&r);
 }
@@ -365,7 +369,7 @@ START_TEST(test_per_source_moves_to_the_client)
 	pump(&r);
 	ck_assert_uint_eq(take(fd2, buf, sizeof(buf), &eof), 0);
 	ck_assert(eof);
-	ck_assert_uint_eq(stats_get(&r.st.conns_refused), 1);
+	ck_assert_uint_eq(stats_get(&r.st.refused_source), 1);
 	ck_assert_uint_eq(count_of(&r, BALANCER), 0);
 	ck_assert_uint_eq(count_of(&r, "192.0.2.7"), 1);
 	ck_assert_uint_eq(tcp_count(r.e), 1);
@@ -463,7 +467,7 @@ START_TEST(test_header_phase_through_the_drain)
 	ck_assert_int_eq(shutdown(fd, SHUT_WR), 0);
 	pump(&r);
 	ck_assert_uint_eq(tcp_count(r.e), 0);
-	ck_assert_uint_eq(stats_get(&r.st.proxy_errors), 0);
+	ck_assert_uint_eq(stats_get(&r.st.refused_proxy), 0);
 	close(fd);
 	close(fa);
 	rig_close(&r);
@@ -509,7 +513,7 @@ START_TEST(test_new_rules_close_denied)
 	ck_assert_uint_eq(tcp_count(r.e), 2);
 	ck_assert_uint_eq(take(fd1, buf, sizeof(buf), &eof), 0);
 	ck_assert(eof);
-	ck_assert_uint_eq(stats_get(&r.st.denied), 1);
+	ck_assert_uint_eq(stats_get(&r.st.refused_denied), 1);
 	/* Deny the client behind the balancer: its connection goes too. */
 	acl_free(next.access);
 	next.access = acl_of(NULL, "192.0.2.0/24");
@@ -521,7 +525,7 @@ START_TEST(test_new_rules_close_denied)
 	ck_assert_int_eq(write(fd2, "ok\n", 3), 3);
 	pump(&r);
 	ck_assert_uint_eq(take(fd2, buf, sizeof(buf), &eof), 3);
-	ck_assert_uint_eq(stats_get(&r.st.denied), 2);
+	ck_assert_uint_eq(stats_get(&r.st.refused_denied), 2);
 	close(fd1);
 	close(fd2);
 	close(fd3);
@@ -563,7 +567,7 @@ START_TEST(test_access_judges_the_client_not_the_balancer)
 	/* An untrusted peer outside the list: refused at accept. */
 	fd = rig_connect(&r, STRANGER, &c);
 	ck_assert_ptr_null(c);
-	ck_assert_uint_eq(stats_get(&r.st.denied), 2);
+	ck_assert_uint_eq(stats_get(&r.st.refused_denied), 2);
 	close(fd);
 	pump(&r);
 	acl_free(r.rules.access);
