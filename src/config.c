@@ -94,6 +94,7 @@ struct setting {
 	enum setting_type type;
 	long long	 min, max;	/* inclusive, for integers */
 	long long	 def;		/* default, for integers */
+	const char	*text;		/* default, for addresses */
 	const char	*zero;		/* what 0 means, if it is special */
 	size_t		 off;		/* offsetof(struct config, ...) */
 	int		(*parse)(struct parse *, const struct setting *,
@@ -530,9 +531,10 @@ init_bind(const struct setting *row, struct config *cf)
 {
 	struct config_proto *pr = proto_of(cf, row);
 
-	strcpy(pr->binds[0].text, CONFIG_DEF_BIND);
-	/* Cannot fail: "::" is a valid numeric address. */
-	(void)addr_parse(CONFIG_DEF_BIND, &pr->binds[0].addr,
+	snprintf(pr->binds[0].text, sizeof(pr->binds[0].text), "%s",
+	    row->text);
+	/* Cannot fail: the table's defaults are numeric addresses. */
+	(void)addr_parse(row->text, &pr->binds[0].addr,
 	    &pr->binds[0].addrlen);
 	pr->nbinds = 1;
 }
@@ -925,6 +927,11 @@ dump_access_deny(const struct setting *row, const struct config *cf,
 	{ .group = (grp), .name = (nm), .type = SET_CUSTOM,		\
 	  .off = offsetof(struct config, field), .parse = parse_##fn,	\
 	  .init = init_##fn, .dump = dump_##fn }
+/* An address list (init_bind), with its default address. */
+#define ROW_BIND(grp, field, dflt)					\
+	{ .group = (grp), .name = "bind", .type = SET_CUSTOM,		\
+	  .text = (dflt), .off = offsetof(struct config, field),	\
+	  .parse = parse_bind, .init = init_bind, .dump = dump_bind }
 /* The same, for a setting whose default is all zero (no init). */
 #define ROW_ZERO(grp, nm, field, fn)					\
 	{ .group = (grp), .name = (nm), .type = SET_CUSTOM,		\
@@ -941,9 +948,9 @@ static const struct setting settings[] = {
 	  .off = offsetof(struct config, workers), .dump = dump_workers },
 	ROW_CUSTOM("", "transform", transform, transform),
 	ROW_CUSTOM("tcp", "ports", tcp, ports),
-	ROW_CUSTOM("tcp", "bind", tcp, bind),
+	ROW_BIND("tcp", tcp, CONFIG_DEF_BIND),
 	ROW_CUSTOM("udp", "ports", udp, ports),
-	ROW_CUSTOM("udp", "bind", udp, bind),
+	ROW_BIND("udp", udp, CONFIG_DEF_BIND),
 	ROW_INT0("udp", "rate_limit", 0, CONFIG_MAX_UDP_RATE,
 	    CONFIG_DEF_UDP_RATE, udp_rate_limit, "off"),
 	ROW_INT("udp", "rate_burst", 1, CONFIG_MAX_UDP_BURST,
@@ -976,6 +983,9 @@ static const struct setting settings[] = {
 	ROW_ZERO("access", "allow", access, access_allow),
 	ROW_ZERO("access", "deny", access, access_deny),
 	ROW_CUSTOM("log", "level", log_level, level),
+	/* No endpoint unless asked for; loopback only unless told. */
+	ROW_ZERO("metrics", "ports", metrics, ports),
+	ROW_BIND("metrics", metrics, CONFIG_DEF_METRICS_BIND),
 };
 #define NSETTINGS	(sizeof(settings) / sizeof(settings[0]))
 
@@ -1070,6 +1080,61 @@ walk(struct parse *p, const config_setting_t *group, const char *gname)
 			    (unsigned)config_setting_source_line(s), path);
 		}
 	}
+}
+
+/*
+ * Could a socket bound to a and one bound to b (same family or not, the
+ * same port) not both listen?  Equal addresses, "::" (both families),
+ * or "0.0.0.0" next to any IPv4 address.
+ */
+static bool
+binds_overlap(const struct config_bind *a, const struct config_bind *b)
+{
+	const struct sockaddr *sa = (const struct sockaddr *)&a->addr;
+	const struct sockaddr *sb = (const struct sockaddr *)&b->addr;
+
+	if (a->addrlen == b->addrlen && memcmp(&a->addr, &b->addr,
+	    a->addrlen) == 0)
+		return true;
+	if ((addr_is_any(sa) && sa->sa_family == AF_INET6) ||
+	    (addr_is_any(sb) && sb->sa_family == AF_INET6))
+		return true;
+	return sa->sa_family == AF_INET && sb->sa_family == AF_INET &&
+	    (addr_is_any(sa) || addr_is_any(sb));
+}
+
+/*
+ * A metrics port may not be a TCP echo port on an address both would
+ * bind: one of the two binds would fail, or worse, the echo clients of
+ * one address would get HTTP.  Reported at metrics.ports, after the
+ * walk, as both settings must be known.
+ */
+static void
+check_metrics_ports(struct parse *p, const config_t *lc)
+{
+	const struct config *cf = p->cf;
+	const config_setting_t *s;
+	unsigned i, j, b, c;
+
+	if ((s = config_lookup(lc, "metrics.ports")) == NULL)
+		s = config_lookup(lc, "metrics");	/* bind alone */
+	if (s == NULL)
+		return;
+	for (i = 0; i < cf->metrics.nports; i++)
+		for (j = 0; j < cf->tcp.nports; j++) {
+			if (cf->metrics.ports[i] != cf->tcp.ports[j])
+				continue;
+			for (b = 0; b < cf->metrics.nbinds; b++)
+				for (c = 0; c < cf->tcp.nbinds; c++)
+					if (binds_overlap(&cf->metrics.binds[b],
+					    &cf->tcp.binds[c])) {
+						(void)fail(p, s, "port %u is "
+						    "also a TCP echo port on "
+						    "%s", cf->tcp.ports[j],
+						    cf->tcp.binds[c].text);
+						return;
+					}
+		}
 }
 
 /* --- integer literals libconfig 1.5 would truncate ------------------- */
@@ -1417,6 +1482,7 @@ parse_config(config_t *lc, const char *text, struct parse *p)
 	    scan_included(p, lc) == -1)
 		return -1;
 	walk(p, config_root_setting(lc), "");
+	check_metrics_ports(p, lc);
 	if (p->nerr > 0)
 		return -1;
 	/*

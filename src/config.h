@@ -30,6 +30,7 @@
 /* Defaults: documented in etc/upcased.conf and upcased.conf(5). */
 #define CONFIG_DEF_PORT			8008
 #define CONFIG_DEF_BIND			"::"
+#define CONFIG_DEF_METRICS_BIND		"127.0.0.1"	/* loopback only */
 #define CONFIG_DEF_EXIT			"exit"
 #define CONFIG_DEF_MAX_CONNECTIONS	10000
 #define CONFIG_DEF_IDLE_TIMEOUT		300
@@ -85,6 +86,8 @@ struct config {
 	enum config_transform	 transform;
 	struct config_proto	 tcp;
 	struct config_proto	 udp;
+	/* metrics: the HTTP endpoint's TCP ports (none by default). */
+	struct config_proto	 metrics;
 	char			 exit_command[CONFIG_MAX_EXIT + 1]; /* "" = off */
 	unsigned		 max_connections;
 	unsigned		 idle_timeout;		/* seconds, 0 = never */

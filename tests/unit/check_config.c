@@ -97,6 +97,7 @@ assert_config_eq(const struct config *a, const struct config *b)
 	    a->udp_nbalancers * sizeof(a->udp_balancers[0])) == 0);
 	assert_proto_eq(&a->tcp, &b->tcp);
 	assert_proto_eq(&a->udp, &b->udp);
+	assert_proto_eq(&a->metrics, &b->metrics);
 	ck_assert_str_eq(a->exit_command, b->exit_command);
 	ck_assert_uint_eq(a->max_connections, b->max_connections);
 	ck_assert_uint_eq(a->idle_timeout, b->idle_timeout);
@@ -241,6 +242,12 @@ START_TEST(defaults_empty)
 	ck_assert_uint_eq(cf.udp.ports[0], 8008);
 	ck_assert_uint_eq(cf.udp.nbinds, 1);
 	ck_assert_str_eq(cf.udp.binds[0].text, "::");
+	ck_assert_uint_eq(cf.metrics.nports, 0);
+	ck_assert_uint_eq(cf.metrics.nbinds, 1);
+	ck_assert_str_eq(cf.metrics.binds[0].text, "127.0.0.1");
+	ck_assert_int_eq(cf.metrics.binds[0].addr.ss_family, AF_INET);
+	ck_assert_uint_eq(sin4(&cf.metrics.binds[0])->sin_addr.s_addr,
+	    htonl(INADDR_LOOPBACK));
 	ck_assert_str_eq(cf.exit_command, "exit");
 	ck_assert_uint_eq(cf.max_connections, 10000);
 	ck_assert_uint_eq(cf.idle_timeout, 300);
@@ -1120,6 +1127,11 @@ START_TEST(shipped_config)
 	    srcdir != NULL ? srcdir : ".");
 	ck_assert_msg(config_parse_file(path, &cf, err, sizeof(err)) == 0,
 	    "%s", err);
+	/* Defaults, but for the metrics endpoint, which it turns on. */
+	ck_assert_uint_eq(cf.metrics.nports, 1);
+	ck_assert_uint_eq(cf.metrics.ports[0], 9808);
+	cf.metrics.nports = 0;
+	cf.metrics.ports[0] = 0;
 	assert_defaults(&cf);
 }
 END_TEST
@@ -1140,6 +1152,8 @@ START_TEST(shipped_config_complete)
 		"\nproxy_protocol = {", "\n\tfrom = [ ];", "\n\ttimeout = 5;",
 		"\naccess = {", "\n\tallow = [ ];", "\n\tdeny = [ ];",
 		"\nlog = {", "\n\tlevel = \"info\";",
+		"\nmetrics = {", "\n\tports = [ 9808 ];",
+		"\n\tbind = [ \"127.0.0.1\" ];",
 	};
 	const char *srcdir = getenv("UPCASED_SRCDIR");
 	char path[PATH_MAX], *text;
@@ -1198,7 +1212,8 @@ START_TEST(dump_exact)
 	    "\tallow = [ ];  # everyone not denied\n"
 	    "\tdeny = [ ];  # none\n"
 	    "};\n"
-	    "log = {\n\tlevel = \"info\";\n};\n");
+	    "log = {\n\tlevel = \"info\";\n};\n"
+	    "metrics = {\n\tports = [ ];\n\tbind = [ \"127.0.0.1\" ];\n};\n");
 	free(text);
 }
 END_TEST
@@ -2139,6 +2154,88 @@ START_TEST(error_count)
 }
 END_TEST
 
+/* --- metrics --------------------------------------------------------- */
+
+START_TEST(metrics_ports_and_bind)
+{
+	accept_text("metrics = { ports = [ 9808, 9809 ]; bind = \"::1\"; };");
+	ck_assert_uint_eq(cf.metrics.nports, 2);
+	ck_assert_uint_eq(cf.metrics.ports[0], 9808);
+	ck_assert_uint_eq(cf.metrics.ports[1], 9809);
+	ck_assert_uint_eq(cf.metrics.nbinds, 1);
+	ck_assert_str_eq(cf.metrics.binds[0].text, "::1");
+	ck_assert_int_eq(cf.metrics.binds[0].addr.ss_family, AF_INET6);
+	/* The echo ports keep their defaults. */
+	ck_assert_uint_eq(cf.tcp.nports, 1);
+	ck_assert_str_eq(cf.tcp.binds[0].text, "::");
+}
+END_TEST
+
+START_TEST(metrics_bind_list)
+{
+	accept_text("metrics = { ports = [ 9808 ];\n"
+	    "bind = [ \"127.0.0.1\", \"::1\" ]; };");
+	ck_assert_uint_eq(cf.metrics.nbinds, 2);
+	ck_assert_str_eq(cf.metrics.binds[1].text, "::1");
+}
+END_TEST
+
+/* The echo port on another address than the endpoint's: fine. */
+START_TEST(metrics_port_of_tcp_elsewhere)
+{
+	accept_text("tcp = { ports = [ 9808 ]; bind = \"127.0.0.2\"; };\n"
+	    "metrics = { ports = [ 9808 ]; bind = \"127.0.0.1\"; };");
+	ck_assert_uint_eq(cf.metrics.ports[0], 9808);
+	/* And a UDP echo port is no TCP port. */
+	accept_text("udp = { ports = [ 9808 ]; };\n"
+	    "metrics = { ports = [ 9808 ]; };");
+}
+END_TEST
+
+REJECT(metrics_port_is_tcp_port,
+    "tcp = { ports = [ 8008, 9808 ]; bind = \"127.0.0.1\"; };\n"
+    "metrics = {\n"
+    "\tports = [ 9808 ];\n"
+    "};",
+    "t.conf:3: metrics.ports: port 9808 is also a TCP echo port on "
+    "127.0.0.1")
+/* The default tcp.bind "::" takes every address, 127.0.0.1 too. */
+REJECT(metrics_port_is_default_tcp_port,
+    "metrics = { ports = [ 8008 ]; };",
+    "t.conf:1: metrics.ports: port 8008 is also a TCP echo port on ::")
+REJECT(metrics_port_under_wildcard_v4,
+    "tcp = { bind = \"0.0.0.0\"; ports = [ 9000 ]; };\n"
+    "metrics = { bind = [ \"::1\", \"127.0.0.1\" ];\n ports = [ 9000 ]; };",
+    "t.conf:3: metrics.ports: port 9000 is also a TCP echo port on "
+    "0.0.0.0")
+REJECT(metrics_port_range,
+    "metrics = { ports = [ 0 ]; };",
+    "t.conf:1: metrics.ports: 0 is out of range (1..65535)")
+REJECT(metrics_bind_hostname,
+    "metrics = { bind = \"localhost\"; };",
+    "t.conf:1: metrics.bind: \"localhost\" is not a numeric IPv4 or IPv6 "
+    "address")
+REJECT(metrics_unknown,
+    "metrics = { path = \"/metrics\"; };",
+    "t.conf:1: unknown setting 'metrics.path'")
+
+START_TEST(dump_metrics_round_trip)
+{
+	static struct config first;
+	char *text;
+
+	accept_text("metrics = { ports = [ 9808, 19808 ]; "
+	    "bind = [ \"::1\", \"127.0.0.1\" ]; };");
+	config_copy(&first, &cf);
+	text = dump(&cf);
+	ck_assert_ptr_nonnull(strstr(text, "metrics = {\n\tports = [ 9808, "
+	    "19808 ];\n\tbind = [ \"::1\", \"127.0.0.1\" ];\n};\n"));
+	accept_text(text);
+	assert_config_eq(&cf, &first);
+	free(text);
+}
+END_TEST
+
 /* --- runner ---------------------------------------------------------- */
 
 static void
@@ -2174,7 +2271,8 @@ config_suite(void)
 	    transform_values, transform_round_trip, udp_rate_values,
 	    limits_per_source_and_crowded,
 	    udp_port_is_ours, everything_non_default,
-	    literals_outside_values_ignored);
+	    literals_outside_values_ignored, metrics_ports_and_bind,
+	    metrics_bind_list, metrics_port_of_tcp_elsewhere);
 	tcase_add_loop_test(tc, log_level_each, 0,
 	    (int)(sizeof(levels) / sizeof(levels[0])));
 	suite_add_tcase(s, tc);
@@ -2212,6 +2310,9 @@ config_suite(void)
 	    exit_command_64, exit_command_cr, exit_command_lf,
 	    exit_command_tab, exit_command_del, syntax_error_line,
 	    syntax_unclosed_group, syntax_duplicate, syntax_mixed_array);
+	ADD(tc, metrics_port_is_tcp_port, metrics_port_is_default_tcp_port,
+	    metrics_port_under_wildcard_v4, metrics_port_range,
+	    metrics_bind_hostname, metrics_unknown);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("file");
@@ -2226,7 +2327,8 @@ config_suite(void)
 	tc = tcase_create("dump");
 	ADD(tc, dump_exact, dump_prefixes_exact, dump_zero_comments,
 	    dump_workers_comment, dump_round_trip_defaults,
-	    dump_round_trip_everything, dump_path_newline);
+	    dump_round_trip_everything, dump_path_newline,
+	    dump_metrics_round_trip);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("confchild");
