@@ -14,7 +14,8 @@ enum evkind {
 	EV_WAKE = 1,		/* the worker's mailbox eventfd */
 	EV_TCP_LISTEN,		/* a listening TCP socket (shared) */
 	EV_UDP,			/* a UDP socket (shared) */
-	EV_TCP_CONN		/* a connection (owned by one worker) */
+	EV_TCP_CONN,		/* a connection (owned by one worker) */
+	EV_HTTP_LISTEN		/* the metrics endpoint's: main thread only */
 };
 
 struct evsrc {

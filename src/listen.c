@@ -7,7 +7,8 @@
  * must not wait for Nagle.  Sockets passed by systemd are checked, not
  * trusted (type, family, listening state), and only made non-blocking
  * and given TCP_NODELAY: their addresses and IPV6_V6ONLY are the socket
- * unit's business.
+ * unit's business.  A passed socket is an echo listener unless it is
+ * named "metrics": that one is the metrics endpoint.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -33,7 +34,8 @@ listen_name(struct listener *l)
 
 	addr_format((struct sockaddr *)&l->addr, a, sizeof(a));
 	snprintf(l->name, sizeof(l->name), "%s %s",
-	    l->ev.kind == EV_UDP ? "udp" : "tcp", a);
+	    l->ev.kind == EV_UDP ? "udp" :
+	    l->ev.kind == EV_HTTP_LISTEN ? "metrics" : "tcp", a);
 }
 
 /* Ask for the destination address of each datagram (wildcard binds). */
@@ -83,9 +85,10 @@ listen_adopt(int fd, const char *name, struct listener_set *set, char *err,
 {
 	struct listener *l;
 	int kind, flags;
+	bool metrics = strcmp(name, "metrics") == 0;
 
 	if (sd_is_socket_inet(fd, AF_UNSPEC, SOCK_STREAM, 1, 0) > 0)
-		kind = EV_TCP_LISTEN;
+		kind = metrics ? EV_HTTP_LISTEN : EV_TCP_LISTEN;
 	else if (sd_is_socket_inet(fd, AF_UNSPEC, SOCK_DGRAM, -1, 0) > 0)
 		kind = EV_UDP;
 	else {
@@ -95,7 +98,8 @@ listen_adopt(int fd, const char *name, struct listener_set *set, char *err,
 		return -1;
 	}
 	if ((strcmp(name, "tcp") == 0 && kind != EV_TCP_LISTEN) ||
-	    (strcmp(name, "udp") == 0 && kind != EV_UDP)) {
+	    (strcmp(name, "udp") == 0 && kind != EV_UDP) ||
+	    (metrics && kind != EV_HTTP_LISTEN)) {
 		snprintf(err, len, "socket activation: fd %d is named '%s' "
 		    "but is a %s socket", fd, name,
 		    kind == EV_UDP ? "datagram" : "stream");
@@ -128,7 +132,7 @@ listen_adopt(int fd, const char *name, struct listener_set *set, char *err,
 	 * As for our own sockets: accepted connections inherit it.  (The
 	 * socket unit's NoDelay= would also hit its datagram sockets.)
 	 */
-	if (kind == EV_TCP_LISTEN && setsockopt(fd, IPPROTO_TCP, TCP_NODELAY,
+	if (kind != EV_UDP && setsockopt(fd, IPPROTO_TCP, TCP_NODELAY,
 	    &(int){ 1 }, sizeof(int)) == -1)
 		log_warn("socket activation: fd %d: TCP_NODELAY", fd);
 	l->port = addr_port((struct sockaddr *)&l->addr);
@@ -138,21 +142,26 @@ listen_adopt(int fd, const char *name, struct listener_set *set, char *err,
 }
 
 int
-listen_from_systemd(struct listener_set *set, char *err, size_t len)
+listen_from_systemd(struct listener_set *set, struct listener_set *metrics,
+    char *err, size_t len)
 {
 	char **names = NULL;
+	const char *name;
 	int n, i, rc = 0;
 
 	memset(set, 0, sizeof(*set));
+	memset(metrics, 0, sizeof(*metrics));
 	n = sd_listen_fds_with_names(1, &names);
 	if (n < 0) {
 		snprintf(err, len, "socket activation: %s", strerror(-n));
 		return -1;
 	}
 	for (i = 0; i < n; i++) {
-		if (rc == 0 && listen_adopt(SD_LISTEN_FDS_START + i,
-		    names != NULL && names[i] != NULL ? names[i] : "unnamed",
-		    set, err, len) == -1)
+		name = names != NULL && names[i] != NULL ? names[i] :
+		    "unnamed";
+		if (rc == 0 && listen_adopt(SD_LISTEN_FDS_START + i, name,
+		    strcmp(name, "metrics") == 0 ? metrics : set, err,
+		    len) == -1)
 			rc = -1;
 		if (names != NULL)
 			free(names[i]);
@@ -160,9 +169,11 @@ listen_from_systemd(struct listener_set *set, char *err, size_t len)
 	free(names);
 	if (rc == -1) {
 		listen_release(set, NULL);
+		listen_release(metrics, NULL);
 		return -1;
 	}
-	set->activated = n > 0;
+	/* Either set may be empty: the file's ports are unused all the same. */
+	set->activated = metrics->activated = n > 0;
 	return n;
 }
 
@@ -266,6 +277,19 @@ listen_open(const struct config *cf, const struct listener_set *old,
 	if (listen_proto(&cf->tcp, EV_TCP_LISTEN, old, set, err, len) == -1 ||
 	    listen_proto(&cf->udp, EV_UDP, old, set, err, len) == -1) {
 		/* Close what this call opened; old keeps its own. */
+		listen_release(set, old);
+		return -1;
+	}
+	return 0;
+}
+
+int
+listen_open_metrics(const struct config *cf, const struct listener_set *old,
+    struct listener_set *set, char *err, size_t len)
+{
+	memset(set, 0, sizeof(*set));
+	if (listen_proto(&cf->metrics, EV_HTTP_LISTEN, old, set, err,
+	    len) == -1) {
 		listen_release(set, old);
 		return -1;
 	}

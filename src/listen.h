@@ -6,6 +6,10 @@
  * workers register its descriptors in their epoll.  On reload the main
  * thread builds a new set, reusing the sockets that stay, and closes the
  * ones that go only after every worker has let go of them.
+ *
+ * The metrics endpoint's listeners (EV_HTTP_LISTEN) are a set of their
+ * own, polled by the main thread (httpd.c) and never given to a worker,
+ * so they may be closed as soon as a reload drops them.
  */
 #ifndef UPCASED_LISTEN_H
 #define UPCASED_LISTEN_H
@@ -22,7 +26,8 @@ struct config;
 #define LISTEN_MAX	256
 
 struct listener {
-	struct evsrc		 ev;	/* EV_TCP_LISTEN or EV_UDP */
+	struct evsrc		 ev;	/* EV_TCP_LISTEN, EV_UDP or
+					   EV_HTTP_LISTEN */
 	int			 fd;
 	uint16_t		 port;
 	bool			 pktinfo; /* wildcard UDP: reply from the
@@ -40,12 +45,15 @@ struct listener_set {
 };
 
 /*
- * Take the sockets systemd passed (LISTEN_FDS).  Returns the number taken
- * (0: none were passed), or -1 with a message in err when a passed
+ * Take the sockets systemd passed (LISTEN_FDS): one named "metrics"
+ * (FileDescriptorName=metrics) goes to *metrics, as the endpoint; every
+ * other one to *set, as an echo listener.  Returns the number taken (0:
+ * none were passed), or -1 with a message in err when a passed
  * descriptor is not an AF_INET/AF_INET6 listening stream socket or
- * datagram socket.
+ * datagram socket (a "metrics" one must be a listening stream socket).
  */
-int	listen_from_systemd(struct listener_set *set, char *err, size_t len);
+int	listen_from_systemd(struct listener_set *set,
+	    struct listener_set *metrics, char *err, size_t len);
 
 /*
  * Bind what cf asks for into *set, reusing the sockets of old (may be
@@ -55,6 +63,11 @@ int	listen_from_systemd(struct listener_set *set, char *err, size_t len);
  */
 int	listen_open(const struct config *cf, const struct listener_set *old,
 	    struct listener_set *set, char *err, size_t len);
+
+/* The same for the metrics endpoint: cf->metrics, into *set. */
+int	listen_open_metrics(const struct config *cf,
+	    const struct listener_set *old, struct listener_set *set,
+	    char *err, size_t len);
 
 /* Does set hold this very listener (by pointer)? */
 bool	listen_set_has(const struct listener_set *set,

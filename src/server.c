@@ -48,6 +48,7 @@ struct server {
 	struct config		 cf;
 	struct config		 next;		/* a reload's, while applied */
 	struct listener_set	*set;
+	struct listener_set	 metrics;	/* the endpoint's; main thread */
 	struct graveyard	 grave;
 	struct pool		*pool;
 	int			 sigfd;
@@ -690,7 +691,8 @@ server_listen(struct server *s)
 
 	if ((s->set = calloc(1, sizeof(*s->set))) == NULL)
 		fatal(EX_OSERR, "calloc");
-	if ((n = listen_from_systemd(s->set, err, sizeof(err))) == -1) {
+	if ((n = listen_from_systemd(s->set, &s->metrics, err,
+	    sizeof(err))) == -1) {
 		log_event(LOG_ERR, MSGID_CONFIG_ERROR, NULL, "%s", err);
 		return EX_CONFIG;
 	}
@@ -827,6 +829,7 @@ server_run(const struct config *cf)
 	pool_free(s->pool);
 	server_sweep_grave(s);
 	listen_release(s->set, NULL);
+	listen_release(&s->metrics, NULL);
 	free(s->set);
 	close(s->sigfd);
 	close(s->timerfd);
