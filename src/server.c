@@ -8,7 +8,9 @@
  * with systemd, and the pool of workers, which it steers through
  * worker.h.  Its loop waits on three descriptors: the signalfd, a
  * periodic timer (STATUS= and the watchdog), and the eventfd through
- * which workers say they took a new state or finished.
+ * which workers say they took a new state or finished; and, while they
+ * exist, on the parsing child's pipe and the metrics endpoint (httpd.c:
+ * its listeners and its HTTP daemon's epoll descriptor).
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -22,11 +24,13 @@
 #include <sys/signalfd.h>
 #include <sys/timerfd.h>
 #include <sysexits.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "admit.h"
 #include "confchild.h"
 #include "config.h"
+#include "httpd.h"
 #include "listen.h"
 #include "log.h"
 #include "notify.h"
@@ -49,6 +53,8 @@ struct server {
 	struct config		 next;		/* a reload's, while applied */
 	struct listener_set	*set;
 	struct listener_set	 metrics;	/* the endpoint's; main thread */
+	struct httpd		*httpd;		/* serves them */
+	double			 start_time;	/* wall clock, for /metrics */
 	struct graveyard	 grave;
 	struct pool		*pool;
 	int			 sigfd;
@@ -117,23 +123,40 @@ server_sweep_grave(struct server *s)
 	memset(g, 0, sizeof(*g));
 }
 
-/* Log the listeners that old (may be NULL) did not have. */
+/* Log the listeners of set that old (may be NULL) did not have. */
 static void
-server_log_listeners(const struct server *s, const struct listener_set *old)
+server_log_listeners(const struct listener_set *set,
+    const struct listener_set *old)
 {
 	char f1[120];
 	const char *fields[] = { f1, NULL };
 	size_t i;
 
-	for (i = 0; i < s->set->n; i++) {
-		if (listen_set_has(old, s->set->l[i]))
+	for (i = 0; i < set->n; i++) {
+		if (listen_set_has(old, set->l[i]))
 			continue;
 		snprintf(f1, sizeof(f1), "UPCASED_LISTEN=%s",
-		    s->set->l[i]->name);
+		    set->l[i]->name);
 		log_event(LOG_INFO, MSGID_LISTENING, fields,
-		    "listening on %s%s", s->set->l[i]->name,
-		    s->set->l[i]->activated ? " (socket activation)" : "");
+		    "listening on %s%s", set->l[i]->name,
+		    set->l[i]->activated ? " (socket activation)" : "");
 	}
+}
+
+/* What a scrape of /metrics shows (httpd.c calls it, main thread). */
+static void
+server_fill_metrics(void *arg, struct stats_snapshot *st,
+    struct metrics_info *info)
+{
+	struct server *s = arg;
+
+	pool_stats(s->pool, st);
+	info->version = PACKAGE_VERSION;
+	info->start_time = s->start_time;
+	info->workers = pool_size(s->pool);
+	info->max_connections = s->fd_cap;
+	info->reloads_applied = s->reloads_applied;
+	info->reloads_refused = s->reloads_refused;
 }
 
 static bool
@@ -141,6 +164,9 @@ server_same_ports(const struct config *a, const struct config *b)
 {
 	return a->tcp.nports == b->tcp.nports &&
 	    a->udp.nports == b->udp.nports &&
+	    a->metrics.nports == b->metrics.nports &&
+	    memcmp(a->metrics.ports, b->metrics.ports,
+	    a->metrics.nports * sizeof(a->metrics.ports[0])) == 0 &&
 	    memcmp(a->tcp.ports, b->tcp.ports,
 	    a->tcp.nports * sizeof(a->tcp.ports[0])) == 0 &&
 	    memcmp(a->udp.ports, b->udp.ports,
@@ -164,7 +190,7 @@ server_fd_limit(struct server *s)
 	const char *fields[] = { f1, f2, NULL };
 
 	reserve = (rlim_t)(s->set->n + 4 * config_effective_workers(&s->cf) +
-	    64);
+	    64 + s->metrics.n + HTTPD_MAX_CONNECTIONS + 2);
 	need = (rlim_t)s->cf.max_connections + reserve;
 	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < need) {
 		rl.rlim_cur = rl.rlim_max < need ? rl.rlim_max : need;
@@ -433,13 +459,45 @@ server_reload(struct server *s)
 		server_refuse(s, err);
 }
 
+/*
+ * Bind what cf asks for that is not bound yet: the echo listeners into
+ * *next, the endpoint's into *metrics.  All or nothing: on failure
+ * whatever this opened is closed again, and -1 with a message in err.
+ * On success the endpoint moves at once (its listeners are the main
+ * thread's alone, so the ones dropped close now), while the echo ones
+ * wait for the workers.
+ */
+static int
+server_reload_listen(struct server *s, const struct config *cf,
+    struct listener_set *next, struct listener_set *metrics, char *err,
+    size_t len)
+{
+	if (listen_open(cf, s->set, next, err, len) == -1)
+		return -1;
+	if (listen_open_metrics(cf, &s->metrics, metrics, err, len) == -1) {
+		listen_release(next, s->set);
+		return -1;
+	}
+	if (httpd_listen(s->httpd, metrics, err, len) == -1) {
+		listen_release(metrics, &s->metrics);
+		listen_release(next, s->set);
+		return -1;
+	}
+	server_log_listeners(metrics, &s->metrics);
+	listen_release(&s->metrics, metrics);
+	s->metrics = *metrics;
+	/* Cannot fail now: the daemon runs.  It reads s->metrics. */
+	(void)httpd_listen(s->httpd, &s->metrics, err, len);
+	return 0;
+}
+
 /* The new configuration parsed: listen, hand it to the workers. */
 static void
 server_reload_apply(struct server *s, const struct config *cf)
 {
 	char err[CONFIG_ERRLEN], f1[1100];
 	const char *fields[] = { f1, NULL };
-	struct listener_set *next, *old;
+	struct listener_set *next, *old, metrics;
 	struct admit_rules *rules;
 
 	if ((rules = admit_rules_new(cf)) == NULL) {
@@ -457,7 +515,8 @@ server_reload_apply(struct server *s, const struct config *cf)
 			log_notice("socket activation: the ports in %s are not "
 			    "used; change the socket unit instead",
 			    cf->path);
-	} else if (listen_open(cf, s->set, next, err, sizeof(err)) == -1) {
+	} else if (server_reload_listen(s, cf, next, &metrics, err,
+	    sizeof(err)) == -1) {
 		admit_rules_free(rules);
 		free(next);
 		server_refuse(s, err);
@@ -472,7 +531,7 @@ server_reload_apply(struct server *s, const struct config *cf)
 		log_errx("no worker thread could be started");
 	server_fd_limit(s);
 	if (!s->set->activated)
-		server_log_listeners(s, old);
+		server_log_listeners(s->set, old);
 	snprintf(f1, sizeof(f1), "UPCASED_CONFIG=%s", s->cf.path);
 	log_event(LOG_NOTICE, MSGID_RELOADED, fields,
 	    "reloaded %s: %u workers", s->cf.path, pool_size(s->pool));
@@ -698,7 +757,8 @@ server_listen(struct server *s)
 	}
 	if (n > 0) {
 		/* The started event says that the file's ports are unused. */
-		server_log_listeners(s, NULL);
+		server_log_listeners(s->set, NULL);
+		server_log_listeners(&s->metrics, NULL);
 		return 0;
 	}
 	if (s->cf.tcp.nports == 0 && s->cf.udp.nports == 0) {
@@ -707,18 +767,22 @@ server_listen(struct server *s)
 		    "passed by systemd", s->cf.path);
 		return EX_CONFIG;
 	}
-	if (listen_open(&s->cf, NULL, s->set, err, sizeof(err)) == -1) {
+	if (listen_open(&s->cf, NULL, s->set, err, sizeof(err)) == -1 ||
+	    listen_open_metrics(&s->cf, NULL, &s->metrics, err,
+	    sizeof(err)) == -1) {
 		log_errx("cannot listen: %s", err);
 		return EX_OSERR;
 	}
-	server_log_listeners(s, NULL);
+	server_log_listeners(s->set, NULL);
+	server_log_listeners(&s->metrics, NULL);
 	return 0;
 }
 
 static void
 server_loop(struct server *s)
 {
-	struct pollfd pfd[4];
+	struct pollfd pfd[4 + HTTPD_POLLFDS];
+	size_t nh;
 	int timeout;
 
 	pfd[0].fd = s->sigfd;
@@ -732,11 +796,14 @@ server_loop(struct server *s)
 		timeout = s->reload != NULL ? confchild_timeout(s->reload) : -1;
 		if (s->lame)
 			timeout = server_lame_timeout(s, timeout);
-		if (poll(pfd, 4, timeout) == -1) {
+		nh = httpd_pollfds(s->httpd, pfd + 4, &timeout);
+		if (poll(pfd, 4 + nh, timeout) == -1) {
 			if (errno != EINTR)
 				fatal(EX_OSERR, "poll");
 			continue;
 		}
+		/* First: a scrape then sees what the rest did not change. */
+		httpd_run(s->httpd, pfd + 4, nh);
 		if (pfd[2].revents & POLLIN)
 			server_wake(s);
 		if (pfd[0].revents & POLLIN)
@@ -791,6 +858,8 @@ server_run(const struct config *cf)
 {
 	struct server *s;
 	struct admit_rules *rules;
+	struct timespec ts;
+	char err[CONFIG_ERRLEN];
 	uint64_t tick_ms;
 	int rc;
 
@@ -799,6 +868,8 @@ server_run(const struct config *cf)
 		fatal(EX_OSERR, "calloc");
 	config_copy(&s->cf, cf);
 	s->sigfd = s->timerfd = s->wakefd = -1;
+	(void)clock_gettime(CLOCK_REALTIME, &ts);
+	s->start_time = (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 	notify_init();
 	if (server_signals(s) == -1 || server_timer(s) == -1 ||
 	    (s->wakefd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) == -1)
@@ -809,6 +880,10 @@ server_run(const struct config *cf)
 		notify_close();
 		return rc;
 	}
+	if ((s->httpd = httpd_new(server_fill_metrics, s)) == NULL)
+		fatalx(EX_OSERR, "out of memory");
+	if (httpd_listen(s->httpd, &s->metrics, err, sizeof(err)) == -1)
+		fatalx(EX_OSERR, "%s", err);
 	/* Workers wake at least four times per watchdog period. */
 	tick_ms = s->wd_usec > 0 ? s->wd_usec / 4000 : 1000;
 	if (tick_ms > 1000)
@@ -826,6 +901,7 @@ server_run(const struct config *cf)
 	server_loop(s);
 
 	server_log_stopped(s);
+	httpd_free(s->httpd);
 	pool_free(s->pool);
 	server_sweep_grave(s);
 	listen_release(s->set, NULL);
