@@ -388,6 +388,31 @@ def test_slowloris():
     assert d.alive()
 
 
+@harness.timeout(40)
+def test_cap_and_idle_timeout():
+    """64 silent HTTP connections fill the endpoint: the 65th is closed at
+    once; after 10 s of silence MHD closes them, and scrapes work again."""
+    d = Daemon(mconf(), nports=2)
+    held = []
+    for _ in range(64):
+        held.append(tcp_connect(d.ports[1]))
+    # MHD has taken them all once a scrape is turned away.
+    t0 = time.monotonic()
+    extra = tcp_connect(d.ports[1])
+    extra.sendall(b"GET /metrics HTTP/1.0\r\n\r\n")
+    raw = harness.recv_until_eof(extra, timeout=5, allow_reset=True)
+    assert raw == b"", "the 65th got an answer: %r" % raw[:40]
+    assert time.monotonic() - t0 < 2, "the 65th waited"
+    t0 = time.monotonic()
+    for s in held:
+        assert harness.recv_until_eof(s, timeout=15, allow_reset=True) \
+            == b""
+    waited = time.monotonic() - t0
+    diag("64 silent connections closed after %.1f s" % waited)
+    assert 7 < waited < 14, "closed after %.1f s (timeout 10 s)" % waited
+    assert _scrape_ok(d.ports[1])
+
+
 def _scrape_ok(port):
     try:
         return get(port, timeout=1)[0] == 200
