@@ -251,14 +251,24 @@ void
 httpd_run(struct httpd *h, const struct pollfd *pfd, size_t n)
 {
 	size_t i;
+	bool accepted;
 
 	if (h->d == NULL)
 		return;
-	for (i = 1; i < n; i++)
-		if (pfd[i].revents & POLLIN)
-			httpd_accept(h, pfd[i].fd);
-	/* Ready sockets, and timeouts: never blocks. */
+	/*
+	 * Ready sockets, and timeouts: never blocks.  First, as it also
+	 * frees the slots of connections closed since the last turn, which
+	 * a new one may need.
+	 */
 	(void)MHD_run(h->d);
+	for (i = 1, accepted = false; i < n; i++)
+		if (pfd[i].revents & POLLIN) {
+			httpd_accept(h, pfd[i].fd);
+			accepted = true;
+		}
+	/* The new ones' requests are likely in already. */
+	if (accepted)
+		(void)MHD_run(h->d);
 }
 
 void
