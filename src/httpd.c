@@ -18,6 +18,7 @@
  * they already publish.
  */
 #include <errno.h>
+#include <limits.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -198,9 +199,12 @@ httpd_pollfds(struct httpd *h, struct pollfd *pfd, int *timeout)
 	pfd[n].fd = h->epfd;
 	pfd[n].events = POLLIN;
 	pfd[n++].revents = 0;
-	if (MHD_get_timeout(h->d, &ms) == MHD_YES &&
-	    (*timeout < 0 || ms < (MHD_UNSIGNED_LONG_LONG)*timeout))
-		*timeout = (int)ms;
+	if (MHD_get_timeout(h->d, &ms) == MHD_YES) {
+		if (ms > INT_MAX)
+			ms = INT_MAX;
+		if (*timeout < 0 || ms < (MHD_UNSIGNED_LONG_LONG)*timeout)
+			*timeout = (int)ms;
+	}
 	now = worker_now_ms();
 	if (now < h->paused_until) {
 		if (*timeout < 0 || h->paused_until - now <

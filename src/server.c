@@ -802,7 +802,7 @@ server_loop(struct server *s)
 				fatal(EX_OSERR, "poll");
 			continue;
 		}
-		/* First: a scrape then sees what the rest did not change. */
+		/* The endpoint: accept, answer, time out (never blocks). */
 		httpd_run(s->httpd, pfd + 4, nh);
 		if (pfd[2].revents & POLLIN)
 			server_wake(s);
