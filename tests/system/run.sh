@@ -240,18 +240,18 @@ step2() {
 
 BB_DROPIN=/run/systemd/system/prometheus-blackbox-exporter.service.d
 PROM_DROPIN=/run/systemd/system/prometheus.service.d
-PROM_DIR=/run/upcased-systest/prometheus
+PROM_DIR=/run/upcased-systest-prometheus
 
 # unit_journal UNIT: its last lines into the step's log (on failure).
 unit_journal() {
 	ct journalctl -q --no-pager -n 15 -u "$1" >>"$UT_STEPLOG" 2>&1
 }
 
-# probe TARGET: the exporter's probe_success for TARGET with the module
-# of the shipped blackbox.yml.
+# probe TARGET [METRIC]: the exporter's probe_success (or METRIC) for
+# TARGET with the module of the shipped blackbox.yml.
 probe() {
 	client get 127.0.0.1 9115 "/probe?module=upcase_echo&target=$1" |
-	    sed -n 's/^probe_success //p'
+	    sed -n "s/^${2:-probe_success} //p"
 }
 
 step_blackbox() {
@@ -266,7 +266,7 @@ step_blackbox() {
 }
 
 step_blackbox_body() {
-	local t0 ms
+	local d
 	check "the package installs blackbox.yml in $EXAMPLES" \
 	    ct test -f $EXAMPLES/blackbox.yml || return 1
 	check "drop-in: the exporter with it, on 127.0.0.1:9115; started" \
@@ -274,11 +274,10 @@ step_blackbox_body() {
 	    return 1
 	check "it answers HTTP on 9115" \
 	    wait_for 10 client get 127.0.0.1 9115 /metrics || return 1
-	t0=$(now)
 	check "probe of 127.0.0.1:8008 (send a line, expect it uppercased): probe_success 1" \
 	    is "$(probe 127.0.0.1:8008)" 1 || return 1
-	ms=$(awk -v a="$t0" -v b="$(now)" 'BEGIN { printf "%d", (b - a) * 1000 }')
-	note "probe of 127.0.0.1:8008 through the exporter, with nsenter: $ms ms"
+	d=$(probe 127.0.0.1:8008 probe_duration_seconds)
+	note "probe_duration_seconds of 127.0.0.1:8008: $d"
 	check "probe of [::1]:8008: probe_success 1" \
 	    is "$(probe '%5B::1%5D:8008')" 1 || return 1
 	check "nothing listens on 8010" client refused 127.0.0.1 8010 ||
@@ -286,7 +285,9 @@ step_blackbox_body() {
 	check "probe of 127.0.0.1:8010: probe_success 0" \
 	    is "$(probe 127.0.0.1:8010)" 0 || return 1
 	check "probe of a port that answers but not in upper case (the exporter's own HTTP): probe_success 0" \
-	    is "$(probe 127.0.0.1:9115)" 0
+	    is "$(probe 127.0.0.1:9115)" 0 || return 1
+	check "failed on the expected line (probe_failed_due_to_regex 1)" \
+	    is "$(probe 127.0.0.1:9115 probe_failed_due_to_regex)" 1
 }
 
 # promql QUERY: the values of an instant query, one a line.
