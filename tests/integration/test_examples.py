@@ -75,6 +75,31 @@ def test_promtool_check_config():
     assert named and named <= jobs, (named, jobs)
 
 
+def test_scrape_target_is_the_shipped_endpoint():
+    """The upcased job scrapes where etc/upcased.conf puts the endpoint."""
+    with open(os.path.join(harness.SRCDIR, "etc", "upcased.conf")) as f:
+        shipped = re.sub(r"#.*", "", f.read())
+    block = re.search(r"^metrics\s*=\s*\{(.*?)\};", shipped, re.M | re.S)
+    if not block:
+        raise Skip("etc/upcased.conf has no metrics endpoint")
+    ports = re.search(r"\bports\s*=\s*\[\s*(\d*)", block.group(1))
+    bind = re.search(r'\bbind\s*=\s*\[?\s*"([^"]+)"', block.group(1))
+    assert ports and bind, "cannot read metrics.ports and metrics.bind " \
+        "in:\n" + block.group(0)
+    if not ports.group(1):
+        raise Skip("etc/upcased.conf has the metrics endpoint off")
+    port, bind = ports.group(1), bind.group(1)
+    diag("etc/upcased.conf: metrics on %s port %s" % (bind, port))
+    with open(PROMETHEUS_YML) as f:
+        text = f.read()
+    job = re.search(r"- job_name: upcased\n(.*?)(?=\n  - job_name|\Z)",
+                    text, re.S)
+    assert job, "no upcased job in prometheus.yml"
+    targets = re.findall(r"^\s*- ([\w.:\[\]-]+:\d+)$", job.group(1),
+                         re.M)
+    assert targets == ["%s:%s" % (bind, port)], targets
+
+
 def test_promtool_rejects_a_broken_copy():
     """The checks can fail: a rule with a bad expression, and a
     configuration whose rules file is missing."""
