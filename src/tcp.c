@@ -873,6 +873,14 @@ conn_header_room(struct conn_proxy *px, size_t len)
 	return true;
 }
 
+/* n bytes of payload received (a PROXY header is not payload). */
+static void
+conn_count_in(struct tcp_engine *e, struct tcp_conn *c, size_t n)
+{
+	c->bytes_in += (uint64_t)n;
+	stats_add(&e->st->tcp_bytes_in, (uint64_t)n);
+}
+
 /*
  * n more bytes at in of a connection still in its header phase.  The
  * parse starts over on all bytes held (it is stateless), and the bytes
@@ -914,9 +922,10 @@ conn_header(struct tcp_engine *e, struct tcp_conn *c, uint8_t *in, size_t n)
 	skip = h.len - had;
 	if (!conn_identify(e, c, &h))
 		return false;
-	if (n > skip)
-		return conn_input(e, c, in + skip, n - skip);
-	return true;
+	if (n <= skip)
+		return true;
+	conn_count_in(e, c, n - skip);
+	return conn_input(e, c, in + skip, n - skip);
 }
 
 /* --- reading ---------------------------------------------------------- */
@@ -951,12 +960,11 @@ conn_read(struct tcp_engine *e, struct tcp_conn *c)
 	}
 	if (n == 0)
 		return conn_eof(e, c);
-	c->bytes_in += (uint64_t)n;
-	stats_add(&e->st->tcp_bytes_in, (uint64_t)n);
+	if (c->flags & TC_HEADER)	/* counts only what follows it */
+		return conn_header(e, c, in, (size_t)n);
+	conn_count_in(e, c, (size_t)n);
 	if (c->flags & TC_LINGER)
 		return true;		/* after our FIN: thrown away */
-	if (c->flags & TC_HEADER)
-		return conn_header(e, c, in, (size_t)n);
 	return conn_input(e, c, in, (size_t)n);
 }
 

@@ -5,24 +5,31 @@
 #   sh tests/deps.sh test    and what the test suite runs: Check, python3,
 #                            systemd-socket-activate, valgrind, socat,
 #                            systemd-nspawn, the Debian packaging tools,
-#                            clang with libFuzzer, and the load balancers
+#                            clang with libFuzzer, the load balancers
 #                            tests/balancer runs (haproxy, nginx with its
-#                            stream module)
+#                            stream module), and Prometheus with its
+#                            blackbox exporter (promtool checks the
+#                            examples; the system test runs both)
 #
 # Only missing packages are installed; apt-get update runs only then.
 # Nothing installed may start a service (a policy-rc.d says no during the
-# install), and the test set leaves haproxy and nginx disabled: the
-# system test boots this very / in a container, where they must not
-# start (the balancer suite runs its own, in network namespaces).
+# install), and the test set leaves haproxy, nginx and Prometheus
+# disabled: the system test boots this very / in a container, where they
+# must not start (the balancer suite runs its own, in network namespaces;
+# the system test starts Prometheus and the blackbox exporter itself,
+# with upcased's example configuration).
 set -eu
 
 build="build-essential autoconf automake pkg-config libsystemd-dev \
-libconfig-dev libutf8proc-dev check"
+libconfig-dev libutf8proc-dev libmicrohttpd-dev check"
 test="$build python3 systemd valgrind socat iproute2 procps \
 systemd-container debhelper lintian dpkg-dev man-db clang libclang-rt-14-dev \
-haproxy nginx libnginx-mod-stream"
-# services the test set installs but must never leave enabled
-test_services="haproxy.service nginx.service"
+haproxy nginx libnginx-mod-stream prometheus prometheus-blackbox-exporter"
+# services the test set installs but must never leave enabled (the node
+# exporter comes only with prometheus's Recommends, which are not
+# installed here, but may be on the machine)
+test_services="haproxy.service nginx.service prometheus.service \
+prometheus-blackbox-exporter.service prometheus-node-exporter.service"
 
 case "${1:-build}" in
 build)	want=$build ;;
@@ -55,7 +62,7 @@ if [ -n "$missing" ]; then
 	apt-get install -y -qq --no-install-recommends $missing >/dev/null
 fi
 
-# haproxy and nginx enable themselves at install: not on a test machine.
+# These enable themselves at install: not on a test machine.
 if [ "$want" = "$test" ]; then
 	wants=/etc/systemd/system/multi-user.target.wants
 	for u in $test_services; do

@@ -4,7 +4,8 @@
  *
  * The input is the start of a stream.  proxyproto_parse() is called on
  * each prefix (every one for inputs up to 600 bytes, else the first 600,
- * every 61st and the last 8).  The answers must be a run of MORE and then
+ * every 61st and the last 8; and when a sampled prefix is the first
+ * DONE, the two around the header's end too).  The answers must be a run of MORE and then
  * either DONE from h->len on, always with the same header, or BAD for
  * good, with a short printable reason; *h is written only on DONE, *why
  * only on BAD.  A DONE header is at most PROXYPROTO_MAX bytes (107 for
@@ -311,6 +312,49 @@ tried(size_t k, size_t n)
 	return n <= 600 || k <= 600 || k % 61 == 0 || k + 8 >= n;
 }
 
+/* The parser on the first k bytes, in a buffer of exactly k bytes (so
+ * ASan sees a read past the bytes received); *h is preset to sentinel. */
+static enum proxyproto_result
+parse_prefix(const uint8_t *data, size_t k, struct proxyproto_header *h,
+    const struct proxyproto_header *sentinel, const char **why)
+{
+	enum proxyproto_result r;
+	uint8_t *buf;
+
+	buf = malloc(k > 0 ? k : 1);
+	CHECK(buf != NULL, "malloc");
+	memcpy(buf, data, k);
+	*h = *sentinel;
+	*why = NULL;
+	r = proxyproto_parse(buf, k, h, why);
+	free(buf);
+	return r;
+}
+
+/*
+ * The first DONE seen is at k, the prefix tried before it at last: the
+ * header ends in (last, k].  When sampling skipped its end, the prefixes
+ * just before and at the end must say MORE and DONE (the same header).
+ */
+static void
+check_first_done(const uint8_t *data, size_t k, size_t last,
+    const struct proxyproto_header *h,
+    const struct proxyproto_header *sentinel)
+{
+	struct proxyproto_header at;
+	const char *why;
+
+	CHECK(h->len > last && h->len <= k, "DONE at %zu with len %zu "
+	    "(MORE at %zu)", k, h->len, last);
+	if (h->len == k)
+		return;
+	CHECK(parse_prefix(data, h->len - 1, &at, sentinel, &why) ==
+	    PROXYPROTO_MORE, "not MORE just before the end (%zu)", h->len);
+	CHECK(parse_prefix(data, h->len, &at, sentinel, &why) ==
+	    PROXYPROTO_DONE && memcmp(&at, h, sizeof(at)) == 0,
+	    "not the same DONE at the end (%zu)", h->len);
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -319,8 +363,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	enum proxyproto_result r, prev = PROXYPROTO_MORE;
 	struct model m;
 	const char *why;
-	uint8_t *buf;
-	size_t k;
+	size_t k, last = 0;
 
 	if (!init) {
 		crc_init();
@@ -328,18 +371,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	memset(&sentinel, 0x5a, sizeof(sentinel));
 	memset(&done, 0, sizeof(done));
-	/* Each prefix in a buffer of its exact size, so ASan sees a read
-	 * past the bytes received. */
 	for (k = 0; k <= size; k++) {
 		if (!tried(k, size))
 			continue;
-		buf = malloc(k > 0 ? k : 1);
-		CHECK(buf != NULL, "malloc");
-		memcpy(buf, data, k);
-		h = sentinel;
-		why = NULL;
-		r = proxyproto_parse(buf, k, &h, &why);
-		free(buf);
+		r = parse_prefix(data, k, &h, &sentinel, &why);
 		CHECK(r == PROXYPROTO_MORE || r == PROXYPROTO_DONE ||
 		    r == PROXYPROTO_BAD, "result %d", r);
 		if (r != PROXYPROTO_DONE)
@@ -356,14 +391,15 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			check_sane(&h, k);
 			if (prev != PROXYPROTO_DONE) {
 				done = h;
-				CHECK(h.len == k, "DONE at %zu with len %zu", k,
-				    h.len);
+				check_first_done(data, k, last, &h,
+				    &sentinel);
 			} else {
 				CHECK(memcmp(&h, &done, sizeof(h)) == 0,
 				    "another header at %zu", k);
 			}
 		}
 		prev = r;
+		last = k;
 		/* The model, on what it can judge. */
 		if (k == 0)
 			continue;

@@ -340,7 +340,7 @@ check_conn(struct rig *r)
 static void
 event(struct rig *r, struct tcp_conn *c, uint32_t events)
 {
-	_Atomic uint64_t *in = &r->st[r->cur].bytes_in;
+	_Atomic uint64_t *in = &r->st[r->cur].tcp_bytes_in;
 	uint64_t in0 = stats_get(in);
 	size_t before = tcp_conn_pending(c);
 	bool alive;

@@ -3,7 +3,9 @@
 container.  Python 3 standard library only.  Every mode is bounded in time
 and in count; every exchange checks the reply byte for byte.
 
-  client.py tcp HOST PORT          one line over TCP, expect it in upper case
+  client.py tcp HOST PORT [N]      one line over TCP, expect it in upper case
+                                   (N connections one after another, each
+                                   one line, at most 1000; default 1)
   client.py udp HOST PORT          one datagram, expect it in upper case
   client.py refused HOST PORT      expect the TCP connection to be refused
   client.py hold HOST PORT DIR     connect and exchange a line, create
@@ -32,15 +34,25 @@ and in count; every exchange checks the reply byte for byte.
                                    do_steady) and the first failure of
                                    each kind; the caller judges them.
 
+  client.py get HOST PORT PATH     HTTP GET, print the body (an answer
+                                   other than 200 is a failure)
+  client.py query HOST PORT QUERY  an instant PromQL query through a
+                                   Prometheus server's HTTP API
+                                   (/api/v1/query): print the value of
+                                   each series of the result, one a line
+
 Exit status 0 on success, 1 on a wrong or missing answer, 2 on usage.
 """
 
 import errno
+import json
 import os
 import selectors
 import socket
 import sys
 import time
+import urllib.parse
+import urllib.request
 
 TIMEOUT = 5.0
 
@@ -75,10 +87,12 @@ def connect(host, port):
     return socket.create_connection((host, port), timeout=TIMEOUT)
 
 
-def do_tcp(host, port):
-    with connect(host, port) as s:
-        exchange(s, b"hello, system test %d\n" % os.getpid())
-    print("tcp %s:%d answered" % (host, port))
+def do_tcp(host, port, n=1):
+    for i in range(n):
+        with connect(host, port) as s:
+            exchange(s, b"hello, system test %d\n" % os.getpid())
+    print("tcp %s:%d answered%s" % (host, port,
+                                    "" if n == 1 else " %d times" % n))
 
 
 def do_udp(host, port):
@@ -110,6 +124,33 @@ def do_refused(host, port):
         print("tcp %s:%d refused, as expected" % (host, port))
         return
     raise AssertionError("tcp %s:%d accepted a connection" % (host, port))
+
+
+def http_get(host, port, path):
+    """The body of a GET; no proxy, whatever the environment says."""
+    url = "http://%s:%d%s" % ("[%s]" % host if ":" in host else host,
+                              port, path)
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    with opener.open(url, timeout=TIMEOUT) as r:
+        return r.read().decode("utf-8", "replace")
+
+
+def do_get(host, port, path):
+    sys.stdout.write(http_get(host, port, path))
+
+
+def do_query(host, port, query):
+    body = http_get(host, port, "/api/v1/query?" +
+                    urllib.parse.urlencode({"query": query}))
+    try:
+        doc = json.loads(body)
+        if doc["status"] != "success":
+            raise ValueError("status %s" % doc["status"])
+        values = [r["value"][1] for r in doc["data"]["result"]]
+    except (ValueError, KeyError, IndexError, TypeError) as e:
+        raise AssertionError("query %r: %s: %s" % (query, e, body[:500]))
+    for v in values:
+        print(v)
 
 
 def do_hold(host, port, d):
@@ -457,8 +498,14 @@ def main(argv):
         return 2
     mode, host, port = argv[1], argv[2], int(argv[3])
     try:
-        if mode == "tcp":
+        if mode == "tcp" and len(argv) == 4:
             do_tcp(host, port)
+        elif mode == "tcp" and len(argv) == 5 and 0 < int(argv[4]) <= 1000:
+            do_tcp(host, port, int(argv[4]))
+        elif mode == "get" and len(argv) == 5:
+            do_get(host, port, argv[4])
+        elif mode == "query" and len(argv) == 5:
+            do_query(host, port, argv[4])
         elif mode == "udp":
             do_udp(host, port)
         elif mode == "refused":

@@ -45,6 +45,11 @@ ut_boot() {
 	# The image's "never start services" stub would keep dh's
 	# maintainer scripts from starting upcased.
 	rm -f "$UT_MNT/usr/sbin/policy-rc.d"
+	# Prometheus and its blackbox exporter are started by the steps that
+	# need them, with upcased's example configuration: never at boot
+	# with the host's, should the host have them enabled.
+	rm -f "$UT_MNT/etc/systemd/system/multi-user.target.wants/prometheus.service" \
+	    "$UT_MNT/etc/systemd/system/multi-user.target.wants/prometheus-blackbox-exporter.service"
 	mkdir -p "$UT_MNT/var/tmp/ut"
 	cp "$1"/* "$UT_MNT/var/tmp/ut/" || return 1
 

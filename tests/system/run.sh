@@ -3,8 +3,10 @@
 #
 # Boots a real systemd as PID 1 in a container (systemd-nspawn on an
 # overlay of this host's root, private network), installs the .deb in it
-# and plays the admin: service, reload (good and bad), crash and watchdog
-# restarts, socket activation, a restart and an upgrade under load, faults
+# and plays the admin: service, monitoring (Debian's blackbox exporter
+# and Prometheus server with the package's example configuration), reload
+# (good and bad), crash and watchdog restarts, socket activation, a
+# restart and an upgrade under load, faults
 # under load (reloads that change the worker pool, with and without socket
 # activation; kill -9 with socket activation), stop, purge.  Prints TAP,
 # one line per step with its time, and a summary; the measurements of a
@@ -16,7 +18,8 @@
 #   since make check is run on its own).
 #
 # Needs root, systemd-nspawn (package systemd-container, installed if
-# missing), python3, and for the build dpkg-dev and the Build-Depends.
+# missing), python3, prometheus and prometheus-blackbox-exporter
+# (tests/deps.sh test), and for the build dpkg-dev and the Build-Depends.
 # Unattended: no standard input, every wait bounded, every process it
 # starts ended by PID on every exit path, mounts undone.  A few minutes.
 
@@ -26,7 +29,7 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 SRC=$(cd "$HERE/../.." && pwd)
 . "$HERE/lib.sh"
 
-NSTEPS=12
+NSTEPS=14
 WORK=
 DEB=${1:-}
 CONF=/etc/upcased/upcased.conf
@@ -37,6 +40,7 @@ MSGID_RELOAD_REFUSED=86deba2baef34a4cbd6c7eda577a3c40
 MSGID_STOPPING=d9665947ceac4fd688cbfca32c361dee
 MSGID_STOPPED=323e52fbd34c4cb9b84d5f9c8ff928cb
 MSGID_LISTENING=44f3aa6572b74f109a4e75fb66d39d40
+EXAMPLES=/usr/share/doc/upcased/examples
 
 cleanup() {
 	ut_teardown
@@ -68,6 +72,10 @@ apt_install() {
 command -v systemd-nspawn >/dev/null || apt_install systemd-container ||
     bail "systemd-nspawn is missing and could not be installed"
 command -v python3 >/dev/null || bail "python3 is missing"
+for b in prometheus promtool prometheus-blackbox-exporter; do
+	command -v $b >/dev/null ||
+	    bail "$b is missing: sh tests/deps.sh test installs it"
+done
 
 WORK=$(mktemp -d "${TMPDIR:-/var/tmp}/upcased-systest.XXXXXX") ||
     bail "mktemp"
@@ -221,6 +229,132 @@ step2() {
 	    return 1
 	check "its root file system is read-only (ProtectSystem=strict)" \
 	    matches "$(ct nsenter -t "$pid" -m findmnt -n -o OPTIONS /)" '^ro,'
+}
+
+# --- monitoring (steps 3 and 4) ----------------------------------------------
+#
+# Debian's own units of the blackbox exporter and of Prometheus, each
+# given the package's example configuration (doc/examples/, installed in
+# $EXAMPLES) by a drop-in in /run, and stopped, drop-in removed, at the
+# end of the step whatever happened.  Both listen on loopback only.
+
+BB_DROPIN=/run/systemd/system/prometheus-blackbox-exporter.service.d
+PROM_DROPIN=/run/systemd/system/prometheus.service.d
+PROM_DIR=/run/upcased-systest-prometheus
+
+# unit_journal UNIT: its last lines into the step's log (on failure).
+unit_journal() {
+	ct journalctl -q --no-pager -n 15 -u "$1" >>"$UT_STEPLOG" 2>&1
+}
+
+# probe TARGET [METRIC]: the exporter's probe_success (or METRIC) for
+# TARGET with the module of the shipped blackbox.yml.
+probe() {
+	client get 127.0.0.1 9115 "/probe?module=upcase_echo&target=$1" |
+	    sed -n "s/^${2:-probe_success} //p"
+}
+
+step_blackbox() {
+	local rc
+	step_blackbox_body
+	rc=$?
+	[ "$rc" -eq 0 ] || unit_journal prometheus-blackbox-exporter.service
+	check "stop the exporter, remove the drop-in" \
+	    ct sh -c "systemctl stop prometheus-blackbox-exporter.service; rm -rf $BB_DROPIN && systemctl daemon-reload" ||
+	    return 1
+	return "$rc"
+}
+
+step_blackbox_body() {
+	local d
+	check "the package installs blackbox.yml in $EXAMPLES" \
+	    ct test -f $EXAMPLES/blackbox.yml || return 1
+	check "drop-in: the exporter with it, on 127.0.0.1:9115; started" \
+	    ct sh -c "mkdir -p $BB_DROPIN && printf '[Service]\nExecStart=\nExecStart=/usr/bin/prometheus-blackbox-exporter --config.file=$EXAMPLES/blackbox.yml --web.listen-address=127.0.0.1:9115\n' >$BB_DROPIN/50-systest.conf && systemctl daemon-reload && systemctl restart prometheus-blackbox-exporter.service" ||
+	    return 1
+	check "it answers HTTP on 9115" \
+	    wait_for 10 client get 127.0.0.1 9115 /metrics || return 1
+	check "probe of 127.0.0.1:8008 (send a line, expect it uppercased): probe_success 1" \
+	    is "$(probe 127.0.0.1:8008)" 1 || return 1
+	d=$(probe 127.0.0.1:8008 probe_duration_seconds)
+	note "probe_duration_seconds of 127.0.0.1:8008: $d"
+	check "probe of [::1]:8008: probe_success 1" \
+	    is "$(probe '%5B::1%5D:8008')" 1 || return 1
+	check "nothing listens on 8010" client refused 127.0.0.1 8010 ||
+	    return 1
+	check "probe of 127.0.0.1:8010: probe_success 0" \
+	    is "$(probe 127.0.0.1:8010)" 0 || return 1
+	check "probe of a port that answers but not in upper case (the exporter's own HTTP): probe_success 0" \
+	    is "$(probe 127.0.0.1:9115)" 0 || return 1
+	check "failed on the expected line (probe_failed_due_to_regex 1)" \
+	    is "$(probe 127.0.0.1:9115 probe_failed_due_to_regex)" 1
+}
+
+# promql QUERY: the values of an instant query, one a line.
+promql() {
+	client query 127.0.0.1 9090 "$1"
+}
+
+promql_is() {
+	is "$(promql "$1")" "$2"
+}
+
+# scraped METRIC: its value in upcased's own /metrics (no labels).
+scraped() {
+	client get 127.0.0.1 9808 /metrics | sed -n "s/^$1 //p"
+}
+
+step_prometheus() {
+	local rc
+	step_prometheus_body
+	rc=$?
+	[ "$rc" -eq 0 ] || unit_journal prometheus.service
+	check "stop Prometheus, remove the drop-in and its configuration" \
+	    ct sh -c "systemctl stop prometheus.service; rm -rf $PROM_DROPIN $PROM_DIR && systemctl daemon-reload" ||
+	    return 1
+	return "$rc"
+}
+
+step_prometheus_body() {
+	# shellcheck disable=SC2034 # v0: set in an eval
+	local v0 n=5 m=upcased_connections_accepted_total rules
+	check "the shipped prometheus.yml and rules, scrape and evaluation every 1 s" \
+	    ct sh -c "mkdir -p $PROM_DIR && cp $EXAMPLES/prometheus.yml $EXAMPLES/upcased.rules.yml $PROM_DIR/ && sed -i 's/^\(  [a-z]*_interval:\) 15s\$/\\1 1s/' $PROM_DIR/prometheus.yml" ||
+	    return 1
+	check "both intervals now say 1s" \
+	    matches "$(ct grep -c '^  [a-z]*_interval: 1s$' $PROM_DIR/prometheus.yml)" '^2$' ||
+	    return 1
+	check "promtool check config" \
+	    ct promtool check config $PROM_DIR/prometheus.yml || return 1
+	check "drop-in: Prometheus with it, its storage in its private /tmp, on 127.0.0.1:9090; started" \
+	    ct sh -c "mkdir -p $PROM_DROPIN && printf '[Service]\nExecStart=\nExecStart=/usr/bin/prometheus --config.file=$PROM_DIR/prometheus.yml --storage.tsdb.path=/tmp/prometheus --web.listen-address=127.0.0.1:9090\n' >$PROM_DROPIN/50-systest.conf && systemctl daemon-reload && systemctl restart prometheus.service" ||
+	    return 1
+	check "Prometheus is ready" \
+	    wait_for 30 client get 127.0.0.1 9090 /-/ready || return 1
+	rules=$(client get 127.0.0.1 9090 /api/v1/rules |
+	    grep -o '"name":"Upcased[A-Za-z]*"' | cut -d'"' -f4 | sort | tr '\n' ' ')
+	check "it loaded the four alerting rules" \
+	    is "$rules" "UpcasedDown UpcasedEchoFailing UpcasedRefusingConnections UpcasedReloadRefused " ||
+	    return 1
+	check "it scrapes upcased: up{job=\"upcased\"} is 1" \
+	    wait_for 15 promql_is 'up{job="upcased"}' 1 || return 1
+	# Nothing else connects to upcased meanwhile (the exporter of the
+	# previous step is stopped).
+	check "it has a value of $m" \
+	    wait_for 10 eval 'v0=$(promql "$m"); matches "$v0" "^[0-9]+\$"' ||
+	    return 1
+	check "the same as upcased's own /metrics says" \
+	    is "$(scraped "$m")" "$v0" || return 1
+	note "$m before: $v0"
+	check "$n TCP connections to 8008, each one line" \
+	    client tcp 127.0.0.1 8008 $n || return 1
+	check "/api/v1/query: $m went up by $n" \
+	    wait_for 10 eval 'promql_is "$m" $((v0 + n))' || return 1
+	sleep 2
+	check "and not more: two scrapes later, the same" \
+	    promql_is "$m" $((v0 + n)) || return 1
+	check "as upcased's own /metrics says" \
+	    is "$(scraped "$m")" $((v0 + n))
 }
 
 step3() {
@@ -708,14 +842,18 @@ say "1..$NSTEPS"
 PASSED=0
 FAILED_STEPS=
 C0=$(cursor)
+N=0
+# run_step FUNCTION DESCRIPTION [ARGS]: TAP step number N+1.
 run_step() {
-	local n=$1 name=$2 t0 ok=1
+	local fn=$1 name=$2 n t0 ok=1
 	shift 2
-	UT_STEPLOG=$WORK/step$n.log
+	N=$((N + 1))
+	n=$N
+	UT_STEPLOG=$WORK/$fn.log
 	: >"$UT_STEPLOG"
 	: >"$UT_STEPLOG.figures"
 	t0=$(now)
-	"step$n" "$@" || ok=0
+	"$fn" "$@" || ok=0
 	if ! check "systemctl --failed is empty" no_failed_units; then
 		ok=0
 	fi
@@ -738,18 +876,20 @@ run_step() {
 	fi
 }
 
-run_step 1 "install the package"
-run_step 2 "the default unit is active, echo on 8008, journal fields" "$C0"
-run_step 3 "edit the port, reload: new port, old connection served, STATUS="
-run_step 4 "broken config: reload fails visibly, SIGHUP refused, still serving"
-run_step 5 "kill -9: Restart=on-failure restarts it"
-run_step 6 "SIGSTOP under WatchdogSec=3s: the watchdog restarts it"
-run_step 7 "reload under load: no connection broken, every reply right"
-run_step 8 "socket activation: TCP and UDP start it, restart and upgrade refuse nothing"
-run_step 9 "kill -9 under load, socket activation: nothing refused, answers resume"
-run_step 10 "reload under load, socket activation: no connection broken"
-run_step 11 "systemctl stop: clean stop, exit status 0"
-run_step 12 "apt-get purge: nothing left"
+run_step step1 "install the package"
+run_step step2 "the default unit is active, echo on 8008, journal fields" "$C0"
+run_step step_blackbox "blackbox exporter with the shipped module: probe_success 1 on the echo, 0 where it fails"
+run_step step_prometheus "Prometheus with the shipped config scrapes upcased: /api/v1/query counts the connections"
+run_step step3 "edit the port, reload: new port, old connection served, STATUS="
+run_step step4 "broken config: reload fails visibly, SIGHUP refused, still serving"
+run_step step5 "kill -9: Restart=on-failure restarts it"
+run_step step6 "SIGSTOP under WatchdogSec=3s: the watchdog restarts it"
+run_step step7 "reload under load: no connection broken, every reply right"
+run_step step8 "socket activation: TCP and UDP start it, restart and upgrade refuse nothing"
+run_step step9 "kill -9 under load, socket activation: nothing refused, answers resume"
+run_step step10 "reload under load, socket activation: no connection broken"
+run_step step11 "systemctl stop: clean stop, exit status 0"
+run_step step12 "apt-get purge: nothing left"
 
 say "# $PASSED of $NSTEPS steps passed in $(elapsed "$T_ALL") s${FAILED_STEPS:+ (failed:$FAILED_STEPS)}"
 [ "$PASSED" -eq "$NSTEPS" ]

@@ -192,6 +192,8 @@ START_TEST(test_header_byte_by_byte)
 	ck_assert_mem_eq(buf, "HI\n", 3);
 	ck_assert_uint_eq(stats_get(&r.st.refused_proxy), 0);
 	ck_assert_uint_eq(stats_get(&r.st.conns_total), 1);	/* once whole */
+	/* payload only: the header is not counted as received */
+	ck_assert_uint_eq(stats_get(&r.st.tcp_bytes_in), 3);
 	close(fd);
 	rig_close(&r);
 }
