@@ -16,11 +16,11 @@
 #include "acl.h"
 #include "admit.h"
 #include "config.h"
-#include "prefix.h"
 #include "srclimit.h"
 #include "stats.h"
 #include "tcp.h"
 #include "unit.h"
+#include "unit_acl.h"
 
 #define BALANCER	"10.0.0.5"	/* trusted: in from */
 #define STRANGER	"10.9.9.9"	/* not in from */
@@ -62,8 +62,6 @@ static void
 rig_open(struct rig *r, unsigned per_source, unsigned timeout)
 {
 	struct config cf;
-	struct prefix from;
-	char err[128];
 
 	memset(r, 0, sizeof(*r));
 	r->epfd = epoll_create1(0);
@@ -72,10 +70,7 @@ rig_open(struct rig *r, unsigned per_source, unsigned timeout)
 	r->adm.per_source = srclimit_new();
 	ck_assert_ptr_nonnull(r->adm.per_source);
 	srclimit_set_max(r->adm.per_source, per_source);
-	ck_assert_int_eq(prefix_parse("10.0.0.0/24", &from, err, sizeof(err)),
-	    0);
-	r->rules.proxy_from = acl_build(&from, 1, NULL, 0);
-	ck_assert_ptr_nonnull(r->rules.proxy_from);
+	r->rules.proxy_from = unit_acl("10.0.0.0/24", NULL);
 	r->e = tcp_engine_new(r->epfd, &r->adm, &r->st);
 	ck_assert_ptr_nonnull(r->e);
 	memset(&cf, 0, sizeof(cf));
@@ -470,22 +465,6 @@ START_TEST(test_header_phase_through_the_drain)
 }
 END_TEST
 
-static struct acl *
-acl_of(const char *allow, const char *deny)
-{
-	struct prefix a, d;
-	char err[128];
-	struct acl *acl;
-
-	if (allow != NULL)
-		ck_assert_int_eq(prefix_parse(allow, &a, err, sizeof(err)), 0);
-	if (deny != NULL)
-		ck_assert_int_eq(prefix_parse(deny, &d, err, sizeof(err)), 0);
-	acl = acl_build(&a, allow != NULL, &d, deny != NULL);
-	ck_assert_ptr_nonnull(acl);
-	return acl;
-}
-
 START_TEST(test_new_rules_close_denied)
 {
 	struct rig r;
@@ -503,14 +482,14 @@ START_TEST(test_new_rules_close_denied)
 	pump(&r);
 	ck_assert_uint_eq(tcp_count(r.e), 3);
 	next = r.rules;
-	next.access = acl_of(NULL, "10.9.9.0/24");	/* STRANGER's */
+	next.access = unit_acl(NULL, "10.9.9.0/24");	/* STRANGER's */
 	tcp_engine_rules(r.e, &next);
 	ck_assert_uint_eq(tcp_count(r.e), 2);
 	closed_unanswered(fd1);
 	ck_assert_uint_eq(stats_get(&r.st.refused_denied), 1);
 	/* Deny the client behind the balancer: its connection goes too. */
 	acl_free(next.access);
-	next.access = acl_of(NULL, "192.0.2.0/24");
+	next.access = unit_acl(NULL, "192.0.2.0/24");
 	tcp_engine_rules(r.e, &r.rules);
 	tcp_engine_rules(r.e, &next);
 	ck_assert_uint_eq(tcp_count(r.e), 1);
@@ -536,7 +515,7 @@ START_TEST(test_access_judges_the_client_not_the_balancer)
 
 	rig_open(&r, 0, 5);
 	/* Only 192.0.2.0/24 may in: not the balancer itself. */
-	r.rules.access = acl_of("192.0.2.0/24", NULL);
+	r.rules.access = unit_acl("192.0.2.0/24", NULL);
 	fd = rig_connect(&r, BALANCER, &c);
 	ck_assert_ptr_nonnull(c);
 	memcpy(msg, v2, sizeof(v2));
