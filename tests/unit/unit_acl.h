@@ -1,8 +1,8 @@
 /*
- * unit_acl.h - for the Check tests that judge addresses (check_admit,
- * check_tcp_proxy): a prefix, and an access list of at most one allow
- * and one deny prefix, from text.  A parse or a build that fails fails
- * the test.
+ * unit_acl.h - for the Check tests of prefixes and of what judges
+ * addresses (check_prefix, check_admit, check_tcp_proxy): a prefix, and
+ * an access list of at most one allow and one deny prefix, from text.
+ * A parse or a build that fails fails the test.
  */
 #ifndef UPCASED_UNIT_ACL_H
 #define UPCASED_UNIT_ACL_H
