@@ -58,9 +58,6 @@ INTER, FALL, RISE = 0.2, 2, 2
 SECTIONS = {HA_PLAIN: "upcased_plain", HA_PP1: "upcased_pp1",
             HA_PP2: "upcased_pp2"}
 
-IP_BIND_ADDRESS_NO_PORT = getattr(socket, "IP_BIND_ADDRESS_NO_PORT", 24)
-
-
 def in_suite():
     """Skip unless run by run.sh (root, in the client namespace)."""
     if not (NS_LB and len(NS_B) == 3 and TMP):
@@ -369,17 +366,9 @@ atexit.register(stop_balancers)
 # ---------------------------------------------------------------------------
 
 def connect_from(src, port, host=FRONT, timeout=5.0):
-    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    try:
-        s.setsockopt(socket.IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, 1)
-        s.bind((src, 0))
-        s.settimeout(timeout)
-        s.connect((host, port))
-        s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    except BaseException:
-        s.close()
-        raise
-    return s
+    """harness.connect_from() to the front address; the caller closes."""
+    return harness.connect_from(src, port, host=host, timeout=timeout,
+                                track=False)
 
 
 def session(src, port, payload, timeout=5.0):

@@ -30,6 +30,8 @@ esac
 PYTHON3=${PYTHON3:-python3}
 HAPROXY=${HAPROXY:-/usr/sbin/haproxy}
 NGINX=${NGINX:-/usr/sbin/nginx}
+# shellcheck source-path=SCRIPTDIR/.. source=tap-files.sh
+. "$here/../tap-files.sh"
 
 echo "# upcased load-balancer suite: $UPCASED_BIN"
 if [ ! -x "$UPCASED_BIN" ]; then
@@ -128,43 +130,10 @@ BALANCER_TMP=$out
 export UPCASED_BIN UPCASED_SRCDIR PYTHONPATH PYTHONDONTWRITEBYTECODE \
     HAPROXY NGINX BALANCER_NS_C BALANCER_NS_LB BALANCER_NS_B BALANCER_TMP
 
-failed=0
-summary=
-start=$(date +%s)
-for t in "$here"/test_balancer_*.py; do
-	name=$(basename "$t" .py)
-	echo "# --- $name"
-	t0=$(date +%s)
-	# in the background: a signal interrupts "wait" (a trap runs only
-	# once the foreground command is over)
-	{ TMPDIR=$out/tmp ip netns exec "$NS_C" "$PYTHON3" "$t" 2>&1
-	  echo $? >"$out/$name.rc"; } | tee "$out/$name.tap" &
-	wait $!
-	rc=$(cat "$out/$name.rc" 2>/dev/null || echo 1)
-	secs=$(($(date +%s) - t0))
-	if [ "$rc" != 0 ] || grep -q '^not ok' "$out/$name.tap" ||
-	    ! grep -q '^1\.\.[0-9]' "$out/$name.tap"; then
-		failed=$((failed + 1))
-		summary="$summary$name: FAILED (exit $rc, ${secs} s)
-"
-	else
-		summary="$summary$name: ok (${secs} s)
-"
-	fi
-done
-
-echo
-echo "# --- figures"
-cat "$out"/*.tap | sed -n 's/^# FIGURE //p' | LC_ALL=C sort -s -t '|' -k1,1 |
-    awk -F ' [|] ' '
-	{ c[NR] = $1; f[NR] = $2; b[NR] = $3; if (length($1) > w) w = length($1) }
-	END {
-		if (w < 8) w = 8
-		printf "%-*s | %s | %s\n", w, "scenario", "figure", "bound"
-		for (i = 1; i <= NR; i++)
-			printf "%-*s | %s | %s\n", w, c[i], f[i], b[i]
-	}'
-echo
-printf '%s' "$summary"
-echo "# $failed file(s) failed; $(($(date +%s) - start)) s in all"
-[ "$failed" -eq 0 ]
+# in the background, so that INT and TERM reach the trap (teardown kills
+# what the file started in the namespaces)
+TAP_FILES_BACKGROUND=1
+tap_file_exec() { TMPDIR=$out/tmp ip netns exec "$NS_C" "$PYTHON3" "$1"; }
+tap_files "$out" "$here"/test_balancer_*.py
+tap_figures scenario 8
+tap_summary

@@ -7,8 +7,9 @@ clients); this module only adds what hostile clients need on top of it:
   into its final table:  "# FIGURE <case> | <figure> | <bound>"
 * hconf(): harness.conf() with udp.rate_burst, and limits that are not
   under test set out of the way
-* connect_from(): a TCP client bound to a given loopback source address
-  (127.0.0.0/8 is all loopback: distinct sources without a namespace)
+* connect_from() (harness's, re-exported): a TCP client bound to a given
+  loopback source address (127.0.0.0/8 is all loopback: distinct sources
+  without a namespace)
 * open_many(), closed_by_server(), server_states(): crowds of
   connections, polled with poll/epoll (select() cannot watch descriptors
   above 1023), and the daemon's side of them in /proc/net/tcp
@@ -46,12 +47,7 @@ if not os.environ.get("UPCASED_BIN"):
             break
 
 import harness  # noqa: E402  (after the path is set)
-from harness import LOCAL4, diag  # noqa: E402
-
-# Linux: let connect() pick the source port, so a client bound to an
-# address shares ports with other 4-tuples (no ephemeral-port exhaustion
-# when thousands of clients bind the same source address).
-IP_BIND_ADDRESS_NO_PORT = getattr(socket, "IP_BIND_ADDRESS_NO_PORT", 24)
+from harness import LOCAL4, connect_from, diag  # noqa: E402,F401
 
 
 def raise_nofile():
@@ -124,49 +120,10 @@ def hconf(limits=None, udp_rate=None, udp_burst=None, workers=2,
 # TCP clients
 # ---------------------------------------------------------------------------
 
-def connect_from(src, port, host=LOCAL4, timeout=5.0, nodelay=True,
-                 blocking=True, track=True):
-    """A TCP connection from source address src (port chosen at connect
-    time).  Closed when the test ends (track=True)."""
-    s = socket.socket(harness.family_of(host), socket.SOCK_STREAM)
-    try:
-        if src is not None:
-            if s.family == socket.AF_INET:
-                s.setsockopt(socket.IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, 1)
-            s.bind((src, 0))
-        s.settimeout(timeout)
-        s.connect((host, port))
-        if nodelay:
-            s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        if not blocking:
-            s.setblocking(False)
-    except BaseException:
-        s.close()
-        raise
-    if track:
-        harness.defer(s.close)
-    return s
-
-
 def set_rst_on_close(s):
     """SO_LINGER {1, 0}: close() sends a reset, not a FIN."""
     s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
                  struct.pack("ii", 1, 0))
-
-
-def server_closed(s, timeout=2.0):
-    """True if the server closed s (EOF or reset) without sending a byte
-    within timeout; False if it is still open (or sent data)."""
-    try:
-        r = poll_one(s, select.POLLIN, timeout)
-        if not r:
-            return False
-        data = s.recv(16, socket.MSG_DONTWAIT)
-    except (ConnectionResetError, BrokenPipeError):
-        return True
-    except (BlockingIOError, InterruptedError):
-        return False
-    return data == b""
 
 
 def poll_one(s, events, timeout):

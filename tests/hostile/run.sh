@@ -23,6 +23,8 @@ case $UPCASED_BIN in
 *) UPCASED_BIN=$(pwd)/$UPCASED_BIN ;;
 esac
 PYTHON3=${PYTHON3:-python3}
+# shellcheck source-path=SCRIPTDIR/.. source=tap-files.sh
+. "$here/../tap-files.sh"
 
 if [ ! -x "$UPCASED_BIN" ]; then
 	echo "run.sh: UPCASED_BIN $UPCASED_BIN is not an executable" >&2
@@ -39,39 +41,7 @@ trap 'rm -rf "$out"' EXIT
 trap 'exit 130' INT TERM
 
 echo "# upcased hostile-client suite: $UPCASED_BIN"
-failed=0
-summary=
-start=$(date +%s)
-for t in "$here"/test_hostile_*.py; do
-	name=$(basename "$t" .py)
-	echo "# --- $name"
-	t0=$(date +%s)
-	{ "$PYTHON3" "$t" 2>&1; echo $? >"$out/$name.rc"; } | tee "$out/$name.tap"
-	rc=$(cat "$out/$name.rc" 2>/dev/null || echo 1)
-	secs=$(($(date +%s) - t0))
-	if [ "$rc" != 0 ] || grep -q '^not ok' "$out/$name.tap" ||
-	    ! grep -q '^1\.\.[0-9]' "$out/$name.tap"; then
-		failed=$((failed + 1))
-		summary="$summary$name: FAILED (exit $rc, ${secs} s)
-"
-	else
-		summary="$summary$name: ok (${secs} s)
-"
-	fi
-done
-
-echo
-echo "# --- figures"
-cat "$out"/*.tap | sed -n 's/^# FIGURE //p' | LC_ALL=C sort -s -t '|' -k1,1 |
-    awk -F ' [|] ' '
-	{ c[NR] = $1; f[NR] = $2; b[NR] = $3; if (length($1) > w) w = length($1) }
-	END {
-		if (w < 4) w = 4
-		printf "%-*s | %s | %s\n", w, "case", "figure", "bound"
-		for (i = 1; i <= NR; i++)
-			printf "%-*s | %s | %s\n", w, c[i], f[i], b[i]
-	}'
-echo
-printf '%s' "$summary"
-echo "# $failed file(s) failed; $(($(date +%s) - start)) s in all"
-[ "$failed" -eq 0 ]
+tap_file_exec() { "$PYTHON3" "$1"; }
+tap_files "$out" "$here"/test_hostile_*.py
+tap_figures case 4
+tap_summary

@@ -289,7 +289,7 @@ def test_05_flood_past_max_connections():
         new.append(s)
         retries += r
     extra = connect_from(src, d.port)
-    extra_refused = hostile.server_closed(extra, 2)
+    extra_refused = harness.closed_unanswered(extra, 2)
     echo_all(accepted[50:] + new, "still held")
     figure("05 flood past max_connections",
            "%d accepted, %d refused of %d (all closed %.0f ms after the "
@@ -331,9 +331,9 @@ def test_06_per_source_limit():
         again.append(s)
         retries += r
     extra = connect_from(a_src, d.port)
-    extra_refused = hostile.server_closed(extra, 2)
+    extra_refused = harness.closed_unanswered(extra, 2)
     b_extra = connect_from(b_src, d.port)
-    b_extra_refused = hostile.server_closed(b_extra, 1)
+    b_extra_refused = harness.closed_unanswered(b_extra, 1)
     figure("06 per-source limit",
            "source A: %d served, %d refused of 50; source B: %d/%d served; "
            "A after 5 closed: 5 new (%d retries), next %s; B's %dst %s" %

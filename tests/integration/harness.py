@@ -395,6 +395,37 @@ def tcp_connect(port, host=LOCAL4, timeout=5.0, nodelay=True):
     return s
 
 
+# Linux: let connect() pick the source port, so a client bound to an
+# address shares ports with other 4-tuples (no ephemeral-port exhaustion
+# when thousands of clients bind the same source address).
+IP_BIND_ADDRESS_NO_PORT = getattr(socket, "IP_BIND_ADDRESS_NO_PORT", 24)
+
+
+def connect_from(src, port, host=LOCAL4, timeout=5.0, nodelay=True,
+                 blocking=True, track=True):
+    """A TCP connection from source address src (127.0.0.0/8 is all
+    loopback: distinct sources without a namespace; None: any), its port
+    chosen at connect time.  Closed when the test ends (track=True)."""
+    s = socket.socket(family_of(host), socket.SOCK_STREAM)
+    try:
+        if src is not None:
+            if s.family == socket.AF_INET:
+                s.setsockopt(socket.IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, 1)
+            s.bind((src, 0))
+        s.settimeout(timeout)
+        s.connect((host, port))
+        if nodelay:
+            s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        if not blocking:
+            s.setblocking(False)
+    except BaseException:
+        s.close()
+        raise
+    if track:
+        defer(s.close)
+    return s
+
+
 def recv_exact(sock, n, timeout=10.0):
     """Read exactly n bytes; AssertionError on EOF or timeout before."""
     buf = bytearray()
@@ -482,6 +513,24 @@ def expect_silence(sock, wait=0.3):
         if not data:
             raise AssertionError("connection was closed (EOF)")
         raise AssertionError("unexpected data: %r" % data[:200])
+
+
+def closed_unanswered(sock, timeout=3.0):
+    """True if the server closed sock (EOF or reset) without sending a
+    byte within timeout; False if it is still open (or sent data).  Polls
+    (any descriptor number) and leaves the socket's timeout and blocking
+    mode as they are."""
+    p = select.poll()
+    p.register(sock, select.POLLIN)
+    if not p.poll(max(0, int(timeout * 1000))):
+        return False
+    try:
+        data = sock.recv(16, socket.MSG_DONTWAIT)
+    except (ConnectionResetError, BrokenPipeError):
+        return True
+    except (BlockingIOError, InterruptedError):
+        return False
+    return data == b""
 
 
 def check_bytes(got, exp, what="reply"):
@@ -1132,6 +1181,14 @@ def parse_status(text):
     if not m:
         return None
     return {k: int(v) for k, v in m.groupdict().items() if v is not None}
+
+
+def wait_status(d, pred, timeout=8):
+    """The figures of the first STATUS= of Daemon d from its notify
+    cursor on for which pred(figures) holds (waiting up to timeout)."""
+    _, m = d.next_notify(lambda m: status_text(m) is not None and
+                         pred(parse_status(m)), timeout, "STATUS=")
+    return parse_status(m)
 
 
 def status_text(text):

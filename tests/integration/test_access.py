@@ -5,12 +5,11 @@ Sources are loopback addresses (127.0.0.0/8 is all ours), bound on the
 client side.
 """
 
-import socket
 import time
 
 import harness
-from harness import (LOCAL4, Daemon, conf, diag, parse_status, status_text,
-                     tcp_echo, udp_exchange, udp_socket)
+from harness import (LOCAL4, Daemon, closed_unanswered, conf, connect_from,
+                     diag, tcp_echo, udp_exchange, udp_socket, wait_status)
 
 
 def access_conf(allow=(), deny=(), level="info", extra=""):
@@ -18,30 +17,6 @@ def access_conf(allow=(), deny=(), level="info", extra=""):
         return "[ %s ]" % ", ".join('"%s"' % x for x in xs)
     return conf(level=level, extra="access = { allow = %s; deny = %s; };%s"
                 % (lst(allow), lst(deny), extra))
-
-
-def connect_from(src, port):
-    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    s.settimeout(5)
-    s.bind((src, 0))
-    s.connect((LOCAL4, port))
-    return s
-
-
-def closed_unanswered(s, timeout=3.0):
-    s.settimeout(timeout)
-    try:
-        return s.recv(100) == b""
-    except ConnectionResetError:
-        return True
-    except socket.timeout:
-        return False
-
-
-def wait_status(d, pred, timeout=8):
-    _, m = d.next_notify(lambda m: status_text(m) is not None and
-                         pred(parse_status(m)), timeout, "STATUS=")
-    return parse_status(m)
 
 
 def test_deny_only():

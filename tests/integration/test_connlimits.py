@@ -5,30 +5,11 @@ Distinct sources are distinct loopback addresses (127.0.0.0/8 is all
 ours), bound on the client side before connecting.
 """
 
-import socket
 import time
 
 import harness
-from harness import LOCAL4, Daemon, conf, diag, expect_eof, tcp_echo
-
-
-def connect_from(src, port):
-    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    s.settimeout(5)
-    s.bind((src, 0))
-    s.connect((LOCAL4, port))
-    return s
-
-
-def refused(s, timeout=2.0):
-    """Closed by the server without a byte (accepted, then closed)."""
-    s.settimeout(timeout)
-    try:
-        return s.recv(10) == b""
-    except ConnectionResetError:
-        return True
-    except socket.timeout:
-        return False
+from harness import (Daemon, closed_unanswered, conf, connect_from, diag,
+                     expect_eof, tcp_echo)
 
 
 def test_per_source_limit():
@@ -37,7 +18,7 @@ def test_per_source_limit():
     for i, s in enumerate(mine):
         tcp_echo(s, b"held %d\n" % i)
     extra = connect_from("127.0.0.2", d.port)
-    assert refused(extra), "a 6th connection from 127.0.0.2 was served"
+    assert closed_unanswered(extra, timeout=2.0), "a 6th connection from 127.0.0.2 was served"
     # another source is served, and the first five still are
     other = [connect_from("127.0.0.3", d.port) for _ in range(5)]
     for s in other + mine:

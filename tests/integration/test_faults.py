@@ -27,8 +27,8 @@ import threading
 import time
 
 import harness
-from harness import (Daemon, conf, diag, expect_eof, recv_exact, tcp_connect,
-                     tcp_echo, upper, wait_for)
+from harness import (Daemon, closed_unanswered, conf, diag, expect_eof,
+                     recv_exact, tcp_connect, tcp_echo, upper, wait_for)
 
 FAILMALLOC = os.environ.get("UPCASED_FAILMALLOC") or os.path.join(
     harness.SRCDIR, "tests", "faults", "failmalloc.so")
@@ -179,17 +179,6 @@ def failmalloc_daemon(config, what="calloc,realloc", minsize=0):
     return d, d.conf_path + ".oom"
 
 
-def refused(s, timeout=3.0):
-    """Closed by the server without a byte."""
-    s.settimeout(timeout)
-    try:
-        return s.recv(10) == b""
-    except ConnectionResetError:
-        return True
-    except socket.timeout:
-        return False
-
-
 @harness.timeout(60)
 def test_oom_new_connections_refused_others_go_on():
     d, trigger = failmalloc_daemon(conf(workers=2))
@@ -202,7 +191,7 @@ def test_oom_new_connections_refused_others_go_on():
         s = tcp_connect(d.port)
         s.sendall(b"hello?\n")
         new.append(s)
-    n_refused = sum(1 for s in new if refused(s))
+    n_refused = sum(1 for s in new if closed_unanswered(s))
     for s in old:
         tcp_echo(s, b"during the shortage\n")
     u = harness.udp_exchange(d.port, b"udp during the shortage")

@@ -13,8 +13,8 @@ import struct
 import time
 
 import harness
-from harness import (LOCAL4, Daemon, conf, diag, expect_eof, parse_status,
-                     recv_exact, status_text, tcp_echo)
+from harness import (Daemon, closed_unanswered, conf, connect_from, diag,
+                     recv_exact, tcp_echo, wait_status)
 
 V2_SIG = b"\r\n\r\n\x00\r\nQUIT\n"
 
@@ -37,31 +37,6 @@ def proxy_conf(limits=None, timeout=5, level="debug"):
     return conf(level=level, limits=limits, extra=(
         'proxy_protocol = { from = [ "127.0.0.1", "10.0.0.0/8" ]; '
         'timeout = %d; };' % timeout))
-
-
-def connect_from(src, port):
-    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    s.settimeout(5)
-    s.bind((src, 0))
-    s.connect((LOCAL4, port))
-    return s
-
-
-def closed_unanswered(s, timeout=3.0):
-    """Closed by the server without a byte."""
-    s.settimeout(timeout)
-    try:
-        return s.recv(100) == b""
-    except ConnectionResetError:
-        return True
-    except socket.timeout:
-        return False
-
-
-def status_of(d):
-    _, m = d.next_notify(lambda m: status_text(m) is not None, 8,
-                         "a STATUS=")
-    return parse_status(m)
 
 
 def test_v1_and_v2_name_the_client():
@@ -127,12 +102,6 @@ def test_bad_header_closed_counted_warned():
     d.stop()
     assert "UPCASED_PROXY_ERRORS=%d" % len(bad) in d.stderr(), \
         d.stderr_tail()
-
-
-def wait_status(d, pred, timeout=8):
-    _, m = d.next_notify(lambda m: status_text(m) is not None and
-                         pred(parse_status(m)), timeout, "STATUS=")
-    return parse_status(m)
 
 
 def test_header_timeout():

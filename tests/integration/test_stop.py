@@ -344,11 +344,7 @@ def v2_proxy(src, sport=5000, dst="127.0.0.1", dport=8008):
 def exchange(payload, port, src=harness.LOCAL4, n=None, timeout=3.0):
     """Send payload from src; the reply (n bytes), or b"" if the daemon
     closed the connection without a byte."""
-    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    harness.defer(s.close)
-    s.settimeout(timeout)
-    s.bind((src, 0))
-    s.connect((harness.LOCAL4, port))
+    s = harness.connect_from(src, port, timeout=timeout)
     s.sendall(payload)
     buf = b""
     try:

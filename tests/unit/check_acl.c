@@ -587,6 +587,23 @@ judge(const struct acl *a, const struct prefix *allow, size_t na,
 	    want_m);
 }
 
+/* Both ends of the address space of family (all zeros, all ones). */
+static void
+judge_ends(const struct acl *a, const struct prefix *allow, size_t na,
+    const struct prefix *deny, size_t nd, int family)
+{
+	struct prefix p;
+	int i;
+
+	for (i = 0; i < 2; i++) {
+		memset(&p, 0, sizeof(p));
+		p.family = (uint8_t)family;
+		p.len = family == AF_INET ? 32 : 128;
+		memset(p.addr, i ? 0xff : 0, family == AF_INET ? 4 : 16);
+		judge(a, allow, na, deny, nd, &p, false);
+	}
+}
+
 /*
  * Rules packed in one block, so the index skips their common bits:
  * every address in and around the block, and both ends of the space.
@@ -630,13 +647,7 @@ START_TEST(test_index_block)
 		p.addr[3] = (uint8_t)v;
 		judge(a, allow, na, deny, nd, &p, v % 7 == 0);
 	}
-	for (i = 0; i < 2; i++) {
-		memset(&p, 0, sizeof(p));
-		p.family = AF_INET;
-		p.len = 32;
-		memset(p.addr, i ? 0xff : 0, 4);
-		judge(a, allow, na, deny, nd, &p, false);
-	}
+	judge_ends(a, allow, na, deny, nd, AF_INET);
 	acl_free(a);
 
 	/* 200 IPv6 hosts and /124s inside one /64: the index's bits run out. */
@@ -669,13 +680,7 @@ START_TEST(test_index_block)
 		}
 		judge(a, allow, na, deny, nd, &p, false);
 	}
-	for (i = 0; i < 2; i++) {
-		memset(&p, 0, sizeof(p));
-		p.family = AF_INET6;
-		p.len = 128;
-		memset(p.addr, i ? 0xff : 0, 16);
-		judge(a, allow, na, deny, nd, &p, false);
-	}
+	judge_ends(a, allow, na, deny, nd, AF_INET6);
 	acl_free(a);
 }
 END_TEST

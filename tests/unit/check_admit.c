@@ -11,10 +11,10 @@
 #include "addr.h"
 #include "admit.h"
 #include "config.h"
-#include "prefix.h"
 #include "srclimit.h"
 #include "stats.h"
 #include "unit.h"
+#include "unit_acl.h"
 
 static struct sockaddr_storage ss_buf[8];
 static int ss_next;
@@ -172,19 +172,12 @@ START_TEST(test_judge_and_datagrams)
 	struct admit_dgram *g;
 	struct stats st;
 	struct config cf;
-	struct prefix allow, deny;
-	char err[128];
 
 	memset(&a, 0, sizeof(a));
 	memset(&st, 0, sizeof(st));
 	memset(&r, 0, sizeof(r));
 	memset(&cf, 0, sizeof(cf));
-	ck_assert_int_eq(prefix_parse("10.0.0.0/8", &allow, err,
-	    sizeof(err)), 0);
-	ck_assert_int_eq(prefix_parse("10.1.2.0/24", &deny, err,
-	    sizeof(err)), 0);
-	r.access = acl_build(&allow, 1, &deny, 1);
-	ck_assert_ptr_nonnull(r.access);
+	r.access = unit_acl("10.0.0.0/8", "10.1.2.0/24");
 	ck_assert(admit_judge(&a, NULL, &st, SA("192.0.2.1"), 1) == ADMIT_OK);
 	ck_assert(admit_judge(&a, &r, &st, SA("10.9.9.9"), 1) == ADMIT_OK);
 	ck_assert(admit_judge(&a, &r, &st, SA("::ffff:10.9.9.9"), 1) ==
@@ -246,18 +239,12 @@ START_TEST(test_datagrams_from_balancer)
 	struct admit_dgram *g;
 	struct stats st;
 	struct config cf;
-	struct prefix lb, deny;
-	char err[128];
 	uint16_t own = 8008;
 
 	memset(&st, 0, sizeof(st));
 	memset(&r, 0, sizeof(r));
 	memset(&cf, 0, sizeof(cf));
-	ck_assert_int_eq(prefix_parse("192.0.2.7", &lb, err, sizeof(err)), 0);
-	ck_assert_int_eq(prefix_parse("192.0.2.0/24", &deny, err,
-	    sizeof(err)), 0);
-	r.udp_balancers = acl_build(&lb, 1, NULL, 0);
-	ck_assert_ptr_nonnull(r.udp_balancers);
+	r.udp_balancers = unit_acl("192.0.2.7", NULL);
 	g = admit_dgram_new();
 	ck_assert_ptr_nonnull(g);
 	cf.workers = 2;
@@ -284,8 +271,7 @@ START_TEST(test_datagrams_from_balancer)
 	ck_assert(admit_datagram(g, &st, SAP("192.0.2.7", 8008), 1000) ==
 	    ADMIT_LOOP);
 	/* The access rules judge the balancer. */
-	r.access = acl_build(NULL, 0, &deny, 1);
-	ck_assert_ptr_nonnull(r.access);
+	r.access = unit_acl(NULL, "192.0.2.0/24");
 	ck_assert(admit_datagram(g, &st, SAP("192.0.2.7", 50000), 1000) ==
 	    ADMIT_DENIED);
 	admit_dgram_free(g);

@@ -10,22 +10,24 @@
 #include "addr.h"
 #include "prefix.h"
 #include "unit.h"
+#include "unit_acl.h"
 
+/* text parses to a prefix of family fam and length len; returns it. */
 static struct prefix
-pfx(const char *text)
+pfx_is(const char *text, unsigned fam, unsigned len)
 {
-	struct prefix p;
-	char err[128] = "";
+	struct prefix p = unit_prefix(text);
 
-	ck_assert_msg(prefix_parse(text, &p, err, sizeof(err)) == 0,
-	    "parse %s: %s", text, err);
+	ck_assert_msg(p.family == fam, "%s: family %u, want %u", text,
+	    p.family, fam);
+	ck_assert_msg(p.len == len, "%s: /%u, want /%u", text, p.len, len);
 	return p;
 }
 
 static void
 fmt_is(const char *text, const char *want)
 {
-	struct prefix p = pfx(text);
+	struct prefix p = unit_prefix(text);
 	char buf[PREFIX_STRLEN];
 
 	prefix_format(&p, buf, sizeof(buf));
@@ -50,22 +52,18 @@ START_TEST(test_parse_v4)
 {
 	struct prefix p;
 
-	p = pfx("192.0.2.0/24");
-	ck_assert_uint_eq(p.family, AF_INET);
-	ck_assert_uint_eq(p.len, 24);
+	p = pfx_is("192.0.2.0/24", AF_INET, 24);
 	ck_assert_uint_eq(p.addr[0], 192);
 	ck_assert_uint_eq(p.addr[1], 0);
 	ck_assert_uint_eq(p.addr[2], 2);
 	ck_assert_uint_eq(p.addr[3], 0);
-	p = pfx("192.0.2.1");
+	p = unit_prefix("192.0.2.1");
 	ck_assert_uint_eq(p.len, 32);
 	ck_assert_uint_eq(p.addr[3], 1);
-	p = pfx("0.0.0.0/0");
-	ck_assert_uint_eq(p.len, 0);
-	ck_assert_uint_eq(p.family, AF_INET);
-	p = pfx("255.255.255.255/32");
+	pfx_is("0.0.0.0/0", AF_INET, 0);
+	p = unit_prefix("255.255.255.255/32");
 	ck_assert_uint_eq(p.addr[0], 255);
-	p = pfx("10.0.0.0/8");
+	p = unit_prefix("10.0.0.0/8");
 	ck_assert_uint_eq(p.len, 8);
 }
 END_TEST
@@ -75,20 +73,16 @@ START_TEST(test_parse_v6)
 	struct prefix p;
 	static const uint8_t db8[16] = { 0x20, 0x01, 0x0d, 0xb8 };
 
-	p = pfx("2001:db8::/32");
-	ck_assert_uint_eq(p.family, AF_INET6);
-	ck_assert_uint_eq(p.len, 32);
+	p = pfx_is("2001:db8::/32", AF_INET6, 32);
 	ck_assert_mem_eq(p.addr, db8, 16);
-	p = pfx("::1");
+	p = unit_prefix("::1");
 	ck_assert_uint_eq(p.len, 128);
 	ck_assert_uint_eq(p.addr[15], 1);
-	p = pfx("::/0");
-	ck_assert_uint_eq(p.family, AF_INET6);
-	ck_assert_uint_eq(p.len, 0);
-	p = pfx("fd00::/8");
+	pfx_is("::/0", AF_INET6, 0);
+	p = unit_prefix("fd00::/8");
 	ck_assert_uint_eq(p.addr[0], 0xfd);
 	/* The deprecated IPv4-compatible form is plain IPv6. */
-	p = pfx("::10.1.2.3");
+	p = unit_prefix("::10.1.2.3");
 	ck_assert_uint_eq(p.family, AF_INET6);
 }
 END_TEST
@@ -97,20 +91,14 @@ START_TEST(test_parse_mapped)
 {
 	struct prefix p;
 
-	p = pfx("::ffff:10.1.2.3");
-	ck_assert_uint_eq(p.family, AF_INET);
-	ck_assert_uint_eq(p.len, 32);
+	p = pfx_is("::ffff:10.1.2.3", AF_INET, 32);
 	ck_assert_uint_eq(p.addr[0], 10);
 	ck_assert_uint_eq(p.addr[3], 3);
 	ck_assert_uint_eq(p.addr[4], 0);
 	ck_assert_uint_eq(p.addr[15], 0);
-	p = pfx("::ffff:10.0.0.0/104");
-	ck_assert_uint_eq(p.family, AF_INET);
-	ck_assert_uint_eq(p.len, 8);
-	p = pfx("::ffff:0:0/96");
-	ck_assert_uint_eq(p.family, AF_INET);
-	ck_assert_uint_eq(p.len, 0);
-	p = pfx("::FFFF:c000:0201");
+	pfx_is("::ffff:10.0.0.0/104", AF_INET, 8);
+	pfx_is("::ffff:0:0/96", AF_INET, 0);
+	p = unit_prefix("::FFFF:c000:0201");
 	ck_assert_uint_eq(p.family, AF_INET);
 	ck_assert_uint_eq(p.addr[0], 192);
 	ck_assert_uint_eq(p.addr[3], 1);
@@ -131,8 +119,8 @@ START_TEST(test_host_bits)
 	err_has("2001:db8:4000::/33", "did you mean 2001:db8::/33?");
 	err_has("::1/127", "did you mean ::/127?");
 	/* Just inside: no host bit. */
-	pfx("10.0.0.2/31");
-	pfx("2001:db8:8000::/33");
+	unit_prefix("10.0.0.2/31");
+	unit_prefix("2001:db8:8000::/33");
 }
 END_TEST
 
@@ -206,44 +194,39 @@ START_TEST(test_round_trip)
 	size_t i;
 
 	for (i = 0; i < sizeof(in) / sizeof(in[0]); i++) {
-		a = pfx(in[i]);
+		a = unit_prefix(in[i]);
 		prefix_format(&a, buf, sizeof(buf));
-		b = pfx(buf);
+		b = unit_prefix(buf);
 		ck_assert_msg(memcmp(&a, &b, sizeof(a)) == 0, "%s -> %s",
 		    in[i], buf);
 	}
 }
 END_TEST
 
-static struct prefix
-from_sa(const char *text)
+/* The address text (with a port) as a sockaddr is the prefix want. */
+static void
+from_sa_is(const char *text, const char *want)
 {
 	struct sockaddr_storage ss;
-	struct prefix p;
+	struct prefix p, q = unit_prefix(want);
 	socklen_t len;
 
 	ck_assert_int_eq(addr_parse(text, &ss, &len), 0);
 	addr_set_port((struct sockaddr *)&ss, 4242);
 	ck_assert(prefix_from_sockaddr((struct sockaddr *)&ss, &p));
-	return p;
+	ck_assert_mem_eq(&p, &q, sizeof(p));
 }
 
 START_TEST(test_from_sockaddr)
 {
 	struct sockaddr_storage ss;
-	struct prefix p, q;
+	struct prefix p;
 
-	p = from_sa("192.0.2.9");
-	q = pfx("192.0.2.9/32");
-	ck_assert_mem_eq(&p, &q, sizeof(p));
-	p = from_sa("::ffff:192.0.2.9");
-	ck_assert_mem_eq(&p, &q, sizeof(p));
-	p = from_sa("2001:db8::5");
-	q = pfx("2001:db8::5/128");
-	ck_assert_mem_eq(&p, &q, sizeof(p));
-	p = from_sa("fe80::1%lo");	/* the scope is not part of it */
-	q = pfx("fe80::1");
-	ck_assert_mem_eq(&p, &q, sizeof(p));
+	from_sa_is("192.0.2.9", "192.0.2.9/32");
+	from_sa_is("::ffff:192.0.2.9", "192.0.2.9/32");
+	from_sa_is("2001:db8::5", "2001:db8::5/128");
+	/* The scope is not part of it. */
+	from_sa_is("fe80::1%lo", "fe80::1");
 
 	memset(&ss, 0, sizeof(ss));
 	ss.ss_family = AF_UNIX;
@@ -254,7 +237,7 @@ END_TEST
 static bool
 contains(const char *net, const char *addr)
 {
-	struct prefix n = pfx(net), a = pfx(addr);
+	struct prefix n = unit_prefix(net), a = unit_prefix(addr);
 
 	return prefix_contains(&n, &a);
 }

@@ -299,6 +299,18 @@ static const uint8_t addr6[36] = {
 	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 10, 1, 2, 3,
 	0x00, 0x00, 0xff, 0xff };	/* ports 0, 65535 */
 
+/* A v2 PROXY TCP4 header: addr4, then the ntlv bytes of tlv. */
+static size_t
+v2_tcp4_tlv(uint8_t *out, const uint8_t *tlv, size_t ntlv)
+{
+	uint8_t body[64];
+
+	ck_assert_uint_le(12 + ntlv, sizeof(body));
+	memcpy(body, addr4, 12);
+	memcpy(body + 12, tlv, ntlv);
+	return v2(out, 0x21, 0x11, (uint16_t)(12 + ntlv), body, 12 + ntlv);
+}
+
 /* ---- v1 ----------------------------------------------------------------- */
 
 START_TEST(test_v1_real)
@@ -699,18 +711,14 @@ START_TEST(test_v2_crc32c_bad_tlv)
 	static const uint8_t crc5[] = { 0x03, 0x00, 0x05, 1, 2, 3, 4, 5 };
 	static const uint8_t two[] = { 0x03, 0x00, 0x04, 1, 2, 3, 4,
 	    0x03, 0x00, 0x04, 1, 2, 3, 4 };
-	uint8_t body[64], b[128];
+	uint8_t b[128];
 	size_t n;
 
-	memcpy(body, addr4, 12);
-	memcpy(body + 12, crc3, sizeof(crc3));
-	n = v2(b, 0x21, 0x11, 12 + sizeof(crc3), body, 12 + sizeof(crc3));
+	n = v2_tcp4_tlv(b, crc3, sizeof(crc3));
 	bad_at(b, n, 30, "not 4 bytes");
-	memcpy(body + 12, crc5, sizeof(crc5));
-	n = v2(b, 0x21, 0x11, 12 + sizeof(crc5), body, 12 + sizeof(crc5));
+	n = v2_tcp4_tlv(b, crc5, sizeof(crc5));
 	bad_at(b, n, 30, "not 4 bytes");
-	memcpy(body + 12, two, sizeof(two));
-	n = v2(b, 0x21, 0x11, 12 + sizeof(two), body, 12 + sizeof(two));
+	n = v2_tcp4_tlv(b, two, sizeof(two));
 	bad_at(b, n, 37, "twice");
 }
 END_TEST
@@ -740,9 +748,7 @@ START_TEST(test_v2_tcp4_tcp6)
 	check_proxied(&h, 2, AF_INET6, "2001:db8::1", 0, "::ffff:10.1.2.3",
 	    65535);
 	/* TLVs of each registered type, an empty one, a custom one. */
-	memcpy(body, addr4, 12);
-	memcpy(body + 12, tlvs, sizeof(tlvs));
-	n = v2(b, 0x21, 0x11, 12 + sizeof(tlvs), body, 12 + sizeof(tlvs));
+	n = v2_tcp4_tlv(b, tlvs, sizeof(tlvs));
 	h = splits_done(b, n);
 	check_proxied(&h, 2, AF_INET, "192.0.2.1", 54321, "198.51.100.7",
 	    8008);

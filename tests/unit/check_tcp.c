@@ -108,18 +108,35 @@ drain_client(int fd, char *buf, size_t cap, bool *eof)
 	return got;
 }
 
-START_TEST(test_echo)
+/* The client sends the n bytes of data in one write. */
+static void
+say(int fd, const void *data, size_t n)
 {
-	struct rig r;
+	ck_assert_int_eq(write(fd, data, n), (ssize_t)n);
+}
+
+/* Once e ran, the client fd has exactly the n bytes of want; returns
+ * whether EOF followed them. */
+static bool
+hear(struct tcp_engine *e, int epfd, int fd, const char *want, size_t n)
+{
 	char buf[64];
 	bool eof;
 
+	ck_assert_uint_le(n, sizeof(buf));
+	pump(e, epfd);
+	ck_assert_uint_eq(drain_client(fd, buf, sizeof(buf), &eof), n);
+	ck_assert_mem_eq(buf, want, n);
+	return eof;
+}
+
+START_TEST(test_echo)
+{
+	struct rig r;
+
 	rig_open(&r, "exit", 65536, 0);
-	ck_assert_int_eq(write(r.client, "Hello, world 123\n", 17), 17);
-	pump(r.e, r.epfd);
-	ck_assert_uint_eq(drain_client(r.client, buf, sizeof(buf), &eof), 17);
-	ck_assert_mem_eq(buf, "HELLO, WORLD 123\n", 17);
-	ck_assert(!eof);
+	say(r.client, "Hello, world 123\n", 17);
+	ck_assert(!hear(r.e, r.epfd, r.client, "HELLO, WORLD 123\n", 17));
 	ck_assert_uint_eq(tcp_count(r.e), 1);
 	ck_assert_uint_eq(stats_get(&r.st.tcp_bytes_in), 17);
 	ck_assert_uint_eq(stats_get(&r.st.tcp_bytes_out), 17);
@@ -144,8 +161,6 @@ START_TEST(test_lame_duck_serves)
 {
 	struct rig r;
 	struct config cf;
-	char buf[16];
-	bool eof;
 
 	rig_open(&r, "exit", 65536, 0);
 	ck_assert(!tcp_lame_duck(r.e));
@@ -153,11 +168,8 @@ START_TEST(test_lame_duck_serves)
 	settings(&cf, "exit", 65536, 0);
 	tcp_engine_configure(r.e, &cf);
 	ck_assert(tcp_lame_duck(r.e));
-	ck_assert_int_eq(write(r.client, "still\n", 6), 6);
-	pump(r.e, r.epfd);
-	ck_assert_uint_eq(drain_client(r.client, buf, sizeof(buf), &eof), 6);
-	ck_assert_mem_eq(buf, "STILL\n", 6);
-	ck_assert(!eof);
+	say(r.client, "still\n", 6);
+	ck_assert(!hear(r.e, r.epfd, r.client, "STILL\n", 6));
 	tcp_set_lame_duck(r.e, false);
 	ck_assert(!tcp_lame_duck(r.e));
 	rig_close(&r);
@@ -171,11 +183,9 @@ START_TEST(test_exit_line_lingering_close)
 	bool eof;
 
 	rig_open(&r, "exit", 65536, 0);
-	ck_assert_int_eq(write(r.client, "one\nex", 6), 6);
-	pump(r.e, r.epfd);
-	ck_assert_uint_eq(drain_client(r.client, buf, sizeof(buf), &eof), 4);
-	ck_assert_mem_eq(buf, "ONE\n", 4);
-	ck_assert_int_eq(write(r.client, "it\r\nlost\n", 9), 9);
+	say(r.client, "one\nex", 6);
+	hear(r.e, r.epfd, r.client, "ONE\n", 4);
+	say(r.client, "it\r\nlost\n", 9);
 	pump(r.e, r.epfd);
 	/* Our FIN came, nothing after "ONE\n"; we linger for theirs. */
 	ck_assert_uint_eq(drain_client(r.client, buf, sizeof(buf), &eof), 0);
@@ -193,7 +203,7 @@ START_TEST(test_linger_times_out)
 	struct rig r;
 
 	rig_open(&r, "exit", 65536, 0);
-	ck_assert_int_eq(write(r.client, "exit\n", 5), 5);
+	say(r.client, "exit\n", 5);
 	pump(r.e, r.epfd);
 	ck_assert_uint_eq(tcp_count(r.e), 1);
 	tcp_engine_clock(r.e, 1000 + TCP_LINGER);
@@ -208,17 +218,12 @@ END_TEST
 START_TEST(test_half_close_answers_all)
 {
 	struct rig r;
-	char buf[64];
-	bool eof;
 
 	rig_open(&r, "exit", 65536, 0);
 	/* The last line is unfinished and could still become "exit". */
-	ck_assert_int_eq(write(r.client, "abc\nexi", 7), 7);
+	say(r.client, "abc\nexi", 7);
 	ck_assert_int_eq(shutdown(r.client, SHUT_WR), 0);
-	pump(r.e, r.epfd);
-	ck_assert_uint_eq(drain_client(r.client, buf, sizeof(buf), &eof), 7);
-	ck_assert_mem_eq(buf, "ABC\nEXI", 7);
-	ck_assert(eof);
+	ck_assert(hear(r.e, r.epfd, r.client, "ABC\nEXI", 7));
 	ck_assert_uint_eq(tcp_count(r.e), 0);
 	rig_close(&r);
 }
@@ -326,7 +331,7 @@ START_TEST(test_idle_timeout)
 	tcp_engine_clock(r.e, 1004);
 	ck_assert_uint_eq(tcp_sweep(r.e), 0);
 	/* Traffic resets the clock of the connection. */
-	ck_assert_int_eq(write(r.client, "x", 1), 1);
+	say(r.client, "x", 1);
 	pump(r.e, r.epfd);
 	tcp_engine_clock(r.e, 1009);
 	ck_assert_uint_eq(tcp_sweep(r.e), 0);
@@ -377,7 +382,7 @@ START_TEST(test_crowded_spares_the_active)
 	atomic_store(&r.lim.open, 95);
 	tcp_engine_clock(r.e, 1003);
 	ck_assert_uint_eq(tcp_sweep(r.e), 0);	/* idle 3 s: not more */
-	ck_assert_int_eq(write(r.client, "x", 1), 1);
+	say(r.client, "x", 1);
 	pump(r.e, r.epfd);
 	tcp_engine_clock(r.e, 1006);
 	ck_assert_uint_eq(tcp_sweep(r.e), 0);	/* active at 1003 */
@@ -395,13 +400,10 @@ START_TEST(test_drain_answers_pending)
 	bool eof;
 
 	rig_open(&r, "exit", 65536, 0);
-	ck_assert_int_eq(write(r.client, "abc\nde", 6), 6);
+	say(r.client, "abc\nde", 6);
 	tcp_drain(r.e, 1005);
-	pump(r.e, r.epfd);
-	ck_assert_uint_eq(drain_client(r.client, buf, sizeof(buf), &eof), 6);
-	ck_assert_mem_eq(buf, "ABC\nDE", 6);
 	/* It just talked: not let go before a drain tick without input. */
-	ck_assert(!eof);
+	ck_assert(!hear(r.e, r.epfd, r.client, "ABC\nDE", 6));
 	tcp_drain_tick(r.e);
 	ck_assert_uint_eq(drain_client(r.client, buf, sizeof(buf), &eof), 0);
 	ck_assert(!eof);
@@ -441,7 +443,7 @@ START_TEST(test_drain_streaming_client_answered)
 	int i, n;
 
 	rig_open(&r, "exit", 65536, 0);
-	ck_assert_int_eq(write(r.client, "go\n", 3), 3);
+	say(r.client, "go\n", 3);
 	pump(r.e, r.epfd);
 	sent += 3;
 	tcp_drain(r.e, 1010);
@@ -566,11 +568,8 @@ START_TEST(test_accept_while_draining_gets_a_tick)
 	tcp_drain_tick(e);
 	ck_assert_uint_eq(drain_client(client, buf, sizeof(buf), &eof), 0);
 	ck_assert(!eof);
-	ck_assert_int_eq(write(client, "late\n", 5), 5);
-	pump(e, epfd);
-	ck_assert_uint_eq(drain_client(client, buf, sizeof(buf), &eof), 5);
-	ck_assert_mem_eq(buf, "LATE\n", 5);
-	ck_assert(!eof);
+	say(client, "late\n", 5);
+	ck_assert(!hear(e, epfd, client, "LATE\n", 5));
 	tcp_engine_free(e);
 	close(client);
 	close(lfd);
@@ -586,12 +585,10 @@ START_TEST(test_hand_over)
 	struct stats st2;
 	struct config cf;
 	int ep2 = epoll_create1(0);
-	char buf[16];
-	bool eof;
 
 	memset(&st2, 0, sizeof(st2));
 	rig_open(&r, "exit", 65536, 0);
-	ck_assert_int_eq(write(r.client, "ex", 2), 2);	/* held */
+	say(r.client, "ex", 2);	/* held */
 	pump(r.e, r.epfd);
 	e2 = tcp_engine_new(ep2, &r.lim, &st2);
 	settings(&cf, "exit", 65536, 0);
@@ -604,10 +601,8 @@ START_TEST(test_hand_over)
 		ck_assert(tcp_adopt(e2, list));
 	}
 	ck_assert_uint_eq(tcp_count(e2), 1);
-	ck_assert_int_eq(write(r.client, "tx\n", 3), 3);
-	pump(e2, ep2);
-	ck_assert_uint_eq(drain_client(r.client, buf, sizeof(buf), &eof), 5);
-	ck_assert_mem_eq(buf, "EXTX\n", 5);
+	say(r.client, "tx\n", 3);
+	hear(e2, ep2, r.client, "EXTX\n", 5);
 	ck_assert_uint_eq(atomic_load(&r.lim.open), 1);
 	tcp_engine_free(e2);
 	close(ep2);
@@ -633,19 +628,14 @@ END_TEST
 START_TEST(test_unicode_split_character)
 {
 	struct rig r;
-	char buf[64];
-	bool eof;
 
 	rig_open(&r, "exit", 65536, 0);
 	/* e-acute cut after its first byte: nothing can be sent yet */
-	ck_assert_int_eq(write(r.client, "caf\xc3", 4), 4);
-	pump(r.e, r.epfd);
-	ck_assert_uint_eq(drain_client(r.client, buf, sizeof(buf), &eof), 3);
-	ck_assert_mem_eq(buf, "CAF", 3);
-	ck_assert_int_eq(write(r.client, "\xa9 \xc3\x9f\n", 5), 5);
-	pump(r.e, r.epfd);
-	ck_assert_uint_eq(drain_client(r.client, buf, sizeof(buf), &eof), 6);
-	ck_assert_mem_eq(buf, "\xc3\x89 \xc3\x9f\n", 6);	/* sharp s stays */
+	say(r.client, "caf\xc3", 4);
+	hear(r.e, r.epfd, r.client, "CAF", 3);
+	say(r.client, "\xa9 \xc3\x9f\n", 5);
+	/* The sharp s stays. */
+	hear(r.e, r.epfd, r.client, "\xc3\x89 \xc3\x9f\n", 6);
 	rig_close(&r);
 }
 END_TEST
@@ -653,15 +643,11 @@ END_TEST
 START_TEST(test_unicode_grows_on_tcp)
 {
 	struct rig r;
-	char buf[64];
-	bool eof;
 
 	rig_open(&r, "exit", 65536, 0);
 	/* U+0250 (2 bytes) -> U+2C6F (3 bytes); U+0131 -> 'I' (1 byte) */
-	ck_assert_int_eq(write(r.client, "\xc9\x90\xc4\xb1", 4), 4);
-	pump(r.e, r.epfd);
-	ck_assert_uint_eq(drain_client(r.client, buf, sizeof(buf), &eof), 4);
-	ck_assert_mem_eq(buf, "\xe2\xb1\xafI", 4);
+	say(r.client, "\xc9\x90\xc4\xb1", 4);
+	hear(r.e, r.epfd, r.client, "\xe2\xb1\xafI", 4);
 	rig_close(&r);
 }
 END_TEST
@@ -669,25 +655,17 @@ END_TEST
 START_TEST(test_unicode_cut_at_eof_and_exit)
 {
 	struct rig r;
-	char buf[64];
-	bool eof;
 
 	rig_open(&r, "exit", 65536, 0);
 	/* A character cut by the client's FIN goes back as it is. */
-	ck_assert_int_eq(write(r.client, "a\xe2\x82", 3), 3);
+	say(r.client, "a\xe2\x82", 3);
 	ck_assert_int_eq(shutdown(r.client, SHUT_WR), 0);
-	pump(r.e, r.epfd);
-	ck_assert_uint_eq(drain_client(r.client, buf, sizeof(buf), &eof), 3);
-	ck_assert_mem_eq(buf, "A\xe2\x82", 3);
-	ck_assert(eof);
+	ck_assert(hear(r.e, r.epfd, r.client, "A\xe2\x82", 3));
 	rig_close(&r);
 	/* ... and by the exit line: "\xc3\nexit\n" */
 	rig_open(&r, "exit", 65536, 0);
-	ck_assert_int_eq(write(r.client, "\xc3\nexit\n", 7), 7);
-	pump(r.e, r.epfd);
-	ck_assert_uint_eq(drain_client(r.client, buf, sizeof(buf), &eof), 2);
-	ck_assert_mem_eq(buf, "\xc3\n", 2);
-	ck_assert(eof);
+	say(r.client, "\xc3\nexit\n", 7);
+	ck_assert(hear(r.e, r.epfd, r.client, "\xc3\n", 2));
 	rig_close(&r);
 }
 END_TEST
@@ -695,15 +673,11 @@ END_TEST
 START_TEST(test_ascii_transform_leaves_utf8)
 {
 	struct rig r;
-	char buf[64];
-	bool eof;
 
 	transform = CONFIG_TRANSFORM_ASCII;
 	rig_open(&r, "exit", 65536, 0);
-	ck_assert_int_eq(write(r.client, "caf\xc3\xa9", 5), 5);
-	pump(r.e, r.epfd);
-	ck_assert_uint_eq(drain_client(r.client, buf, sizeof(buf), &eof), 5);
-	ck_assert_mem_eq(buf, "CAF\xc3\xa9", 5);
+	say(r.client, "caf\xc3\xa9", 5);
+	hear(r.e, r.epfd, r.client, "CAF\xc3\xa9", 5);
 	rig_close(&r);
 	transform = CONFIG_TRANSFORM_UNICODE;
 }
@@ -717,17 +691,15 @@ START_TEST(test_switch_to_ascii_flushes_carry)
 	bool eof;
 
 	rig_open(&r, "exit", 65536, 0);
-	ck_assert_int_eq(write(r.client, "x\xc3", 2), 2);
+	say(r.client, "x\xc3", 2);
 	pump(r.e, r.epfd);
 	ck_assert_uint_eq(drain_client(r.client, buf, sizeof(buf), &eof), 1);
 	transform = CONFIG_TRANSFORM_ASCII;
 	settings(&cf, "exit", 65536, 0);
 	transform = CONFIG_TRANSFORM_UNICODE;
 	tcp_engine_configure(r.e, &cf);
-	ck_assert_int_eq(write(r.client, "\xa9", 1), 1);
-	pump(r.e, r.epfd);
-	ck_assert_uint_eq(drain_client(r.client, buf, sizeof(buf), &eof), 2);
-	ck_assert_mem_eq(buf, "\xc3\xa9", 2);	/* no byte lost */
+	say(r.client, "\xa9", 1);
+	hear(r.e, r.epfd, r.client, "\xc3\xa9", 2);	/* no byte lost */
 	rig_close(&r);
 }
 END_TEST
