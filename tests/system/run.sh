@@ -95,7 +95,8 @@ build_deb() {
 	fi
 	if ! (cd "$tree" && dpkg-checkbuilddeps) >/dev/null 2>&1; then
 		apt_install build-essential debhelper dh-autoreconf pkg-config \
-		    libsystemd-dev libconfig-dev check python3 systemd \
+		    libsystemd-dev libconfig-dev libutf8proc-dev libmicrohttpd-dev \
+		    check python3 systemd \
 		    dpkg-dev fakeroot || return 1
 	fi
 	(cd "$tree" && DEB_BUILD_OPTIONS="nocheck ${DEB_BUILD_OPTIONS:-}" \
