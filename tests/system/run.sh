@@ -212,8 +212,12 @@ step2() {
 	    UPCASED_CONFIG=$CONF UPCASED_SOCKET_ACTIVATION=no \
 	    UPCASED_TCP_PORTS=8008 UPCASED_UDP_PORTS=8008 \
 	    'UPCASED_WORKERS=*' || return 1
-	check "journal: a listening MESSAGE_ID per socket" \
-	    is "$(count_msgid "$c" "$MSGID_LISTENING")" 2 || return 1
+	check "journal: a listening MESSAGE_ID per socket (TCP, UDP, metrics)" \
+	    is "$(count_msgid "$c" "$MSGID_LISTENING")" 3 || return 1
+	check "journal: the metrics endpoint on 127.0.0.1:9808" \
+	    is "$(journal_since "$c" -u upcased.service \
+	    MESSAGE_ID="$MSGID_LISTENING" \
+	    'UPCASED_LISTEN=metrics 127.0.0.1:9808' | grep -c .)" 1 || return 1
 	check "journalctl -x explains the start from the catalog" \
 	    matches "$(ct journalctl -q --no-pager -x -u upcased.service)" \
 	    'upcased, the uppercase echo service, has started' || return 1
