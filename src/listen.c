@@ -371,3 +371,30 @@ listen_udp_ports(const struct listener_set *set, uint16_t *ports,
 	}
 	return n;
 }
+
+enum listen_accept_error
+listen_accept_error(int err)
+{
+	switch (err) {
+	case EAGAIN:
+#if EWOULDBLOCK != EAGAIN
+	case EWOULDBLOCK:
+#endif
+		return LISTEN_ACCEPT_DRAINED;
+	case EINTR:
+	case ECONNABORTED:
+	case EPROTO:
+	case EPERM:		/* a firewall rule */
+	case ENETDOWN:
+	case ENETUNREACH:
+	case EHOSTDOWN:
+	case EHOSTUNREACH:
+	case ENONET:
+	case ENOPROTOOPT:
+	case EOPNOTSUPP:
+	case ETIMEDOUT:
+		return LISTEN_ACCEPT_SKIP;
+	default:		/* EMFILE, ENFILE, ENOBUFS, ENOMEM */
+		return LISTEN_ACCEPT_BACKOFF;
+	}
+}

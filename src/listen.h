@@ -91,6 +91,18 @@ void	listen_seal(const struct listener_set *set);
 /* Close and free one listener. */
 void	listen_close(struct listener *l);
 
+/* What an accept(2) error means to a loop taking a listener's backlog
+ * (pure; the echo engine and the metrics endpoint both ask). */
+enum listen_accept_error {
+	LISTEN_ACCEPT_DRAINED,	/* EAGAIN: nothing more waits */
+	LISTEN_ACCEPT_SKIP,	/* concerns that one connection: go on */
+	LISTEN_ACCEPT_BACKOFF	/* out of descriptors or memory, or
+				   unexpected: pause, level-triggered
+				   polling would spin on it */
+};
+
+enum listen_accept_error listen_accept_error(int err);
+
 /* The UDP ports of set, for the echo loop guard.  Returns the count. */
 size_t	listen_udp_ports(const struct listener_set *set, uint16_t *ports,
 	    size_t max);

@@ -45,6 +45,7 @@
 #include "config.h"
 #include "event.h"
 #include "exitmatch.h"
+#include "listen.h"
 #include "log.h"
 #include "proxyproto.h"
 #include "stats.h"
@@ -1131,29 +1132,6 @@ tcp_conn_accepted(struct tcp_engine *e, int fd, const struct sockaddr *sa)
 	return c;
 }
 
-/* accept(2) errors that concern one connection only: skip it. */
-static bool
-accept_transient(int err)
-{
-	switch (err) {
-	case EINTR:
-	case ECONNABORTED:
-	case EPROTO:
-	case EPERM:		/* a firewall rule */
-	case ENETDOWN:
-	case ENETUNREACH:
-	case EHOSTDOWN:
-	case EHOSTUNREACH:
-	case ENONET:
-	case ENOPROTOOPT:
-	case EOPNOTSUPP:
-	case ETIMEDOUT:
-		return true;
-	default:
-		return false;
-	}
-}
-
 enum tcp_accept_result
 tcp_accept(struct tcp_engine *e, int lfd)
 {
@@ -1166,11 +1144,14 @@ tcp_accept(struct tcp_engine *e, int lfd)
 		fd = accept4(lfd, (struct sockaddr *)&ss, &len,
 		    SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd == -1) {
-			if (errno == EAGAIN || errno == EWOULDBLOCK)
+			switch (listen_accept_error(errno)) {
+			case LISTEN_ACCEPT_DRAINED:
 				return TCP_ACCEPT_OK;
-			if (accept_transient(errno))
+			case LISTEN_ACCEPT_SKIP:
 				continue;
-			/* EMFILE, ENFILE, ENOBUFS, ENOMEM: back off. */
+			case LISTEN_ACCEPT_BACKOFF:
+				break;
+			}
 			if (log_due(&fd_warned, (uint64_t)e->now + 1))
 				log_warn("accept (backing off; this warning "
 				    "is repeated at most every %d s)",
