@@ -112,7 +112,8 @@ def test_exact_counts():
     full = connect_from("127.0.0.4", d.port)
     assert closed_unanswered(full), "a 9th connection was served"
     last.close()
-    # (the cap is judged before the rules: let the worker see the close)
+    # (the balancer's connection below meets the cap at accept: let the
+    # worker see the close first)
     assert wait_for(lambda: metric(scrape(d), "upcased_connections_open")
                     == 7, 5), "7 connections open"
     # denied, and a trusted balancer without a PROXY header
