@@ -16,7 +16,8 @@
 #include "addr.h"
 #include "srclimit.h"
 
-#define BUCKETS		4096
+#define BUCKET_BITS	12
+#define BUCKETS		(1u << BUCKET_BITS)
 #define IDLE_MAX	65536	/* sources remembered with none open */
 #define PRUNE_MAX	8	/* idle entries freed per admission */
 
@@ -90,8 +91,13 @@ srclimit_set_rate(struct srclimit *sl, unsigned rate, unsigned burst)
 static struct entry **
 find_key(struct srclimit *sl, uint64_t key, uint8_t family)
 {
+	/*
+	 * Fibonacci hashing: the top bits of the product are the ones every
+	 * bit of the key moves (the low bits of an IPv6 /64 key are its
+	 * last subnet bits: a /48's subnets must not share a few chains).
+	 */
 	uint64_t h = (key ^ family) * 0x9e3779b97f4a7c15ULL;
-	struct entry **ep = &sl->b[(h >> 40) % BUCKETS];
+	struct entry **ep = &sl->b[h >> (64 - BUCKET_BITS)];
 
 	while (*ep != NULL && ((*ep)->key != key || (*ep)->family != family))
 		ep = &(*ep)->next;
