@@ -235,6 +235,21 @@ worker_mailbox(struct worker *w, uint64_t now)
 	size_t nheirs = 0;
 	bool changed, retire, stop;
 
+	/*
+	 * Connections handed over by a retiring worker are adopted first,
+	 * so that the state below (access rules, exit command, transform,
+	 * drain) applies to them as to our own: a reload that shrinks the
+	 * pool and denies their clients arrives with them.
+	 */
+	pthread_mutex_lock(&w->mu);
+	adopt = w->adopt;
+	w->adopt = NULL;
+	pthread_mutex_unlock(&w->mu);
+	for (; adopt != NULL; adopt = next) {
+		next = tcp_conn_next_detached(adopt);
+		(void)tcp_adopt(w->tcp, adopt);
+	}
+
 	pthread_mutex_lock(&w->mu);
 	changed = w->gen != w->applied;
 	if (changed) {
@@ -259,8 +274,6 @@ worker_mailbox(struct worker *w, uint64_t now)
 		}
 		w->applied = w->gen;
 	}
-	adopt = w->adopt;
-	w->adopt = NULL;
 	retire = w->retire;
 	stop = w->stop_now;
 	if (retire) {
@@ -269,10 +282,6 @@ worker_mailbox(struct worker *w, uint64_t now)
 	}
 	pthread_mutex_unlock(&w->mu);
 
-	for (; adopt != NULL; adopt = next) {
-		next = tcp_conn_next_detached(adopt);
-		(void)tcp_adopt(w->tcp, adopt);
-	}
 	if (changed) {
 		if (w->cur != NULL)
 			udp_engine_ports(w->udp, ports, listen_udp_ports(w->cur,
