@@ -274,7 +274,10 @@ handover_encode_counters(uint8_t *buf, size_t cap,
 	p = frame(p, HANDOVER_COUNTERS, COUNTERS_LEN);
 	p = put32(p, NCOUNTERS);
 	p = put32(p, counters_fingerprint());
-#define STATS_PUT(name)	p = put64(p, s->name);
+	/* The pending_out gauge is not carried: imported queues add
+	 * themselves again.  It goes as 0, and only 0 is read. */
+#define STATS_PUT(name)						\
+	p = put64(p, &s->name == &s->pending_out ? 0 : s->name);
 	STATS_COUNTERS(STATS_PUT)
 #undef STATS_PUT
 	for (i = 0; i <= STATS_DURATION_BUCKETS; i++)
@@ -307,8 +310,10 @@ handover_decode_counters(const uint8_t *buf, size_t len,
 #undef STATS_GET
 	for (i = 0; i <= STATS_DURATION_BUCKETS; i++, p += 8)
 		s->duration[i] = get64(p);
-	s->conns_open = 0;
-	s->pending_out = 0;
+	if (s->pending_out != 0) {
+		*why = "the pending output gauge is not carried";
+		return HANDOVER_BAD;
+	}
 	*used = HANDOVER_FRAME + n;
 	return HANDOVER_OK;
 }

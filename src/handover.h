@@ -124,8 +124,11 @@ enum handover_result handover_peek(const uint8_t *buf, size_t len,
  * Decoders of one record at buf, of the type named: OK (*used bytes
  * taken), MORE or BAD (*why: a constant string).  A connection is
  * judged against the header that came before it (its exit command).
- * conns_open of a decoded snapshot is 0 (admission recounts) and so is
- * the pending_out gauge (imported connections add their queues again).
+ * conns_open is not carried (admission recounts), nor the pending_out
+ * gauge (imported connections add their queues again): encoded as 0,
+ * refused otherwise, decoded as 0.  On a refused version,
+ * handover_decode_header() leaves the version found in h->version, for
+ * the log.
  */
 enum handover_result handover_decode_header(const uint8_t *buf, size_t len,
 	    struct handover_header *h, size_t *used, const char **why);

@@ -184,6 +184,20 @@ START_TEST(test_header_round_trip)
 }
 END_TEST
 
+/* Where the pending_out gauge sits in a counters record. */
+static size_t
+pending_at(void)
+{
+	struct stats_snapshot s;
+	size_t at = HANDOVER_FRAME + 8, found = 0;
+
+#define AT(name)	if (&s.name == &s.pending_out) found = at; at += 8;
+	STATS_COUNTERS(AT)
+#undef AT
+	ck_assert_uint_gt(found, 0);
+	return found;
+}
+
 START_TEST(test_counters_round_trip)
 {
 	struct stats_snapshot s, d;
@@ -212,6 +226,13 @@ START_TEST(test_counters_round_trip)
 	s.conns_open = 0;
 	s.pending_out = 0;
 	ck_assert_mem_eq(&d, &s, sizeof(s));
+	/* a pending_out gauge in the bytes: refused */
+	ck_assert_uint_eq(buf[pending_at()], 0);
+	buf[pending_at()] = 1;
+	ck_assert_int_eq(handover_decode_counters(buf, n, &d, &used, &why),
+	    HANDOVER_BAD);
+	ck_assert_str_eq(why, "the pending output gauge is not carried");
+	buf[pending_at()] = 0;
 	/* a table that differs: refused */
 	buf[HANDOVER_FRAME + 4] ^= 1;
 	ck_assert_int_eq(handover_decode_counters(buf, n, &d, &used, &why),
