@@ -166,7 +166,7 @@ handover_peek(const uint8_t *buf, size_t len, enum handover_type *type,
 {
 	if (len < 1)
 		return HANDOVER_MORE;
-	if (buf[0] < HANDOVER_HEADER || buf[0] > HANDOVER_END) {
+	if (buf[0] < HANDOVER_HEADER || buf[0] > HANDOVER_TYPE_LAST) {
 		*why = "unknown record type";
 		return HANDOVER_BAD;
 	}
@@ -524,4 +524,278 @@ handover_decode_end(const uint8_t *buf, size_t len, size_t *used,
 	    HANDOVER_OK)
 		*used = HANDOVER_FRAME;
 	return r;
+}
+
+/* --- listeners and batches ---------------------------------------------- */
+
+#define LISTENER_LEN	(1 + 1 + ADDR_LEN)
+#define BATCH_LEN	(4 + 4)
+
+size_t
+handover_encode_listener(uint8_t *buf, size_t cap,
+    const struct handover_listener *l)
+{
+	uint8_t *p = buf;
+	size_t need = HANDOVER_FRAME + LISTENER_LEN;
+
+	if (l->kind < HANDOVER_L_TCP || l->kind > HANDOVER_L_METRICS ||
+	    (l->flags & ~HANDOVER_L_ACTIVATED) ||
+	    (l->addr.ss_family != AF_INET && l->addr.ss_family != AF_INET6))
+		return 0;
+	if (cap < need)
+		return need;
+	p = frame(p, HANDOVER_LISTENER, LISTENER_LEN);
+	p = put8(p, l->kind);
+	p = put8(p, l->flags);
+	(void)put_addr(p, &l->addr);
+	return need;
+}
+
+enum handover_result
+handover_decode_listener(const uint8_t *buf, size_t len,
+    struct handover_listener *l, size_t *used, const char **why)
+{
+	enum handover_result r;
+	const uint8_t *p = buf + HANDOVER_FRAME;
+	size_t n;
+
+	r = unframe(buf, len, HANDOVER_LISTENER, LISTENER_LEN, LISTENER_LEN,
+	    &n, why);
+	if (r != HANDOVER_OK)
+		return r;
+	memset(l, 0, sizeof(*l));
+	l->kind = p[0];
+	l->flags = p[1];
+	if (l->kind < HANDOVER_L_TCP || l->kind > HANDOVER_L_METRICS) {
+		*why = "unknown listener kind";
+		return HANDOVER_BAD;
+	}
+	if (l->flags & ~HANDOVER_L_ACTIVATED) {
+		*why = "unknown listener flags";
+		return HANDOVER_BAD;
+	}
+	if (!get_addr(p + 2, &l->addr) || l->addr.ss_family == AF_UNSPEC) {
+		*why = "bad listener address";
+		return HANDOVER_BAD;
+	}
+	*used = HANDOVER_FRAME + n;
+	return HANDOVER_OK;
+}
+
+size_t
+handover_encode_batch(uint8_t *buf, size_t cap, const struct handover_batch *b)
+{
+	uint8_t *p = buf;
+	size_t need = HANDOVER_FRAME + BATCH_LEN;
+
+	if (b->nfds > 253 || b->len == 0 || b->len > HANDOVER_MAX_BATCH)
+		return 0;
+	if (cap < need)
+		return need;
+	p = frame(p, HANDOVER_BATCH, BATCH_LEN);
+	p = put32(p, b->nfds);
+	(void)put32(p, b->len);
+	return need;
+}
+
+enum handover_result
+handover_decode_batch(const uint8_t *buf, size_t len,
+    struct handover_batch *b, size_t *used, const char **why)
+{
+	enum handover_result r;
+	size_t n;
+
+	r = unframe(buf, len, HANDOVER_BATCH, BATCH_LEN, BATCH_LEN, &n, why);
+	if (r != HANDOVER_OK)
+		return r;
+	b->nfds = get32(buf + HANDOVER_FRAME);
+	b->len = get32(buf + HANDOVER_FRAME + 4);
+	if (b->nfds > 253 || b->len == 0 || b->len > HANDOVER_MAX_BATCH) {
+		*why = "batch size out of bounds";
+		return HANDOVER_BAD;
+	}
+	*used = HANDOVER_FRAME + n;
+	return HANDOVER_OK;
+}
+
+/* --- control records ---------------------------------------------------- */
+
+/* A text field: printable (tabs and newlines too), no NUL, bounded. */
+static bool
+text_ok(const uint8_t *p, size_t n, size_t max)
+{
+	size_t i;
+
+	if (n > max)
+		return false;
+	for (i = 0; i < n; i++)
+		if (p[i] == '\0' || (p[i] < 0x20 && p[i] != '\n' &&
+		    p[i] != '\t') || p[i] == 0x7f)
+			return false;
+	return true;
+}
+
+#define HELLO_FIXED	(4 + 1 + 2)
+
+size_t
+handover_encode_hello(uint8_t *buf, size_t cap,
+    const struct handover_hello *h)
+{
+	size_t rl = strnlen(h->release, sizeof(h->release));
+	size_t el = strnlen(h->config_error, sizeof(h->config_error));
+	size_t need = HANDOVER_FRAME + HELLO_FIXED + rl + el;
+	uint8_t *p = buf;
+
+	if (!text_ok((const uint8_t *)h->release, rl, HANDOVER_MAX_RELEASE) ||
+	    !text_ok((const uint8_t *)h->config_error, el, HANDOVER_MAX_TEXT))
+		return 0;
+	if (cap < need)
+		return need;
+	p = frame(p, HANDOVER_HELLO, HELLO_FIXED + rl + el);
+	p = put32(p, h->version);
+	p = put8(p, (uint8_t)rl);
+	p = put16(p, (uint16_t)el);
+	p = putmem(p, h->release, rl);
+	(void)putmem(p, h->config_error, el);
+	return need;
+}
+
+/* Any version is read: the old process judges it and names it. */
+enum handover_result
+handover_decode_hello(const uint8_t *buf, size_t len,
+    struct handover_hello *h, size_t *used, const char **why)
+{
+	enum handover_result r;
+	const uint8_t *p = buf + HANDOVER_FRAME;
+	size_t n, rl, el;
+
+	r = unframe(buf, len, HANDOVER_HELLO, HELLO_FIXED,
+	    HELLO_FIXED + HANDOVER_MAX_RELEASE + HANDOVER_MAX_TEXT, &n, why);
+	if (r != HANDOVER_OK)
+		return r;
+	rl = p[4];
+	el = get16(p + 5);
+	if (HELLO_FIXED + rl + el != n) {
+		*why = "hello record length mismatch";
+		return HANDOVER_BAD;
+	}
+	p += HELLO_FIXED;
+	if (!text_ok(p, rl, HANDOVER_MAX_RELEASE) ||
+	    !text_ok(p + rl, el, HANDOVER_MAX_TEXT)) {
+		*why = "bad text in hello";
+		return HANDOVER_BAD;
+	}
+	h->version = get32(buf + HANDOVER_FRAME);
+	memcpy(h->release, p, rl);
+	h->release[rl] = '\0';
+	memcpy(h->config_error, p + rl, el);
+	h->config_error[el] = '\0';
+	*used = HANDOVER_FRAME + n;
+	return HANDOVER_OK;
+}
+
+size_t
+handover_encode_ready(uint8_t *buf, size_t cap)
+{
+	if (cap >= HANDOVER_FRAME)
+		(void)frame(buf, HANDOVER_READY, 0);
+	return HANDOVER_FRAME;
+}
+
+enum handover_result
+handover_decode_ready(const uint8_t *buf, size_t len, size_t *used,
+    const char **why)
+{
+	enum handover_result r;
+	size_t n;
+
+	if ((r = unframe(buf, len, HANDOVER_READY, 0, 0, &n, why)) ==
+	    HANDOVER_OK)
+		*used = HANDOVER_FRAME;
+	return r;
+}
+
+#define REFUSE_FIXED	(1 + 4)
+
+/* Pure and without library state: the child calls it after a failed
+ * execv(), where only async-signal-safe code may run. */
+size_t
+handover_encode_refuse(uint8_t *buf, size_t cap,
+    const struct handover_refuse *r)
+{
+	size_t wl = strnlen(r->why, sizeof(r->why));
+	size_t need = HANDOVER_FRAME + REFUSE_FIXED + wl;
+	uint8_t *p = buf;
+
+	if (r->what < HANDOVER_R_EXEC || r->what > HANDOVER_R_SYSTEM ||
+	    !text_ok((const uint8_t *)r->why, wl, HANDOVER_MAX_TEXT))
+		return 0;
+	if (cap < need)
+		return need;
+	p = frame(p, HANDOVER_REFUSE, REFUSE_FIXED + wl);
+	p = put8(p, r->what);
+	p = put32(p, r->code);
+	(void)putmem(p, r->why, wl);
+	return need;
+}
+
+enum handover_result
+handover_decode_refuse(const uint8_t *buf, size_t len,
+    struct handover_refuse *r, size_t *used, const char **why)
+{
+	enum handover_result res;
+	const uint8_t *p = buf + HANDOVER_FRAME;
+	size_t n;
+
+	res = unframe(buf, len, HANDOVER_REFUSE, REFUSE_FIXED,
+	    REFUSE_FIXED + HANDOVER_MAX_TEXT, &n, why);
+	if (res != HANDOVER_OK)
+		return res;
+	if (p[0] < HANDOVER_R_EXEC || p[0] > HANDOVER_R_SYSTEM) {
+		*why = "unknown refusal";
+		return HANDOVER_BAD;
+	}
+	if (!text_ok(p + REFUSE_FIXED, n - REFUSE_FIXED, HANDOVER_MAX_TEXT)) {
+		*why = "bad text in refusal";
+		return HANDOVER_BAD;
+	}
+	r->what = p[0];
+	r->code = get32(p + 1);
+	memcpy(r->why, p + REFUSE_FIXED, n - REFUSE_FIXED);
+	r->why[n - REFUSE_FIXED] = '\0';
+	*used = HANDOVER_FRAME + n;
+	return HANDOVER_OK;
+}
+
+size_t
+handover_encode_go(uint8_t *buf, size_t cap, uint8_t flags)
+{
+	uint8_t *p = buf;
+
+	if (flags & ~HANDOVER_GO_RELOAD)
+		return 0;
+	if (cap >= HANDOVER_FRAME + 1) {
+		p = frame(p, HANDOVER_GO, 1);
+		(void)put8(p, flags);
+	}
+	return HANDOVER_FRAME + 1;
+}
+
+enum handover_result
+handover_decode_go(const uint8_t *buf, size_t len, uint8_t *flags,
+    size_t *used, const char **why)
+{
+	enum handover_result r;
+	size_t n;
+
+	if ((r = unframe(buf, len, HANDOVER_GO, 1, 1, &n, why)) !=
+	    HANDOVER_OK)
+		return r;
+	if (buf[HANDOVER_FRAME] & ~HANDOVER_GO_RELOAD) {
+		*why = "unknown go flags";
+		return HANDOVER_BAD;
+	}
+	*flags = buf[HANDOVER_FRAME];
+	*used = HANDOVER_FRAME + 1;
+	return HANDOVER_OK;
 }

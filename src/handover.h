@@ -13,8 +13,21 @@
  *	HEADER		magic, format version, the engine settings the
  *			connections' state depends on, the connection count
  *	COUNTERS	every counter of stats.h, in table order
- *	CONN		one per connection (struct handover_conn)
+ *	LISTENER	one per listening or UDP socket (its descriptor
+ *			rides along)
+ *	CONN		one per connection (struct handover_conn; its
+ *			descriptor rides along)
  *	END		nothing: the state is complete
+ *
+ * Records with a descriptor travel in batches: a BATCH record (how many
+ * descriptors, how many bytes of records follow), then those records
+ * with the descriptors on their first byte, the i-th for the i-th
+ * LISTENER or CONN of the batch (fdpass.h).
+ *
+ * Around the state, control records go both ways on the same socket:
+ * HELLO (new: its format version, its release, its configuration's
+ * verdict), READY or REFUSE (new: the state rebuilt, or why not), GO
+ * (old: systemd was told, start serving).
  *
  * Compatibility rule: the frame and the first 12 bytes of the HEADER
  * payload (magic, version) never change.  Everything else belongs to
@@ -44,8 +57,20 @@ enum handover_type {
 	HANDOVER_HEADER = 1,
 	HANDOVER_COUNTERS = 2,
 	HANDOVER_CONN = 3,
-	HANDOVER_END = 4
+	HANDOVER_END = 4,
+	HANDOVER_LISTENER = 5,
+	HANDOVER_BATCH = 6,
+	HANDOVER_HELLO = 7,
+	HANDOVER_READY = 8,
+	HANDOVER_REFUSE = 9,
+	HANDOVER_GO = 10
 };
+#define HANDOVER_TYPE_LAST	HANDOVER_GO
+
+/* Bounds of the variable parts of the control records. */
+#define HANDOVER_MAX_RELEASE	63	/* HELLO: PACKAGE_VERSION */
+#define HANDOVER_MAX_TEXT	4000	/* HELLO's config error, REFUSE's why */
+#define HANDOVER_MAX_BATCH	(HANDOVER_MAX_OUT + 65536u) /* bytes */
 
 enum handover_result {
 	HANDOVER_OK,		/* a whole record decoded, *used bytes */
@@ -100,6 +125,47 @@ struct handover_conn {
 	uint16_t	 hdr_len;
 };
 
+/* A listening socket: what the new process checks its descriptor
+ * against (getsockname(), SO_TYPE, SO_ACCEPTCONN). */
+enum {
+	HANDOVER_L_TCP = 1,		/* echo, stream, listening */
+	HANDOVER_L_UDP = 2,		/* echo, datagram */
+	HANDOVER_L_METRICS = 3		/* the /metrics endpoint */
+};
+#define HANDOVER_L_ACTIVATED	0x01	/* passed by systemd */
+
+struct handover_listener {
+	uint8_t		 kind;		/* HANDOVER_L_* */
+	uint8_t		 flags;		/* HANDOVER_L_ACTIVATED */
+	struct sockaddr_storage addr;	/* AF_INET or AF_INET6 */
+};
+
+struct handover_batch {
+	uint32_t	 nfds;		/* 0 .. FDPASS_MAX */
+	uint32_t	 len;		/* bytes of records, 1 .. MAX_BATCH */
+};
+
+/* HELLO: a text of length 0 means the configuration is valid. */
+struct handover_hello {
+	uint32_t	 version;	/* the format it reads */
+	char		 release[HANDOVER_MAX_RELEASE + 1];
+	char		 config_error[HANDOVER_MAX_TEXT + 1];
+};
+
+/* REFUSE: what failed, and why in words. */
+enum {
+	HANDOVER_R_EXEC = 1,		/* execv() failed; code is errno */
+	HANDOVER_R_STATE = 2,		/* the state was refused */
+	HANDOVER_R_SYSTEM = 3		/* memory, descriptors, sockets */
+};
+struct handover_refuse {
+	uint8_t		 what;		/* HANDOVER_R_* */
+	uint32_t	 code;
+	char		 why[HANDOVER_MAX_TEXT + 1];
+};
+
+#define HANDOVER_GO_RELOAD	0x01	/* a SIGHUP came meanwhile */
+
 /*
  * Encoders: write the whole record into buf if it fits in cap; return
  * its size either way (so a call with cap 0 measures).  0: the input is
@@ -112,6 +178,16 @@ size_t	handover_encode_counters(uint8_t *buf, size_t cap,
 size_t	handover_encode_conn(uint8_t *buf, size_t cap,
 	    const struct handover_conn *c);
 size_t	handover_encode_end(uint8_t *buf, size_t cap);
+size_t	handover_encode_listener(uint8_t *buf, size_t cap,
+	    const struct handover_listener *l);
+size_t	handover_encode_batch(uint8_t *buf, size_t cap,
+	    const struct handover_batch *b);
+size_t	handover_encode_hello(uint8_t *buf, size_t cap,
+	    const struct handover_hello *h);
+size_t	handover_encode_ready(uint8_t *buf, size_t cap);
+size_t	handover_encode_refuse(uint8_t *buf, size_t cap,
+	    const struct handover_refuse *r);
+size_t	handover_encode_go(uint8_t *buf, size_t cap, uint8_t flags);
 
 /*
  * The next record of buf[0..len): its type (without decoding it), or
@@ -140,5 +216,18 @@ enum handover_result handover_decode_conn(const uint8_t *buf, size_t len,
 	    size_t *used, const char **why);
 enum handover_result handover_decode_end(const uint8_t *buf, size_t len,
 	    size_t *used, const char **why);
+enum handover_result handover_decode_listener(const uint8_t *buf,
+	    size_t len, struct handover_listener *l, size_t *used,
+	    const char **why);
+enum handover_result handover_decode_batch(const uint8_t *buf, size_t len,
+	    struct handover_batch *b, size_t *used, const char **why);
+enum handover_result handover_decode_hello(const uint8_t *buf, size_t len,
+	    struct handover_hello *h, size_t *used, const char **why);
+enum handover_result handover_decode_ready(const uint8_t *buf, size_t len,
+	    size_t *used, const char **why);
+enum handover_result handover_decode_refuse(const uint8_t *buf, size_t len,
+	    struct handover_refuse *r, size_t *used, const char **why);
+enum handover_result handover_decode_go(const uint8_t *buf, size_t len,
+	    uint8_t *flags, size_t *used, const char **why);
 
 #endif

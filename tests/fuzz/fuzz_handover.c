@@ -2,8 +2,9 @@
  * fuzz_handover.c - the decoder of the upgrade's hand-over state
  * (handover.c) on any bytes, as the new process reads them from the old.
  *
- * The input is decoded as a state: a header, the counters, CONN records
- * and an END, each record judged by the decoder of the type the stream
+ * The input is decoded as a state: a header, the counters, then any of
+ * the other records (LISTENER, BATCH, CONN, the control records) up to
+ * an END, each record judged by the decoder of the type the stream
  * expects there.  Each record's bytes are first copied into a heap
  * buffer of exactly their size, so ASan catches a read past them.
  *   - An answer is OK, MORE or BAD; BAD comes with a non-empty,
@@ -45,6 +46,11 @@ struct decoded {
 	struct handover_header	 h;
 	struct stats_snapshot	 s;
 	struct handover_conn	 c;
+	struct handover_listener l;
+	struct handover_batch	 b;
+	struct handover_hello	 hello;
+	struct handover_refuse	 refuse;
+	uint8_t			 go;
 	enum handover_type	 t;
 };
 
@@ -65,9 +71,32 @@ decode_one(const uint8_t *b, size_t len, enum stage st,
 	default:
 		if ((r = handover_peek(b, len, &d->t, why)) != HANDOVER_OK)
 			return r;
-		if (d->t == HANDOVER_END)
+		switch (d->t) {
+		case HANDOVER_END:
 			return handover_decode_end(b, len, used, why);
-		return handover_decode_conn(b, len, h, &d->c, used, why);
+		case HANDOVER_LISTENER:
+			return handover_decode_listener(b, len, &d->l, used,
+			    why);
+		case HANDOVER_BATCH:
+			return handover_decode_batch(b, len, &d->b, used, why);
+		case HANDOVER_HELLO:
+			return handover_decode_hello(b, len, &d->hello, used,
+			    why);
+		case HANDOVER_READY:
+			return handover_decode_ready(b, len, used, why);
+		case HANDOVER_REFUSE:
+			return handover_decode_refuse(b, len, &d->refuse, used,
+			    why);
+		case HANDOVER_GO:
+			return handover_decode_go(b, len, &d->go, used, why);
+		case HANDOVER_HEADER:
+		case HANDOVER_COUNTERS:
+			*why = "unexpected record type";
+			return HANDOVER_BAD;
+		default:
+			return handover_decode_conn(b, len, h, &d->c, used,
+			    why);
+		}
 	}
 }
 
@@ -118,6 +147,24 @@ check_canonical(const uint8_t *b, size_t n, const struct decoded *d,
 		break;
 	case HANDOVER_END:
 		m = handover_encode_end(e, n);
+		break;
+	case HANDOVER_LISTENER:
+		m = handover_encode_listener(e, n, &d->l);
+		break;
+	case HANDOVER_BATCH:
+		m = handover_encode_batch(e, n, &d->b);
+		break;
+	case HANDOVER_HELLO:
+		m = handover_encode_hello(e, n, &d->hello);
+		break;
+	case HANDOVER_READY:
+		m = handover_encode_ready(e, n);
+		break;
+	case HANDOVER_REFUSE:
+		m = handover_encode_refuse(e, n, &d->refuse);
+		break;
+	case HANDOVER_GO:
+		m = handover_encode_go(e, n, d->go);
 		break;
 	}
 	CHECK(m == n, "re-encoded to %zu bytes, not %zu", m, n);

@@ -7,6 +7,7 @@
 #include <check.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -578,13 +579,200 @@ START_TEST(test_oversize)
 	c.carry_len = 4;
 	ck_assert_uint_eq(handover_encode_conn(NULL, 0, &c), 0);
 	/* and an unknown record type */
-	frame[0] = 9;
+	frame[0] = HANDOVER_TYPE_LAST + 1;
 	{
 		enum handover_type t;
 
 		ck_assert_int_eq(handover_peek(frame, 1, &t, &why),
 		    HANDOVER_BAD);
 	}
+}
+END_TEST
+
+/* Each record of the transfer and of the conversation round-trips, and
+ * every proper prefix of it asks for more. */
+static void
+round_trip_prefixes(const uint8_t *b, size_t n,
+    enum handover_result (*dec)(const uint8_t *, size_t, void *, size_t *,
+    const char **), void *out)
+{
+	const char *why = NULL;
+	size_t cut, used = 0;
+
+	for (cut = 0; cut < n; cut++)
+		ck_assert_int_eq(dec(b, cut, out, &used, &why),
+		    HANDOVER_MORE);
+	ck_assert_int_eq(dec(b, n, out, &used, &why), HANDOVER_OK);
+	ck_assert_uint_eq(used, n);
+}
+
+static enum handover_result
+dec_listener(const uint8_t *b, size_t n, void *o, size_t *u, const char **w)
+{
+	return handover_decode_listener(b, n, o, u, w);
+}
+
+static enum handover_result
+dec_batch(const uint8_t *b, size_t n, void *o, size_t *u, const char **w)
+{
+	return handover_decode_batch(b, n, o, u, w);
+}
+
+static enum handover_result
+dec_hello(const uint8_t *b, size_t n, void *o, size_t *u, const char **w)
+{
+	return handover_decode_hello(b, n, o, u, w);
+}
+
+static enum handover_result
+dec_refuse(const uint8_t *b, size_t n, void *o, size_t *u, const char **w)
+{
+	return handover_decode_refuse(b, n, o, u, w);
+}
+
+static enum handover_result
+dec_go(const uint8_t *b, size_t n, void *o, size_t *u, const char **w)
+{
+	return handover_decode_go(b, n, o, u, w);
+}
+
+static enum handover_result
+dec_ready(const uint8_t *b, size_t n, void *o, size_t *u, const char **w)
+{
+	(void)o;
+	return handover_decode_ready(b, n, u, w);
+}
+
+START_TEST(test_listener_round_trip)
+{
+	struct handover_listener l, d;
+	uint8_t b[128];
+	size_t n;
+	const char *why = NULL;
+
+	memset(&l, 0, sizeof(l));
+	l.kind = HANDOVER_L_UDP;
+	l.flags = HANDOVER_L_ACTIVATED;
+	v6(&l.addr, "2001:db8::7", 8008, 3);
+	n = handover_encode_listener(b, sizeof(b), &l);
+	ck_assert_uint_gt(n, HANDOVER_FRAME);
+	round_trip_prefixes(b, n, dec_listener, &d);
+	ck_assert_int_eq(d.kind, HANDOVER_L_UDP);
+	ck_assert_int_eq(d.flags, HANDOVER_L_ACTIVATED);
+	ck_assert_mem_eq(&d.addr, &l.addr, sizeof(struct sockaddr_in6));
+	l.kind = HANDOVER_L_METRICS;
+	l.flags = 0;
+	v4(&l.addr, "127.0.0.1", 9100);
+	n = handover_encode_listener(b, sizeof(b), &l);
+	round_trip_prefixes(b, n, dec_listener, &d);
+	ck_assert_int_eq(d.kind, HANDOVER_L_METRICS);
+	ck_assert_mem_eq(&d.addr, &l.addr, sizeof(struct sockaddr_in));
+	/* refused: unknown kind, unknown flag, no address */
+	b[HANDOVER_FRAME] = 4;
+	ck_assert_int_eq(handover_decode_listener(b, n, &d, &n, &why),
+	    HANDOVER_BAD);
+	ck_assert_str_eq(why, "unknown listener kind");
+	n = handover_encode_listener(b, sizeof(b), &l);
+	b[HANDOVER_FRAME + 1] = 2;
+	ck_assert_int_eq(handover_decode_listener(b, n, &d, &n, &why),
+	    HANDOVER_BAD);
+	memset(&l.addr, 0, sizeof(l.addr));
+	ck_assert_uint_eq(handover_encode_listener(b, sizeof(b), &l), 0);
+	n = HANDOVER_FRAME + 2 + 27;
+	memset(b + HANDOVER_FRAME, 0, n - HANDOVER_FRAME);
+	b[0] = HANDOVER_LISTENER;
+	b[1] = (uint8_t)(n - HANDOVER_FRAME);
+	b[2] = b[3] = b[4] = 0;
+	b[HANDOVER_FRAME] = HANDOVER_L_TCP;
+	ck_assert_int_eq(handover_decode_listener(b, n, &d, &n, &why),
+	    HANDOVER_BAD);
+	ck_assert_str_eq(why, "bad listener address");
+}
+END_TEST
+
+START_TEST(test_batch_round_trip)
+{
+	struct handover_batch bt = { 253, 1000 }, d;
+	uint8_t b[32];
+	size_t n, used;
+	const char *why = NULL;
+
+	n = handover_encode_batch(b, sizeof(b), &bt);
+	round_trip_prefixes(b, n, dec_batch, &d);
+	ck_assert_uint_eq(d.nfds, 253);
+	ck_assert_uint_eq(d.len, 1000);
+	bt.nfds = 254;
+	ck_assert_uint_eq(handover_encode_batch(b, sizeof(b), &bt), 0);
+	bt.nfds = 0;
+	bt.len = 0;
+	ck_assert_uint_eq(handover_encode_batch(b, sizeof(b), &bt), 0);
+	b[HANDOVER_FRAME] = 254;
+	ck_assert_int_eq(handover_decode_batch(b, n, &d, &used, &why),
+	    HANDOVER_BAD);
+	ck_assert_str_eq(why, "batch size out of bounds");
+}
+END_TEST
+
+START_TEST(test_control_round_trip)
+{
+	struct handover_hello h, hd;
+	struct handover_refuse r, rd;
+	uint8_t b[HANDOVER_FRAME + 16 + HANDOVER_MAX_RELEASE +
+	    HANDOVER_MAX_TEXT], flags = 0;
+	size_t n, used;
+	const char *why = NULL;
+
+	memset(&h, 0, sizeof(h));
+	h.version = 77;			/* any version is read */
+	snprintf(h.release, sizeof(h.release), "0.2.0");
+	n = handover_encode_hello(b, sizeof(b), &h);
+	round_trip_prefixes(b, n, dec_hello, &hd);
+	ck_assert_uint_eq(hd.version, 77);
+	ck_assert_str_eq(hd.release, "0.2.0");
+	ck_assert_str_eq(hd.config_error, "");
+	snprintf(h.config_error, sizeof(h.config_error),
+	    "upcased.conf:3: unknown setting\nupcased.conf:4: bad port");
+	n = handover_encode_hello(b, sizeof(b), &h);
+	round_trip_prefixes(b, n, dec_hello, &hd);
+	ck_assert_str_eq(hd.config_error, h.config_error);
+	/* a control byte in a text is refused, both ways */
+	b[n - 1] = 0x01;
+	ck_assert_int_eq(handover_decode_hello(b, n, &hd, &used, &why),
+	    HANDOVER_BAD);
+	h.release[0] = 0x1b;
+	ck_assert_uint_eq(handover_encode_hello(b, sizeof(b), &h), 0);
+
+	memset(&r, 0, sizeof(r));
+	r.what = HANDOVER_R_EXEC;
+	r.code = 2;
+	n = handover_encode_refuse(b, sizeof(b), &r);
+	round_trip_prefixes(b, n, dec_refuse, &rd);
+	ck_assert_int_eq(rd.what, HANDOVER_R_EXEC);
+	ck_assert_uint_eq(rd.code, 2);
+	r.what = HANDOVER_R_STATE;
+	snprintf(r.why, sizeof(r.why), "bad exit command");
+	n = handover_encode_refuse(b, sizeof(b), &r);
+	round_trip_prefixes(b, n, dec_refuse, &rd);
+	ck_assert_str_eq(rd.why, "bad exit command");
+	b[HANDOVER_FRAME] = 0;
+	ck_assert_int_eq(handover_decode_refuse(b, n, &rd, &used, &why),
+	    HANDOVER_BAD);
+	r.what = 9;
+	ck_assert_uint_eq(handover_encode_refuse(b, sizeof(b), &r), 0);
+
+	n = handover_encode_go(b, sizeof(b), HANDOVER_GO_RELOAD);
+	round_trip_prefixes(b, n, dec_go, &flags);
+	ck_assert_int_eq(flags, HANDOVER_GO_RELOAD);
+	b[HANDOVER_FRAME] = 0x80;
+	ck_assert_int_eq(handover_decode_go(b, n, &flags, &used, &why),
+	    HANDOVER_BAD);
+	ck_assert_uint_eq(handover_encode_go(b, sizeof(b), 0x80), 0);
+
+	n = handover_encode_ready(b, sizeof(b));
+	round_trip_prefixes(b, n, dec_ready, NULL);
+	b[1] = 1;			/* READY has no payload */
+	ck_assert_int_eq(handover_decode_ready(b, n + 1, &used, &why),
+	    HANDOVER_BAD);
 }
 END_TEST
 
@@ -604,6 +792,9 @@ main(void)
 	tcase_add_test(tc, test_bad_conn_fields);
 	tcase_add_test(tc, test_xs_bound);
 	tcase_add_test(tc, test_oversize);
+	tcase_add_test(tc, test_listener_round_trip);
+	tcase_add_test(tc, test_batch_round_trip);
+	tcase_add_test(tc, test_control_round_trip);
 	suite_add_tcase(s, tc);
 	return unit_run(s);
 }
