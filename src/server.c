@@ -841,8 +841,9 @@ server_state_listeners(const struct listener_set *set, bool metrics,
 		    buf != NULL ? SIZE_MAX : 0, &hl);
 		if (buf != NULL) {
 			fd_at[*nfds] = off;
-			fds[(*nfds)++] = set->l[i]->fd;
+			fds[*nfds] = set->l[i]->fd;
 		}
+		(*nfds)++;		/* measured too: the arrays' size */
 		off += n;
 	}
 	return off;
