@@ -1423,6 +1423,9 @@ tcp_conn_import(struct tcp_engine *e, int fd, const struct handover_conn *h)
 	list_insert_by_last(conn_list_of(e, c), c, e->now);
 	e->count++;
 	admit_tcp_count(e->adm);
+	/* Its source's count, as the old process had it (not its rate). */
+	if ((c->flags & TC_COUNTED) && !admit_tcp_recount(e->adm, &c->peer.sa))
+		c->flags &= (uint8_t)~TC_COUNTED;
 	if (c->out != NULL)
 		stats_add(&e->st->pending_out, c->out->len);
 	return c;

@@ -17,7 +17,7 @@ import threading
 import time
 
 import harness
-from harness import (Daemon, conf, diag, tcp_connect, tcp_echo, recv_exact,
+from harness import (Daemon, closed_unanswered, conf, connect_from, diag, tcp_connect, tcp_echo, recv_exact,
                      recv_until_eof, check_bytes, udp_socket, upper,
                      upper_unicode, wait_for, tmpdir, write_file, LOCAL4)
 
@@ -445,6 +445,28 @@ def test_repeated_handovers():
     if d.sanitizer() is None:
         assert rss1 <= rss0 * 1.3 + 2048, "RSS %d -> %d kB" % (rss0, rss1)
 test_repeated_handovers.timeout = 120
+
+
+def test_per_source_counts_carried():
+    """max_connections_per_source holds across a hand-over: the open
+    connections of a source are counted in the successor's table."""
+    d = Daemon(conf(limits={"max_connections_per_source": 3}))
+    mine = [connect_from("127.0.0.2", d.port) for _ in range(3)]
+    for i, s in enumerate(mine):
+        tcp_echo(s, b"held %d\n" % i)
+    handover(d)
+    extra = connect_from("127.0.0.2", d.port)
+    assert closed_unanswered(extra, timeout=2.0), (
+        "a 4th connection from 127.0.0.2 was served after the hand-over")
+    for s in mine:
+        tcp_echo(s, b"still here\n")
+    mine.pop().close()
+    time.sleep(0.2)
+    again = connect_from("127.0.0.2", d.port)
+    tcp_echo(again, b"room again\n")
+    # and the released count is not taken twice
+    extra = connect_from("127.0.0.2", d.port)
+    assert closed_unanswered(extra, timeout=2.0), "over the limit"
 
 
 # --- failures: the old process serves on --------------------------------
