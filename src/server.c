@@ -1112,6 +1112,19 @@ server_handover(struct server *s)
 	    "handed over to PID %d (upcased %s): %zu connections, %zu "
 	    "sockets in %" PRIu64 " ms", (int)h.pid, release, nconns,
 	    nfds - nconns, worker_now_ms() - h.t0);
+	/*
+	 * A signal that came since the check is the successor's now (it
+	 * blocks them until it serves): pass it on.
+	 */
+	if (sigpending(&pend) == 0) {
+		if (sigismember(&pend, SIGTERM) == 1)
+			(void)kill(h.pid, SIGTERM);
+		if (sigismember(&pend, SIGINT) == 1)
+			(void)kill(h.pid, SIGINT);
+		if (sigismember(&pend, SIGHUP) == 1 &&
+		    !(flags & HANDOVER_GO_RELOAD))
+			(void)kill(h.pid, SIGHUP);
+	}
 	/* No drain, no shutdown(): the successor holds every socket. */
 	_exit(0);
 }

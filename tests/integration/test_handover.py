@@ -469,6 +469,40 @@ def test_per_source_counts_carried():
     assert closed_unanswered(extra, timeout=2.0), "over the limit"
 
 
+def test_stop_during_handover_is_not_lost():
+    """SIGTERM right after SIGUSR2, at several delays: whichever process
+    has the service then stops, answering its sessions; none is left
+    serving."""
+    for delay in (0.0, 0.01, 0.03, 0.05, 0.08, 0.3):
+        d = Daemon(conf(workers=2, limits={"drain_timeout": 2}))
+        s = tcp_connect(d.port)
+        tcp_echo(s, b"before\n")
+        d._read_notify(0)
+        d._cursor = len(d.messages)
+        old = d.proc
+        d.signal(signal.SIGUSR2)
+        time.sleep(delay)
+        # as systemd does: to the main PID it knows now
+        d._read_notify(0)
+        moved = [m for _, m in d.messages if m.startswith("MAINPID=")]
+        os.kill(int(moved[-1].split("=", 1)[1]) if moved else old.pid,
+                signal.SIGTERM)
+        assert old.wait(timeout=15) == 0, "the old process exited badly"
+        d._read_notify(0.2)
+        moved = [m for _, m in d.messages if m.startswith("MAINPID=")]
+        if moved:
+            succ = Adopted(int(moved[-1].split("=", 1)[1]))
+            harness._procs.append(succ)
+            d.proc = succ
+            rc = succ.wait(timeout=15)
+            assert rc == 0, "the successor exited %r" % rc
+        check_bytes(recv_until_eof(s, timeout=10), b"", "after the stop")
+        assert harness.tcp_refused(d.port), "still served after SIGTERM"
+        diag("SIGTERM %.0f ms after SIGUSR2: %s" % (
+            delay * 1000, "stopped by the successor" if moved else
+            "the hand-over abandoned, the old one stopped"))
+
+
 # --- failures: the old process serves on --------------------------------
 
 FAKE_HELLO = r'''#!/usr/bin/env python3
