@@ -243,6 +243,16 @@ admit_tcp_count(struct admit *a)
 	atomic_fetch_add_explicit(&a->open, 1, memory_order_relaxed);
 }
 
+bool
+admit_tcp_recount(struct admit *a, const struct sockaddr *sa)
+{
+	bool counted = false;
+
+	if (a->per_source != NULL)
+		(void)srclimit_hold(a->per_source, sa, &counted);
+	return counted;
+}
+
 void
 admit_tcp_close(struct admit *a, const struct sockaddr *sa, bool counted)
 {

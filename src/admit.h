@@ -86,6 +86,14 @@ enum admit_verdict admit_tcp(struct admit *a, struct stats *st,
 void	admit_tcp_count(struct admit *a);
 
 /*
+ * A connection handed over by an upgrade (tcp_conn_import()) that the
+ * old process counted per source: counted again here, whatever the
+ * limit (it is open already).  Returns whether it is counted now (not
+ * for another family, or out of memory); admit_tcp_close() follows.
+ */
+bool	admit_tcp_recount(struct admit *a, const struct sockaddr *sa);
+
+/*
  * A PROXY header named the client of a connection from the balancer at
  * from: its per-source count moves to the client (*counted: in, whether
  * from was counted; out, whether to is), and the client's connection

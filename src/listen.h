@@ -56,6 +56,16 @@ int	listen_from_systemd(struct listener_set *set,
 	    struct listener_set *metrics, char *err, size_t len);
 
 /*
+ * A socket handed over by the process we take over from (SIGUSR2,
+ * doc/handover.md): checked to be of kind (SO_TYPE, SO_ACCEPTCONN) and
+ * bound to want's address (getsockname()), then added to set.  0, or -1
+ * with a message in err and fd closed.
+ */
+int	listen_takeover(int fd, int kind, bool activated,
+	    const struct sockaddr_storage *want, struct listener_set *set,
+	    char *err, size_t len);
+
+/*
  * Bind what cf asks for into *set, reusing the sockets of old (may be
  * NULL) that match protocol, address and port.  Returns 0, or -1 with a
  * message in err; on failure nothing of old is touched and every socket

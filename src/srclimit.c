@@ -167,9 +167,10 @@ prune(struct srclimit *sl, uint64_t now)
 	}
 }
 
-enum srclimit_result
-srclimit_admit(struct srclimit *sl, const struct sockaddr *sa, bool rate,
-    uint64_t now_ms, bool *counted)
+/* force: count it whatever the limit (an open connection handed over). */
+static enum srclimit_result
+srclimit_judge(struct srclimit *sl, const struct sockaddr *sa, bool rate,
+    uint64_t now_ms, bool force, bool *counted)
 {
 	struct addr_source src;
 	struct entry **ep, *e;
@@ -194,7 +195,7 @@ srclimit_admit(struct srclimit *sl, const struct sockaddr *sa, bool rate,
 	if (e == NULL)
 		goto out;
 	tat = e->tat > now ? e->tat : now;
-	if (sl->max != 0 && e->count >= sl->max)
+	if (!force && sl->max != 0 && e->count >= sl->max)
 		r = SRCLIMIT_FULL;
 	else if (rate && sl->interval != 0 && tat - now > sl->tolerance)
 		r = SRCLIMIT_RATE;
@@ -213,11 +214,25 @@ out:
 	return r;
 }
 
+enum srclimit_result
+srclimit_admit(struct srclimit *sl, const struct sockaddr *sa, bool rate,
+    uint64_t now_ms, bool *counted)
+{
+	return srclimit_judge(sl, sa, rate, now_ms, false, counted);
+}
+
 bool
 srclimit_acquire(struct srclimit *sl, const struct sockaddr *sa,
     bool *counted)
 {
 	return srclimit_admit(sl, sa, false, 0, counted) == SRCLIMIT_OK;
+}
+
+bool
+srclimit_hold(struct srclimit *sl, const struct sockaddr *sa, bool *counted)
+{
+	(void)srclimit_judge(sl, sa, false, 0, true, counted);
+	return *counted;
 }
 
 void

@@ -120,6 +120,27 @@ START_TEST(test_rate_and_cap_together)
 }
 END_TEST
 
+/* An upgrade's connection is counted again per source, past the limit,
+ * and released as any other. */
+START_TEST(test_recount_past_the_limit)
+{
+	struct srclimit *sl = srclimit_new();
+	bool counted;
+
+	srclimit_set_max(sl, 1);
+	ck_assert(srclimit_acquire(sl, SA("198.51.100.7"), &counted));
+	ck_assert(counted);
+	ck_assert(srclimit_hold(sl, SA("198.51.100.7"), &counted));
+	ck_assert(counted);
+	ck_assert_uint_eq(srclimit_count(sl, SA("198.51.100.7")), 2);
+	ck_assert(!srclimit_acquire(sl, SA("198.51.100.7"), &counted));
+	srclimit_release(sl, SA("198.51.100.7"));
+	srclimit_release(sl, SA("198.51.100.7"));
+	ck_assert_uint_eq(srclimit_count(sl, SA("198.51.100.7")), 0);
+	srclimit_free(sl);
+}
+END_TEST
+
 START_TEST(test_admit_tcp_verdicts)
 {
 	struct admit a;
@@ -338,6 +359,7 @@ main(void)
 	tcase_add_test(tc, test_rate_burst_then_refill);
 	tcase_add_test(tc, test_rate_ipv6_per_64_and_off);
 	tcase_add_test(tc, test_rate_and_cap_together);
+	tcase_add_test(tc, test_recount_past_the_limit);
 	tcase_add_test(tc, test_admit_tcp_verdicts);
 	tcase_add_test(tc, test_balancer_not_capped_per_source);
 	tcase_add_test(tc, test_judge_and_datagrams);
