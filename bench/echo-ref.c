@@ -5,7 +5,7 @@
  * bench/run measures upcased against this program in the same run, so a
  * ratio says what upcased costs beyond the kernel's own work.  It is
  * written to be fast, not to share upcased's choices: one thread, one
- * epoll set; TCP input is read into one buffer (256 KiB) and written
+ * epoll set; TCP input is read into one buffer (512 KiB) and written
  * straight back, and while a read fills the buffer the connection is read
  * again, up to a per-connection budget per wake-up (1 MiB), so one bulk
  * client cannot starve a thousand ping-pong ones.  Only what the kernel
@@ -59,7 +59,7 @@ static struct {
 	unsigned	 udp_batch;	/* --udp-batch: datagrams per call */
 	unsigned	 udp_calls;	/* --udp-calls: full batches per wake-up */
 } opt = {
-	256 * 1024, 1024 * 1024, 0, 0, 0, 0, MSG_NOSIGNAL, 64, 4
+	512 * 1024, 1024 * 1024, 0, 0, 0, 0, MSG_NOSIGNAL, 64, 4
 };
 
 /* Output the kernel did not take; a connection without one has NULL. */
@@ -345,7 +345,7 @@ usage(void)
 	    "                [--et | --lt] [--rcvbuf=BYTES] [--sndbuf=BYTES]\n"
 	    "                [--msg-dontwait] [--udp-batch=N] [--udp-calls=N]\n"
 	    "                [--upcased-model]\n"
-	    "defaults: --buf=256k --budget=1m --lt --udp-batch=64 "
+	    "defaults: --buf=512k --budget=1m --lt --udp-batch=64 "
 	    "--udp-calls=4,\n"
 	    "socket buffers autotuned; --budget=0: one read per wake-up\n");
 	exit(64);
