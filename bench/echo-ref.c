@@ -5,19 +5,23 @@
  * bench/run measures upcased against this program in the same run, so a
  * ratio says what upcased costs beyond the kernel's own work.  It is
  * written to be fast, not to share upcased's choices: one thread, one
- * epoll set; TCP input is read into one buffer (512 KiB) and written
- * straight back, and while a read fills the buffer the connection is read
- * again, up to a per-connection budget per wake-up (1 MiB), so one bulk
- * client cannot starve a thousand ping-pong ones.  Only what the kernel
- * does not take is queued (at most one buffer per connection; while
- * anything is queued the connection is not read).  SO_SNDBUF and SO_RCVBUF
- * are asked for 4 MiB (capped at net.core.[wr]mem_max, then doubled by the
- * kernel), which turns their autotuning off and saves bulk some 14 % of
- * its CPU per MB.  UDP comes in with recvmmsg(2) and goes back with
- * sendmmsg(2) from the receive slots, 64 at a time.  No
+ * epoll set, level-triggered; TCP input is read into one 512 KiB buffer,
+ * once per connection per wake-up, and written straight back.  Only what
+ * the kernel does not take is queued (at most one buffer per connection;
+ * while anything is queued the connection is not read).  SO_SNDBUF and
+ * SO_RCVBUF are asked for 4 MiB (capped at net.core.[wr]mem_max, then
+ * doubled by the kernel), which turns their autotuning off and saves bulk
+ * some 14 % of its CPU per MB.  UDP comes in with recvmmsg(2) and goes
+ * back with sendmmsg(2) from the receive slots, 64 at a time.  No
  * transform, no limits, no timers, no logging.  The one check kept is
  * upcased's echo-loop guard (no UDP reply to a port below 1024 or to our
  * own port), so two echo services can never ping-pong through it.
+ *
+ * --budget=BYTES reads again while a read fills the buffer, up to that
+ * many bytes per connection per wake-up.  On loopback it saved no CPU per
+ * MB, and it gave a bulk client beside 1,000 ping-pong ones a larger share
+ * of the loop; with no bound the bulk client starves them.  So the
+ * default is one read.
  *
  * Every choice has a switch, so each can be measured on its own (see
  * bench/README.md, "The yardstick: choices and their measured effect");
@@ -62,7 +66,7 @@ static struct {
 	unsigned	 udp_batch;	/* --udp-batch: datagrams per call */
 	unsigned	 udp_calls;	/* --udp-calls: full batches per wake-up */
 } opt = {
-	512 * 1024, 1024 * 1024, 0, 4 << 20, 4 << 20, 0, MSG_NOSIGNAL, 64, 4
+	512 * 1024, 0, 0, 4 << 20, 4 << 20, 0, MSG_NOSIGNAL, 64, 4
 };
 
 /* Output the kernel did not take; a connection without one has NULL. */
@@ -348,7 +352,7 @@ usage(void)
 	    "                [--et | --lt] [--rcvbuf=BYTES] [--sndbuf=BYTES]\n"
 	    "                [--msg-dontwait] [--udp-batch=N] [--udp-calls=N]\n"
 	    "                [--upcased-model]\n"
-	    "defaults: --buf=512k --budget=1m --lt --rcvbuf=4m --sndbuf=4m\n"
+	    "defaults: --buf=512k --budget=0 --lt --rcvbuf=4m --sndbuf=4m\n"
 	    "          --udp-batch=64 --udp-calls=4\n"
 	    "--budget=0: one read per wake-up; --rcvbuf=0, --sndbuf=0: "
 	    "autotuned\n");
