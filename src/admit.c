@@ -156,7 +156,7 @@ admit_source(struct admit *a, struct stats *st, const struct sockaddr *sa,
 
 enum admit_verdict
 admit_tcp(struct admit *a, struct stats *st, const struct sockaddr *sa,
-    bool rate, uint32_t now, bool *counted)
+    bool client, uint32_t now, bool *counted)
 {
 	enum admit_verdict v;
 	unsigned max, open;
@@ -170,8 +170,8 @@ admit_tcp(struct admit *a, struct stats *st, const struct sockaddr *sa,
 		warn_full(a, max, now);
 		return ADMIT_FULL;
 	}
-	if (a->per_source != NULL && (v = admit_source(a, st, sa, rate, now,
-	    counted)) != ADMIT_OK) {
+	if (client && a->per_source != NULL && (v = admit_source(a, st, sa,
+	    true, now, counted)) != ADMIT_OK) {
 		atomic_fetch_sub_explicit(&a->open, 1, memory_order_relaxed);
 		return v;
 	}
@@ -241,6 +241,16 @@ void
 admit_tcp_count(struct admit *a)
 {
 	atomic_fetch_add_explicit(&a->open, 1, memory_order_relaxed);
+}
+
+bool
+admit_tcp_recount(struct admit *a, const struct sockaddr *sa)
+{
+	bool counted = false;
+
+	if (a->per_source != NULL)
+		(void)srclimit_hold(a->per_source, sa, &counted);
+	return counted;
 }
 
 void

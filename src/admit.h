@@ -70,17 +70,28 @@ void	admit_set_max(struct admit *a, unsigned max);
  * and per source; *counted says whether the per-source table counted
  * it), and admit_tcp_close() must follow.  Otherwise nothing is counted,
  * the refusal is added to st and warned about (rate-limited); the
- * caller closes the socket.  rate: judge sa's connection rate too (not
- * for a balancer: its clients are judged once their header is read).
- * now: CLOCK_MONOTONIC seconds.
+ * caller closes the socket.  client: sa is the client, judged per source
+ * (count and connection rate).  Not for a trusted balancer: only the
+ * global cap applies to its connections until their header names the
+ * client (admit_tcp_move()), so a burst of them waiting for their
+ * headers (a drain empties whole accept queues) never meets the
+ * balancer's own per-source cap.  now: CLOCK_MONOTONIC seconds.
  */
 enum admit_verdict admit_tcp(struct admit *a, struct stats *st,
-	    const struct sockaddr *sa, bool rate, uint32_t now,
+	    const struct sockaddr *sa, bool client, uint32_t now,
 	    bool *counted);
 
 /* A connection that arrived without passing admit_tcp() (adopted by the
  * tests): counted open, no source. */
 void	admit_tcp_count(struct admit *a);
+
+/*
+ * A connection handed over by an upgrade (tcp_conn_import()) that the
+ * old process counted per source: counted again here, whatever the
+ * limit (it is open already).  Returns whether it is counted now (not
+ * for another family, or out of memory); admit_tcp_close() follows.
+ */
+bool	admit_tcp_recount(struct admit *a, const struct sockaddr *sa);
 
 /*
  * A PROXY header named the client of a connection from the balancer at

@@ -234,14 +234,19 @@ httpd_accept(struct httpd *h, int lfd)
 		fd = accept4(lfd, (struct sockaddr *)&ss, &sslen,
 		    SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd == -1) {
-			if (errno == EMFILE || errno == ENFILE ||
-			    errno == ENOBUFS || errno == ENOMEM) {
-				/* Level-triggered: do not spin on it. */
-				h->paused_until = worker_now_ms() + PAUSE_MS;
-				if (!h->warned)
-					log_warn("metrics: accept");
-				h->warned = true;
+			switch (listen_accept_error(errno)) {
+			case LISTEN_ACCEPT_DRAINED:
+				return;
+			case LISTEN_ACCEPT_SKIP:
+				continue;
+			case LISTEN_ACCEPT_BACKOFF:
+				break;
 			}
+			/* Level-triggered: do not spin on it. */
+			h->paused_until = worker_now_ms() + PAUSE_MS;
+			if (!h->warned)
+				log_warn("metrics: accept");
+			h->warned = true;
 			return;
 		}
 		h->warned = false;

@@ -145,6 +145,66 @@ listen_adopt(int fd, const char *name, struct listener_set *set, char *err,
 	return 0;
 }
 
+static bool
+listen_same_addr(const struct sockaddr_storage *a,
+    const struct sockaddr_storage *b)
+{
+	const struct sockaddr_in *a4 = (const struct sockaddr_in *)a;
+	const struct sockaddr_in *b4 = (const struct sockaddr_in *)b;
+	const struct sockaddr_in6 *a6 = (const struct sockaddr_in6 *)a;
+	const struct sockaddr_in6 *b6 = (const struct sockaddr_in6 *)b;
+
+	if (a->ss_family != b->ss_family)
+		return false;
+	if (a->ss_family == AF_INET)
+		return a4->sin_addr.s_addr == b4->sin_addr.s_addr;
+	return memcmp(&a6->sin6_addr, &b6->sin6_addr, 16) == 0;
+}
+
+int
+listen_takeover(int fd, int kind, bool activated,
+    const struct sockaddr_storage *want, struct listener_set *set,
+    char *err, size_t len)
+{
+	struct listener *l;
+	int type = 0, acc = 0;
+	socklen_t tl = sizeof(type), al = sizeof(acc);
+
+	if (set->n == LISTEN_MAX || (l = listen_new(kind)) == NULL) {
+		snprintf(err, len, "too many sockets, or out of memory");
+		close(fd);
+		return -1;
+	}
+	l->fd = fd;
+	l->activated = activated;
+	l->addrlen = sizeof(l->addr);
+	if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &tl) == -1 ||
+	    getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &acc, &al) == -1 ||
+	    getsockname(fd, (struct sockaddr *)&l->addr, &l->addrlen) == -1) {
+		snprintf(err, len, "a socket handed over: %s", strerror(errno));
+		listen_close(l);
+		return -1;
+	}
+	l->port = addr_port((struct sockaddr *)&l->addr);
+	listen_name(l);
+	if (type != (kind == EV_UDP ? SOCK_DGRAM : SOCK_STREAM) ||
+	    (kind != EV_UDP) != (acc != 0) ||
+	    l->addr.ss_family != want->ss_family ||
+	    addr_port((const struct sockaddr *)want) != l->port ||
+	    !listen_same_addr(want, &l->addr)) {
+		snprintf(err, len, "the socket handed over as %s is not that",
+		    l->name);
+		listen_close(l);
+		return -1;
+	}
+	if (kind == EV_UDP && addr_is_any((struct sockaddr *)&l->addr))
+		l->pktinfo = true;	/* set by the old process */
+	set->l[set->n++] = l;
+	if (activated)
+		set->activated = true;
+	return 0;
+}
+
 int
 listen_from_systemd(struct listener_set *set, struct listener_set *metrics,
     char *err, size_t len)
@@ -412,4 +472,31 @@ listen_udp_ports(const struct listener_set *set, uint16_t *ports,
 			ports[n++] = set->l[i]->port;
 	}
 	return n;
+}
+
+enum listen_accept_error
+listen_accept_error(int err)
+{
+	switch (err) {
+	case EAGAIN:
+#if EWOULDBLOCK != EAGAIN
+	case EWOULDBLOCK:
+#endif
+		return LISTEN_ACCEPT_DRAINED;
+	case EINTR:
+	case ECONNABORTED:
+	case EPROTO:
+	case EPERM:		/* a firewall rule */
+	case ENETDOWN:
+	case ENETUNREACH:
+	case EHOSTDOWN:
+	case EHOSTUNREACH:
+	case ENONET:
+	case ENOPROTOOPT:
+	case EOPNOTSUPP:
+	case ETIMEDOUT:
+		return LISTEN_ACCEPT_SKIP;
+	default:		/* EMFILE, ENFILE, ENOBUFS, ENOMEM */
+		return LISTEN_ACCEPT_BACKOFF;
+	}
 }

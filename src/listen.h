@@ -56,6 +56,16 @@ int	listen_from_systemd(struct listener_set *set,
 	    struct listener_set *metrics, char *err, size_t len);
 
 /*
+ * A socket handed over by the process we take over from (SIGUSR2,
+ * doc/handover.md): checked to be of kind (SO_TYPE, SO_ACCEPTCONN) and
+ * bound to want's address (getsockname()), then added to set.  0, or -1
+ * with a message in err and fd closed.
+ */
+int	listen_takeover(int fd, int kind, bool activated,
+	    const struct sockaddr_storage *want, struct listener_set *set,
+	    char *err, size_t len);
+
+/*
  * Bind what cf asks for into *set, reusing the sockets of old (may be
  * NULL) that match protocol, address and port.  Returns 0, or -1 with a
  * message in err; on failure nothing of old is touched and every socket
@@ -90,6 +100,18 @@ void	listen_seal(const struct listener_set *set);
 
 /* Close and free one listener. */
 void	listen_close(struct listener *l);
+
+/* What an accept(2) error means to a loop taking a listener's backlog
+ * (pure; the echo engine and the metrics endpoint both ask). */
+enum listen_accept_error {
+	LISTEN_ACCEPT_DRAINED,	/* EAGAIN: nothing more waits */
+	LISTEN_ACCEPT_SKIP,	/* concerns that one connection: go on */
+	LISTEN_ACCEPT_BACKOFF	/* out of descriptors or memory, or
+				   unexpected: pause, level-triggered
+				   polling would spin on it */
+};
+
+enum listen_accept_error listen_accept_error(int err);
 
 /* The UDP ports of set, for the echo loop guard.  Returns the count. */
 size_t	listen_udp_ports(const struct listener_set *set, uint16_t *ports,

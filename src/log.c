@@ -151,7 +151,8 @@ log_send_journal(int prio, const char *msgid, const char *const *fields,
 }
 
 static void
-log_send_stderr(int prio, const char *const *fields, const char *msg)
+log_send_stderr(int prio, const char *msgid, const char *const *fields,
+    const char *msg)
 {
 	char line[LOG_LINE_MAX + 512];
 	size_t len;
@@ -163,6 +164,12 @@ log_send_stderr(int prio, const char *const *fields, const char *msg)
 	for (; fields != NULL && *fields != NULL && len < sizeof(line);
 	    fields++) {
 		r = snprintf(line + len, sizeof(line) - len, " [%s]", *fields);
+		len += r < 0 ? 0 : (size_t)r;
+	}
+	/* The journal's MESSAGE_ID, last, so a test can tell events apart. */
+	if (msgid != NULL && len < sizeof(line)) {
+		r = snprintf(line + len, sizeof(line) - len, " [MESSAGE_ID=%s]",
+		    msgid);
 		len += r < 0 ? 0 : (size_t)r;
 	}
 	if (len >= sizeof(line) - 1)
@@ -183,7 +190,7 @@ log_vevent(int prio, const char *msgid, const char *const *fields,
 	if (log_journal)
 		log_send_journal(prio, msgid, fields, msg);
 	else
-		log_send_stderr(prio, fields, msg);
+		log_send_stderr(prio, msgid, fields, msg);
 	errno = saved;
 }
 

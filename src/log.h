@@ -41,6 +41,14 @@ enum log_target {
 #define MSGID_DENIED		"c525f04098fe4840b67fa334710b126b"
 #define MSGID_CONNECTION_RATE	"e75090fc6c31409086a0ae8373820f1c"
 #define MSGID_PROXY_ERROR	"c2c4cb0b3c1e4a65af867f9073d6031c"
+/* The upgrade's hand-over (SIGUSR2): done, or refused and why. */
+#define MSGID_HANDED_OVER	"877b925e3ffe45389065e51de492d264"
+#define MSGID_HANDOVER_EXEC	"514e900f20fd4ebbb05995a483b12b0e"
+#define MSGID_HANDOVER_DIED	"382117047c794dbb83aa2001a4b54709"
+#define MSGID_HANDOVER_CONFIG	"b3a56a55af024471866d2ef8a7bc55b4"
+#define MSGID_HANDOVER_STATE	"1cf4c95227d647db80c31bce9a2c2cfc"
+#define MSGID_HANDOVER_TIMEOUT	"0ac7da5c186441e9987719ab1f21313a"
+#define MSGID_TOOK_OVER		"00a445516b2f4a6cb64b40a0f0d255b8"
 
 /* Parse "auto" | "journal" | "stderr"; -1 if none of them. */
 int	log_target_parse(const char *s);

@@ -7,16 +7,22 @@
  * terminal owns it.  It never calls setlocale() either, so every number
  * it parses or prints is in the C locale whatever LC_* say.
  */
+#include <errno.h>
 #include <getopt.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
 #include <sysexits.h>
+#include <unistd.h>
 
 #include "confchild.h"
 #include "config.h"
 #include "log.h"
 #include "server.h"
+#include "upgrade.h"
 
 #define DEFAULT_CONFIG	SYSCONFDIR "/upcased/upcased.conf"
 
@@ -36,12 +42,89 @@ usage(FILE *fp)
 	    "  -q, --quiet           with --check-config: print errors only\n"
 	    "      --log-target=T    auto (journal under systemd, else stderr),"
 	    " journal, stderr\n"
+	    "      --take-over=FD    internal: take over from the running "
+	    "upcased (SIGUSR2)\n"
 	    "  -V, --version         print the version and exit\n"
 	    "  -h, --help            print this help and exit\n"
 	    "\n"
 	    "Exit status: 0 stopped normally, 64 usage error, 71 system error "
 	    "(e.g. a port\nthat cannot be bound), 78 configuration error.\n",
 	    DEFAULT_CONFIG);
+}
+
+/*
+ * The binary SIGUSR2 starts: argv[0] made absolute now (the working
+ * directory or PATH may change; /proc/self/exe would name the old,
+ * replaced file), and our arguments with --take-over=3 instead of any
+ * earlier one.  NULL exe if it cannot be resolved: SIGUSR2 says so.
+ */
+static void
+main_exec(int argc, char *argv[], struct server_opts *o)
+{
+	static char exe[PATH_MAX], cand[PATH_MAX];
+	static char takeover[] = "--take-over=3";
+	const char *path, *end;
+	char **av;
+	int i, n = 0;
+
+	o->exe = "(unknown: argv[0] not found)";
+	if (strchr(argv[0], '/') != NULL) {
+		if (realpath(argv[0], exe) != NULL)
+			o->exe = exe;
+	} else if ((path = getenv("PATH")) != NULL) {
+		for (; *path != '\0'; path = *end ? end + 1 : end) {
+			end = strchrnul(path, ':');
+			snprintf(cand, sizeof(cand), "%.*s/%s",
+			    (int)(end - path), path, argv[0]);
+			if (access(cand, X_OK) == 0 &&
+			    realpath(cand, exe) != NULL) {
+				o->exe = exe;
+				break;
+			}
+		}
+	}
+	if ((av = calloc((size_t)argc + 2, sizeof(*av))) == NULL)
+		return;
+	for (i = 0; i < argc; i++)
+		if (strncmp(argv[i], "--take-over", 11) != 0)
+			av[n++] = argv[i];
+	av[n++] = takeover;
+	av[n] = NULL;
+	o->argv = av;
+}
+
+/* --take-over=FD: a stream socket, the socketpair of the old process. */
+static int
+main_take_over_fd(const char *arg)
+{
+	char *end;
+	long fd;
+	int type = 0;
+	socklen_t len = sizeof(type);
+
+	errno = 0;
+	fd = strtol(arg, &end, 10);
+	if (errno != 0 || *end != '\0' || fd < 0 || fd > INT_MAX ||
+	    getsockopt((int)fd, SOL_SOCKET, SO_TYPE, &type, &len) == -1 ||
+	    type != SOCK_STREAM)
+		return -1;
+	return (int)fd;
+}
+
+/*
+ * systemd names the old process in WATCHDOG_PID: a successor (our
+ * parent is the old one) takes the watchdog over with the rest.
+ */
+static void
+main_watchdog_pid(void)
+{
+	const char *v = getenv("WATCHDOG_PID");
+	char buf[24];
+
+	if (v == NULL || atol(v) != (long)getppid())
+		return;
+	snprintf(buf, sizeof(buf), "%ld", (long)getpid());
+	(void)setenv("WATCHDOG_PID", buf, 1);
 }
 
 int
@@ -52,6 +135,7 @@ main(int argc, char *argv[])
 		{ "check-config",	no_argument,		NULL, 't' },
 		{ "quiet",		no_argument,		NULL, 'q' },
 		{ "log-target",		required_argument,	NULL, 'L' },
+		{ "take-over",		required_argument,	NULL, 'T' },
 		{ "version",		no_argument,		NULL, 'V' },
 		{ "help",		no_argument,		NULL, 'h' },
 		{ NULL,			0,			NULL, 0 }
@@ -60,6 +144,7 @@ main(int argc, char *argv[])
 	char err[CONFIG_ERRLEN], f1[1100], *line, *next;
 	const char *fields[] = { f1, NULL };
 	static struct config cf;	/* large: not on the stack */
+	static struct server_opts o = { NULL, NULL, -1 };	/* argv: reachable */
 	int ch, target = LOG_TARGET_AUTO;
 	bool check = false, quiet = false;
 
@@ -79,6 +164,13 @@ main(int argc, char *argv[])
 				fprintf(stderr, "upcased: unknown log target "
 				    "'%s'\n", optarg);
 				usage(stderr);
+				return EX_USAGE;
+			}
+			break;
+		case 'T':
+			if ((o.take_over = main_take_over_fd(optarg)) == -1) {
+				fprintf(stderr, "upcased: --take-over=%s: not "
+				    "a stream socket\n", optarg);
 				return EX_USAGE;
 			}
 			break;
@@ -112,6 +204,20 @@ main(int argc, char *argv[])
 	}
 
 	log_init((enum log_target)target, LOG_INFO);
+	main_exec(argc, argv, &o);
+	if (o.take_over != -1) {
+		/* The configuration is judged as on a reload: a bad file
+		 * ends the hand-over here, and the old process serves on. */
+		main_watchdog_pid();
+		if (confchild_load(path, &cf, err, sizeof(err)) == -1) {
+			(void)server_hello(o.take_over, err);
+			return EX_CONFIG;
+		}
+		if (server_hello(o.take_over, "") == -1)
+			return EX_OSERR;
+		log_set_level(cf.log_level);
+		return server_run(&cf, &o);
+	}
 	if (confchild_load(path, &cf, err, sizeof(err)) == -1) {
 		/* One event per error: each names its own file and line. */
 		snprintf(f1, sizeof(f1), "UPCASED_CONFIG=%s", path);
@@ -124,5 +230,5 @@ main(int argc, char *argv[])
 		return EX_CONFIG;
 	}
 	log_set_level(cf.log_level);
-	return server_run(&cf);
+	return server_run(&cf, &o);
 }

@@ -89,6 +89,15 @@ notify_reloading(void)
 }
 
 void
+notify_mainpid(pid_t pid)
+{
+	char buf[32];
+
+	snprintf(buf, sizeof(buf), "MAINPID=%d", (int)pid);
+	notify_send(buf);
+}
+
+void
 notify_stopping(void)
 {
 	notify_send("STOPPING=1");

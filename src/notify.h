@@ -8,6 +8,7 @@
 #define UPCASED_NOTIFY_H
 
 #include <stdint.h>
+#include <sys/types.h>
 
 struct stats_snapshot;
 
@@ -18,6 +19,7 @@ void	notify_close(void);
 void	notify_ready(void);
 void	notify_reloading(void);
 void	notify_stopping(void);
+void	notify_mainpid(pid_t pid);	/* the hand-over's successor */
 void	notify_status(const char *text);
 void	notify_watchdog(void);
 

@@ -7,10 +7,13 @@
  * none holds the source, the fullest of them is taken over.
  *
  * A bucket is keyed by (source, port): port 0 for the usual per-source
- * bucket (no datagram comes from port 0: the loop guard drops it), the
- * source port for a session of a UDP balancer.  The bucket stays 32
- * bytes either way.
+ * bucket (no datagram comes from port 0: the loop guard drops it), where
+ * an IPv6 source is its /64 (what one host can rotate through); the
+ * source port for a session of a UDP balancer, whose address is one
+ * fixed, declared host, so there all 128 bits count: two balancers in
+ * one /64 must not share their sessions' buckets.
  */
+#include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -22,6 +25,7 @@
 
 struct bucket {
 	uint64_t	 key;		/* /64 or IPv4 address */
+	uint64_t	 lo;		/* IPv6 with a port: the low 64 bits */
 	uint64_t	 last;		/* ms of the last refill; 0 = empty */
 	uint64_t	 tokens;	/* in thousandths */
 	uint16_t	 port;		/* 0 = the whole source */
@@ -80,9 +84,10 @@ ratelimit_configure(struct ratelimit *rl, uint32_t rate, uint32_t burst)
  * in the port alone, and must not all fall on the same few slots.
  */
 static size_t
-slot_of(uint64_t key, uint8_t family, uint16_t port)
+slot_of(uint64_t key, uint64_t lo, uint8_t family, uint16_t port)
 {
-	uint64_t h = key ^ ((uint64_t)port << 32) ^ ((uint64_t)family << 56);
+	uint64_t h = key ^ (lo * 0x9e3779b97f4a7c15ULL) ^
+	    ((uint64_t)port << 32) ^ ((uint64_t)family << 56);
 
 	h ^= h >> 33;
 	h *= 0xff51afd7ed558ccdULL;
@@ -114,15 +119,15 @@ bucket_level(const struct ratelimit *rl, const struct bucket *b,
  */
 static struct bucket *
 bucket_find(struct ratelimit *rl, const struct addr_source *src,
-    uint16_t port, uint64_t now)
+    uint64_t lo, uint16_t port, uint64_t now)
 {
 	struct bucket *b, *victim = NULL;
 	uint64_t level, best = 0;
-	size_t i, s = slot_of(src->key, src->family, port);
+	size_t i, s = slot_of(src->key, lo, src->family, port);
 
 	for (i = 0; i < PROBES; i++) {
 		b = &rl->b[(s + i) & rl->mask];
-		if (b->last != 0 && b->key == src->key &&
+		if (b->last != 0 && b->key == src->key && b->lo == lo &&
 		    b->family == src->family && b->port == port)
 			return b;
 		level = bucket_level(rl, b, now);
@@ -132,6 +137,7 @@ bucket_find(struct ratelimit *rl, const struct addr_source *src,
 		}
 	}
 	victim->key = src->key;
+	victim->lo = lo;
 	victim->family = src->family;
 	victim->port = port;
 	victim->tokens = rl->cap;
@@ -145,12 +151,16 @@ bucket_allow(struct ratelimit *rl, const struct sockaddr *sa, bool by_port,
 {
 	struct addr_source src;
 	struct bucket *b;
+	uint64_t lo = 0;
 
 	if (rl->rate == 0 || !addr_source_of(sa, &src))
 		return true;
 	if (now_ms == 0)
 		now_ms = 1;		/* 0 marks an empty slot */
-	b = bucket_find(rl, &src, by_port ? addr_port(sa) : 0, now_ms);
+	if (by_port && src.family == AF_INET6 && sa->sa_family == AF_INET6)
+		memcpy(&lo, ((const struct sockaddr_in6 *)(const void *)sa)->
+		    sin6_addr.s6_addr + 8, 8);
+	b = bucket_find(rl, &src, lo, by_port ? addr_port(sa) : 0, now_ms);
 	if (now_ms > b->last) {
 		b->tokens += (now_ms - b->last) * rl->rate;
 		if (b->tokens > rl->cap)

@@ -11,18 +11,25 @@
  * which workers say they took a new state or finished; and, while they
  * exist, on the parsing child's pipe and the metrics endpoint (httpd.c:
  * its listeners and its HTTP daemon's epoll descriptor).
+ *
+ * SIGUSR2 hands everything to the binary now on disk (doc/handover.md):
+ * the old side (server_handover) and the successor's (server_take_over)
+ * are here too; upgrade.c carries their conversation.
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <stdarg.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/timerfd.h>
+#include <sys/wait.h>
 #include <sysexits.h>
 #include <time.h>
 #include <unistd.h>
@@ -30,12 +37,15 @@
 #include "admit.h"
 #include "confchild.h"
 #include "config.h"
+#include "handover.h"
 #include "httpd.h"
 #include "listen.h"
 #include "log.h"
 #include "notify.h"
 #include "server.h"
 #include "stats.h"
+#include "tcp.h"
+#include "upgrade.h"
 #include "worker.h"
 
 #define STATUS_INTERVAL_MS	5000
@@ -76,6 +86,13 @@ struct server {
 	uint64_t		 limited_at;		/* ms of that message */
 	uint64_t		 reloads_applied;	/* since start */
 	uint64_t		 reloads_refused;
+	const struct server_opts *opts;		/* SIGUSR2's binary */
+	pid_t			 took_over_from;	/* a successor: its
+						   predecessor's pid */
+	struct tcp_engine	*stage;		/* a successor's imports */
+	int			 stage_epfd;
+	struct stats		 stage_st;
+	struct tcp_conn		*imported;	/* detached, for the pool */
 };
 
 /* --- listeners -------------------------------------------------------- */
@@ -378,6 +395,30 @@ server_log_started(struct server *s)
 		    s->cf.path);
 }
 
+/* A successor's started event: the release now serving, in the journal
+ * and in STATUS= (the figures follow at the next tick). */
+static void
+server_log_took_over(struct server *s)
+{
+	struct stats_snapshot st;
+	char f1[64], f2[40], buf[160];
+	const char *fields[] = { f1, f2, NULL };
+
+	pool_stats(s->pool, &st);
+	snprintf(f1, sizeof(f1), "UPCASED_VERSION=%s", PACKAGE_VERSION);
+	snprintf(f2, sizeof(f2), "UPCASED_PREDECESSOR=%d",
+	    (int)s->took_over_from);
+	log_event(LOG_NOTICE, MSGID_TOOK_OVER, fields,
+	    "upcased %s took over from PID %d: %" PRIu64 " connections "
+	    "open, %" PRIu64 " served so far, %u workers", PACKAGE_VERSION,
+	    (int)s->took_over_from, st.conns_open, st.conns_total,
+	    pool_size(s->pool));
+	snprintf(buf, sizeof(buf), "upcased %s took over from PID %d",
+	    PACKAGE_VERSION, (int)s->took_over_from);
+	notify_status(buf);
+	s->last_status = worker_now_ms();
+}
+
 /*
  * READY=1 once a reload is over: no parse under way and every worker
  * took the new state.  (Never while stopping: STOPPING=1 was the last.)
@@ -392,6 +433,10 @@ server_ready_if_settled(struct server *s)
 	notify_ready();
 	if (!s->started) {
 		s->started = true;
+		if (s->took_over_from > 0) {
+			server_log_took_over(s);
+			return;
+		}
 		server_log_started(s);
 		server_log_risks(s);
 	}
@@ -671,6 +716,579 @@ server_lame_timeout(const struct server *s, int timeout)
 	return (int)ms;
 }
 
+/* --- the hand-over, old side (SIGUSR2) --------------------------------- */
+
+/* No answer within this: the successor is given up (or WatchdogSec/2). */
+#define HANDOVER_DEADLINE_MS	10000
+
+/* While waiting on the successor: the watchdog and STATUS= as usual. */
+static void
+server_handover_tick(void *arg)
+{
+	server_tick(arg);
+}
+
+/* How the successor ended ("exited with status 3"); it is reaped. */
+static void
+server_reap(pid_t pid, char *buf, size_t len)
+{
+	int st = 0, i;
+	pid_t r = 0;
+
+	/* It may be exiting: give it a moment to say how. */
+	for (i = 0; i < 20 && (r = waitpid(pid, &st, WNOHANG)) == 0; i++)
+		poll(NULL, 0, 10);
+	if (r == 0) {
+		(void)kill(pid, SIGKILL);
+		r = waitpid(pid, &st, 0);
+		snprintf(buf, len, "still running: killed");
+		return;
+	}
+	if (r == -1)
+		snprintf(buf, len, "gone");
+	else if (WIFEXITED(st))
+		snprintf(buf, len, "exited with status %d", WEXITSTATUS(st));
+	else if (WIFSIGNALED(st))
+		snprintf(buf, len, "killed by signal %d (%s)", WTERMSIG(st),
+		    strsignal(WTERMSIG(st)));
+	else
+		snprintf(buf, len, "ended");
+}
+
+struct handover {
+	pid_t		 pid;
+	int		 sock;
+	bool		 frozen;
+	uint64_t	 t0;
+	struct upgrade_io io;
+	struct pool_export ex;
+	uint8_t		*state;		/* the records sent */
+	size_t		*fd_at;
+	int		*fds;
+};
+
+/*
+ * The hand-over failed before "go": log why (msgid), end the successor,
+ * thaw, and serve on.  READY=1 comes once every worker polls again.
+ */
+static void
+server_handover_failed(struct server *s, struct handover *h,
+    const char *msgid, const char *fmt, ...)
+{
+	char msg[CONFIG_ERRLEN + 256], how[64] = "", f1[1100];
+	const char *fields[] = { f1, NULL };
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (h->sock != -1)
+		close(h->sock);
+	if (h->pid > 0)
+		server_reap(h->pid, how, sizeof(how));
+	snprintf(f1, sizeof(f1), "UPCASED_BINARY=%s", s->opts->exe);
+	log_event(LOG_ERR, msgid, fields, "hand-over to %s refused, still "
+	    "serving: %s%s%s", s->opts->exe, msg, how[0] ? "; the new "
+	    "process " : "", how);
+	free(h->ex.buf);
+	free(h->ex.fds);
+	free(h->state);
+	free(h->fd_at);
+	free(h->fds);
+	if (h->frozen)
+		pool_thaw(s->pool);
+	s->ready_due = true;
+	server_ready_if_settled(s);
+}
+
+/* Wait until every worker took the freeze (their exports are done). */
+static int
+server_handover_settle(struct server *s, struct handover *h)
+{
+	struct pollfd pfd;
+	uint64_t v, now;
+
+	pfd.fd = s->wakefd;
+	pfd.events = POLLIN;
+	while (!pool_settled(s->pool)) {
+		if ((now = worker_now_ms()) >= h->io.deadline)
+			return -1;
+		if (poll(&pfd, 1, (int)(h->io.deadline - now < s->tick_ms ?
+		    h->io.deadline - now : s->tick_ms)) == 0)
+			server_tick(s);
+		(void)!read(s->wakefd, &v, sizeof(v));
+		pool_collect(s->pool);
+	}
+	return 0;
+}
+
+/* Append a listener of set to the state (its descriptor at fd_at). */
+static size_t
+server_state_listeners(const struct listener_set *set, bool metrics,
+    uint8_t *buf, size_t off, size_t *fd_at, int *fds, size_t *nfds)
+{
+	struct handover_listener hl;
+	size_t i, n;
+
+	for (i = 0; i < set->n; i++) {
+		memset(&hl, 0, sizeof(hl));
+		hl.kind = metrics ? HANDOVER_L_METRICS :
+		    set->l[i]->ev.kind == EV_UDP ? HANDOVER_L_UDP :
+		    HANDOVER_L_TCP;
+		hl.flags = set->l[i]->activated ? HANDOVER_L_ACTIVATED : 0;
+		hl.addr = set->l[i]->addr;
+		n = handover_encode_listener(buf != NULL ? buf + off : NULL,
+		    buf != NULL ? SIZE_MAX : 0, &hl);
+		if (buf != NULL) {
+			fd_at[*nfds] = off;
+			fds[*nfds] = set->l[i]->fd;
+		}
+		(*nfds)++;		/* measured too: the arrays' size */
+		off += n;
+	}
+	return off;
+}
+
+/*
+ * The state in one buffer: HEADER, COUNTERS (final: the workers are
+ * frozen), LISTENERs, the workers' CONNs, END; with the descriptor of
+ * each LISTENER and CONN.  Measured first (buf NULL), then written.
+ */
+static size_t
+server_state_write(struct server *s, struct handover *h, uint8_t *buf,
+    size_t *nfds, size_t *nconns)
+{
+	struct handover_header hh;
+	struct stats_snapshot st;
+	size_t off = 0, k, n, at;
+	const uint8_t *p;
+	uint32_t len;
+
+	memset(&hh, 0, sizeof(hh));
+	hh.transform = (uint8_t)s->cf.transform;
+	hh.exit_len = (uint8_t)strlen(s->cf.exit_command);
+	memcpy(hh.exit_text, s->cf.exit_command, hh.exit_len);
+	/* Count the CONN records the workers wrote. */
+	for (*nconns = 0, at = 0; at + HANDOVER_FRAME <= h->ex.len;
+	    (*nconns)++) {
+		p = h->ex.buf + at;
+		len = (uint32_t)p[1] | (uint32_t)p[2] << 8 |
+		    (uint32_t)p[3] << 16 | (uint32_t)p[4] << 24;
+		at += HANDOVER_FRAME + len;
+	}
+	hh.nconns = (uint32_t)*nconns;
+	pool_stats(s->pool, &st);
+	off += handover_encode_header(buf, buf != NULL ? SIZE_MAX : 0, &hh);
+	off += handover_encode_counters(buf != NULL ? buf + off : NULL,
+	    buf != NULL ? SIZE_MAX : 0, &st);
+	*nfds = 0;
+	off = server_state_listeners(s->set, false, buf, off, h->fd_at,
+	    h->fds, nfds);
+	off = server_state_listeners(&s->metrics, true, buf, off, h->fd_at,
+	    h->fds, nfds);
+	if (buf != NULL) {
+		memcpy(buf + off, h->ex.buf, h->ex.len);
+		for (k = 0, at = 0; k < h->ex.nfds; k++) {
+			p = h->ex.buf + at;
+			len = (uint32_t)p[1] | (uint32_t)p[2] << 8 |
+			    (uint32_t)p[3] << 16 | (uint32_t)p[4] << 24;
+			h->fd_at[*nfds] = off + at;
+			h->fds[(*nfds)++] = h->ex.fds[k];
+			at += HANDOVER_FRAME + len;
+		}
+	} else
+		*nfds += h->ex.nfds;
+	off += h->ex.len;
+	n = handover_encode_end(buf != NULL ? buf + off : NULL,
+	    buf != NULL ? SIZE_MAX : 0);
+	return off + n;
+}
+
+/* A record from the successor, or how the wait failed (msgid, text). */
+static int
+server_handover_recv(struct server *s, struct handover *h, uint8_t *rec,
+    size_t cap, size_t *n, const char *what)
+{
+	if (upgrade_recv(&h->io, rec, cap, n) == 0)
+		return 0;
+	if (errno == ETIMEDOUT)
+		server_handover_failed(s, h, MSGID_HANDOVER_TIMEOUT,
+		    "no %s from the new process within %" PRIu64 " ms", what,
+		    h->io.deadline - h->t0);
+	else
+		server_handover_failed(s, h, MSGID_HANDOVER_DIED,
+		    "the new process ended before its %s (%s)", what,
+		    errno == ECONNRESET ? "end of stream" : strerror(errno));
+	return -1;
+}
+
+/* The successor refused: why, with the message id of its reason. */
+static void
+server_handover_refused(struct server *s, struct handover *h,
+    const uint8_t *rec, size_t n, const char *what)
+{
+	static struct handover_refuse r;	/* 4 KiB: not on the stack */
+	const char *why = "?";
+	size_t used;
+
+	if (handover_decode_refuse(rec, n, &r, &used, &why) != HANDOVER_OK)
+		server_handover_failed(s, h, MSGID_HANDOVER_STATE,
+		    "unreadable answer instead of its %s: %s", what, why);
+	else if (r.what == HANDOVER_R_EXEC)
+		server_handover_failed(s, h, MSGID_HANDOVER_EXEC,
+		    "cannot execute it: %s", strerror((int)r.code));
+	else
+		server_handover_failed(s, h, MSGID_HANDOVER_STATE,
+		    "the new process refused the state: %s", r.why);
+}
+
+/* HELLO: its format version and its verdict on the configuration. */
+static int
+server_handover_hello(struct server *s, struct handover *h, uint8_t *rec,
+    size_t cap, char *release, size_t rlen)
+{
+	static struct handover_hello hello;
+	enum handover_type t;
+	const char *why = "?";
+	size_t n, used;
+
+	if (server_handover_recv(s, h, rec, cap, &n, "hello") == -1)
+		return -1;
+	if (handover_peek(rec, n, &t, &why) == HANDOVER_OK &&
+	    t == HANDOVER_REFUSE) {
+		server_handover_refused(s, h, rec, n, "hello");
+		return -1;
+	}
+	if (handover_decode_hello(rec, n, &hello, &used, &why) !=
+	    HANDOVER_OK) {
+		server_handover_failed(s, h, MSGID_HANDOVER_STATE,
+		    "unreadable hello: %s", why);
+		return -1;
+	}
+	if (hello.version != HANDOVER_VERSION) {
+		server_handover_failed(s, h, MSGID_HANDOVER_STATE,
+		    "upcased %s reads state format version %" PRIu32 ", this "
+		    "one writes version %d", hello.release, hello.version,
+		    HANDOVER_VERSION);
+		return -1;
+	}
+	if (hello.config_error[0] != '\0') {
+		server_handover_failed(s, h, MSGID_HANDOVER_CONFIG,
+		    "upcased %s refuses %s: %s", hello.release, s->cf.path,
+		    hello.config_error);
+		return -1;
+	}
+	snprintf(release, rlen, "%s", hello.release);
+	return 0;
+}
+
+/* Freeze, write and send the state. */
+static int
+server_handover_state(struct server *s, struct handover *h, size_t *nconns,
+    size_t *nfds)
+{
+	size_t len;
+
+	pool_freeze(s->pool);
+	h->frozen = true;
+	if (server_handover_settle(s, h) == -1) {
+		server_handover_failed(s, h, MSGID_HANDOVER_TIMEOUT,
+		    "the workers did not freeze in time");
+		return -1;
+	}
+	if (!pool_take_export(s->pool, &h->ex)) {
+		server_handover_failed(s, h, MSGID_HANDOVER_STATE,
+		    "out of memory writing the state");
+		return -1;
+	}
+	len = server_state_write(s, h, NULL, nfds, nconns);
+	h->state = malloc(len);
+	h->fd_at = calloc(*nfds + 1, sizeof(*h->fd_at));
+	h->fds = calloc(*nfds + 1, sizeof(*h->fds));
+	if (h->state == NULL || h->fd_at == NULL || h->fds == NULL) {
+		server_handover_failed(s, h, MSGID_HANDOVER_STATE,
+		    "out of memory writing the state");
+		return -1;
+	}
+	(void)server_state_write(s, h, h->state, nfds, nconns);
+	if (upgrade_send_state(&h->io, h->state, len, h->fd_at, h->fds,
+	    *nfds) == -1) {
+		if (errno == ETIMEDOUT)
+			server_handover_failed(s, h, MSGID_HANDOVER_TIMEOUT,
+			    "the new process did not read the state in time");
+		else
+			server_handover_failed(s, h, MSGID_HANDOVER_DIED,
+			    "sending the state: %s", strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * SIGUSR2: start the binary at our path with --take-over, hand it
+ * everything, and exit once it has it; on any failure before "go" serve
+ * on as if nothing happened (doc/handover.md).  The main thread waits
+ * here, bounded, feeding the watchdog; signals wait in the signalfd.
+ */
+static void
+server_handover(struct server *s)
+{
+	static uint8_t rec[HANDOVER_FRAME + 16 + HANDOVER_MAX_RELEASE +
+	    HANDOVER_MAX_TEXT];
+	struct handover h;
+	char release[HANDOVER_MAX_RELEASE + 1], f1[1100], f2[40], f3[80];
+	const char *fields[] = { f1, f2, f3, NULL };
+	enum handover_type t;
+	const char *why = "?";
+	size_t n, nconns = 0, nfds = 0;
+	uint64_t deadline = HANDOVER_DEADLINE_MS;
+	sigset_t pend;
+	uint8_t go[HANDOVER_FRAME + 1], flags = 0;
+
+	if (s->stopping || s->reload != NULL) {
+		log_notice("SIGUSR2 while %s: no hand-over", s->stopping ?
+		    "stopping" : "reloading");
+		return;
+	}
+	memset(&h, 0, sizeof(h));
+	h.sock = -1;
+	h.t0 = worker_now_ms();
+	if (s->wd_usec > 0 && s->wd_usec / 2000 < deadline)
+		deadline = s->wd_usec / 2000;
+	notify_reloading();
+	snprintf(release, sizeof(release), "?");
+	log_info("SIGUSR2: handing over to %s", s->opts->exe);
+	if (access(s->opts->exe, X_OK) == -1) {
+		server_handover_failed(s, &h, MSGID_HANDOVER_EXEC,
+		    "cannot execute it: %s", strerror(errno));
+		return;
+	}
+	if ((h.pid = upgrade_spawn(s->opts->exe, s->opts->argv, &h.sock)) ==
+	    -1) {
+		server_handover_failed(s, &h, MSGID_HANDOVER_EXEC,
+		    "cannot start it: %s", strerror(errno));
+		return;
+	}
+	h.io.sock = h.sock;
+	h.io.deadline = h.t0 + deadline;
+	h.io.tick_ms = (unsigned)s->tick_ms;
+	h.io.tick = server_handover_tick;
+	h.io.arg = s;
+	if (server_handover_hello(s, &h, rec, sizeof(rec), release,
+	    sizeof(release)) == -1 ||
+	    server_handover_state(s, &h, &nconns, &nfds) == -1 ||
+	    server_handover_recv(s, &h, rec, sizeof(rec), &n, "ready") == -1)
+		return;
+	if (handover_peek(rec, n, &t, &why) == HANDOVER_OK &&
+	    t == HANDOVER_REFUSE) {
+		server_handover_refused(s, &h, rec, n, "ready");
+		return;
+	}
+	if (handover_decode_ready(rec, n, &n, &why) != HANDOVER_OK) {
+		server_handover_failed(s, &h, MSGID_HANDOVER_STATE,
+		    "unreadable answer instead of ready: %s", why);
+		return;
+	}
+	/* A stop asked meanwhile is ours to honour: no hand-over then. */
+	if (sigpending(&pend) == 0 && (sigismember(&pend, SIGTERM) == 1 ||
+	    sigismember(&pend, SIGINT) == 1)) {
+		server_handover_failed(s, &h, NULL, "a stop was asked");
+		return;
+	}
+	if (sigismember(&pend, SIGHUP) == 1)
+		flags |= HANDOVER_GO_RELOAD;	/* the successor reloads */
+	notify_mainpid(h.pid);
+	n = handover_encode_go(go, sizeof(go), flags);
+	if (upgrade_send(&h.io, go, n) == -1) {
+		notify_mainpid(getpid());
+		server_handover_failed(s, &h, MSGID_HANDOVER_DIED,
+		    "the new process ended before go: %s", strerror(errno));
+		return;
+	}
+	snprintf(f1, sizeof(f1), "UPCASED_BINARY=%s", s->opts->exe);
+	snprintf(f2, sizeof(f2), "UPCASED_SUCCESSOR=%d", (int)h.pid);
+	snprintf(f3, sizeof(f3), "UPCASED_VERSION=%s", release);
+	log_event(LOG_NOTICE, MSGID_HANDED_OVER, fields,
+	    "handed over to PID %d (upcased %s): %zu connections, %zu "
+	    "sockets in %" PRIu64 " ms", (int)h.pid, release, nconns,
+	    nfds - nconns, worker_now_ms() - h.t0);
+	/*
+	 * A signal that came since the check is the successor's now (it
+	 * blocks them until it serves): pass it on.
+	 */
+	if (sigpending(&pend) == 0) {
+		if (sigismember(&pend, SIGTERM) == 1)
+			(void)kill(h.pid, SIGTERM);
+		if (sigismember(&pend, SIGINT) == 1)
+			(void)kill(h.pid, SIGINT);
+		if (sigismember(&pend, SIGHUP) == 1 &&
+		    !(flags & HANDOVER_GO_RELOAD))
+			(void)kill(h.pid, SIGHUP);
+	}
+	/* No drain, no shutdown(): the successor holds every socket. */
+	_exit(0);
+}
+
+/* --- the hand-over, the successor's side (--take-over) ------------------ */
+
+/* The old process answers within its own deadline; this one is a bound. */
+#define TAKE_OVER_WAIT_MS	30000
+
+struct take_over {
+	struct server		*s;
+	struct listener_set	*set;		/* the echo sockets handed */
+	struct listener_set	 metrics;	/* the endpoint's */
+	struct stats_snapshot	 past;
+	size_t			 nconns;
+	char			 why[CONFIG_ERRLEN];
+};
+
+static const char *
+take_over_header(void *arg, const struct handover_header *h)
+{
+	struct take_over *t = arg;
+	static struct config hc;	/* large: not on the stack */
+
+	/* Import under the settings the state was made with. */
+	config_copy(&hc, &t->s->cf);
+	memcpy(hc.exit_command, h->exit_text, (size_t)h->exit_len + 1);
+	hc.transform = (enum config_transform)h->transform;
+	tcp_engine_configure(t->s->stage, &hc);
+	return NULL;
+}
+
+static const char *
+take_over_counters(void *arg, const struct stats_snapshot *st)
+{
+	((struct take_over *)arg)->past = *st;
+	return NULL;
+}
+
+static const char *
+take_over_listener(void *arg, const struct handover_listener *l, int fd)
+{
+	struct take_over *t = arg;
+	int kind = l->kind == HANDOVER_L_UDP ? EV_UDP :
+	    l->kind == HANDOVER_L_METRICS ? EV_HTTP_LISTEN : EV_TCP_LISTEN;
+
+	if (listen_takeover(fd, kind, (l->flags & HANDOVER_L_ACTIVATED) != 0,
+	    &l->addr, kind == EV_HTTP_LISTEN ? &t->metrics : t->set, t->why,
+	    sizeof(t->why)) == -1)
+		return t->why;
+	return NULL;
+}
+
+static const char *
+take_over_conn(void *arg, const struct handover_conn *c, int fd)
+{
+	struct take_over *t = arg;
+
+	tcp_engine_clock_ms(t->s->stage, worker_now_ms());
+	if (tcp_conn_import(t->s->stage, fd, c) == NULL)
+		return "cannot import a connection (out of memory?)";
+	t->nconns++;
+	return NULL;
+}
+
+/* Before "go", a successor ends without touching a socket: _exit() only
+ * closes its copies, which sends nothing; the old process serves on. */
+static void
+take_over_refuse(int sock, uint8_t what, const char *why, int status)
+{
+	static struct handover_refuse r;
+	static uint8_t rec[HANDOVER_FRAME + 8 + HANDOVER_MAX_TEXT];
+	size_t n;
+
+	memset(&r, 0, sizeof(r));
+	r.what = what;
+	snprintf(r.why, sizeof(r.why), "%s", why);
+	log_errx("taking over: %s", why);
+	if ((n = handover_encode_refuse(rec, sizeof(rec), &r)) > 0)
+		(void)!write(sock, rec, n);
+	_exit(status);
+}
+
+/* The listeners this configuration asks for, from those handed over. */
+static void
+take_over_listeners(struct server *s, struct take_over *t, int sock)
+{
+	char err[CONFIG_ERRLEN];
+	struct listener_set *next;
+
+	if (t->set->activated || t->metrics.activated) {
+		/* systemd's sockets: the file's ports are not used. */
+		s->set = t->set;
+		s->metrics = t->metrics;
+		return;
+	}
+	if ((next = calloc(1, sizeof(*next))) == NULL)
+		take_over_refuse(sock, HANDOVER_R_SYSTEM, "out of memory",
+		    EX_OSERR);
+	if (listen_open(&s->cf, t->set, next, err, sizeof(err)) == -1 ||
+	    listen_open_metrics(&s->cf, &t->metrics, &s->metrics, err,
+	    sizeof(err)) == -1)
+		take_over_refuse(sock, HANDOVER_R_SYSTEM, err, EX_OSERR);
+	/* Sockets the file dropped: our copies close, nothing is sent. */
+	listen_release(t->set, next);
+	listen_release(&t->metrics, &s->metrics);
+	free(t->set);
+	s->set = next;
+}
+
+/*
+ * Read the state, rebuild listeners and connections (into the staging
+ * engine: no worker runs yet), say READY and wait for GO.  Any failure
+ * before GO: REFUSE and exit.  Returns with everything in s.
+ */
+static void
+server_take_over(struct server *s, int sock)
+{
+	struct upgrade_sink sink = { take_over_header, take_over_counters,
+	    take_over_listener, take_over_conn, NULL };
+	static struct take_over t;
+	struct upgrade_io io;
+	uint8_t rec[HANDOVER_FRAME + 8];
+	const char *why;
+	size_t n, used;
+	uint8_t flags = 0;
+
+	memset(&t, 0, sizeof(t));
+	t.s = s;
+	sink.arg = &t;
+	/* Now: once the old one exits we are re-parented. */
+	s->took_over_from = getppid();
+	if ((t.set = calloc(1, sizeof(*t.set))) == NULL ||
+	    (s->stage_epfd = epoll_create1(EPOLL_CLOEXEC)) == -1 ||
+	    (s->stage = pool_import_engine(s->pool, s->stage_epfd,
+	    &s->stage_st)) == NULL)
+		take_over_refuse(sock, HANDOVER_R_SYSTEM, "out of memory",
+		    EX_OSERR);
+	memset(&io, 0, sizeof(io));
+	io.sock = sock;
+	io.deadline = worker_now_ms() + TAKE_OVER_WAIT_MS;
+	io.tick_ms = 1000;
+	if ((why = upgrade_recv_state(&io, &sink, t.why, sizeof(t.why))) !=
+	    NULL)
+		take_over_refuse(sock, HANDOVER_R_STATE, why, EX_DATAERR);
+	take_over_listeners(s, &t, sock);
+	/* Our own settings now, as a reload takes them (a held line is
+	 * decided under a changed exit command). */
+	tcp_engine_clock_ms(s->stage, worker_now_ms());
+	tcp_engine_configure(s->stage, &s->cf);
+	s->imported = tcp_detach_all(s->stage);
+	pool_set_past(s->pool, &t.past);
+	n = handover_encode_ready(rec, sizeof(rec));
+	if (upgrade_send(&io, rec, n) == -1)
+		_exit(EX_TEMPFAIL);
+	io.deadline = worker_now_ms() + TAKE_OVER_WAIT_MS;
+	if (upgrade_recv(&io, rec, sizeof(rec), &n) == -1 ||
+	    handover_decode_go(rec, n, &flags, &used, &why) != HANDOVER_OK)
+		_exit(EX_TEMPFAIL);	/* the old one thawed: it serves */
+	close(sock);
+	if (flags & HANDOVER_GO_RELOAD)
+		(void)raise(SIGHUP);	/* blocked: read from the signalfd */
+}
+
 static void
 server_signal(struct server *s)
 {
@@ -689,6 +1307,9 @@ server_signal(struct server *s)
 			break;
 		case SIGINT:
 			server_stop(s, "SIGINT");
+			break;
+		case SIGUSR2:
+			server_handover(s);
 			break;
 		default:
 			break;
@@ -735,6 +1356,7 @@ server_signals(struct server *s)
 	sigaddset(&set, SIGHUP);
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGUSR2);
 	/* Blocked before any thread exists: workers inherit the mask. */
 	if (pthread_sigmask(SIG_BLOCK, &set, NULL) != 0)
 		return -1;
@@ -854,7 +1476,7 @@ server_log_stopped(struct server *s)
 }
 
 int
-server_run(const struct config *cf)
+server_run(const struct config *cf, const struct server_opts *o)
 {
 	struct server *s;
 	struct admit_rules *rules;
@@ -867,14 +1489,26 @@ server_run(const struct config *cf)
 	if ((s = calloc(1, sizeof(*s))) == NULL)
 		fatal(EX_OSERR, "calloc");
 	config_copy(&s->cf, cf);
-	s->sigfd = s->timerfd = s->wakefd = -1;
+	s->opts = o;
+	s->sigfd = s->timerfd = s->wakefd = s->stage_epfd = -1;
 	(void)clock_gettime(CLOCK_REALTIME, &ts);
 	s->start_time = (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 	notify_init();
 	if (server_signals(s) == -1 || server_timer(s) == -1 ||
 	    (s->wakefd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) == -1)
 		fatal(EX_OSERR, "start-up");
-	if ((rc = server_listen(s)) != 0) {
+	/* Workers wake at least four times per watchdog period. */
+	tick_ms = s->wd_usec > 0 ? s->wd_usec / 4000 : 1000;
+	if (tick_ms > 1000)
+		tick_ms = 1000;
+	if (tick_ms < 10)
+		tick_ms = 10;
+	if ((s->pool = pool_new(s->wakefd, (unsigned)tick_ms)) == NULL)
+		fatal(EX_OSERR, "pool");
+	if (o->take_over != -1)
+		server_take_over(s, o->take_over);
+	else if ((rc = server_listen(s)) != 0) {
+		pool_free(s->pool);
 		free(s->set);
 		free(s);
 		notify_close();
@@ -884,19 +1518,21 @@ server_run(const struct config *cf)
 		fatalx(EX_OSERR, "out of memory");
 	if (httpd_listen(s->httpd, &s->metrics, err, sizeof(err)) == -1)
 		fatalx(EX_OSERR, "%s", err);
-	/* Workers wake at least four times per watchdog period. */
-	tick_ms = s->wd_usec > 0 ? s->wd_usec / 4000 : 1000;
-	if (tick_ms > 1000)
-		tick_ms = 1000;
-	if (tick_ms < 10)
-		tick_ms = 10;
-	if ((s->pool = pool_new(s->wakefd, (unsigned)tick_ms)) == NULL)
-		fatal(EX_OSERR, "pool");
 	server_fd_limit(s);
 	if ((rules = admit_rules_new(&s->cf)) == NULL)
 		fatalx(EX_OSERR, "out of memory");
 	if (pool_apply(s->pool, &s->cf, s->set, rules) == -1)
 		fatalx(EX_OSERR, "no worker thread could be started");
+	if (s->stage != NULL) {
+		/* Taken over: each worker adopts its share, and polls. */
+		pool_give(s->pool, s->imported);
+		s->imported = NULL;
+		tcp_engine_free(s->stage);	/* empty now */
+		s->stage = NULL;
+		close(s->stage_epfd);
+		if (s->wd_usec > 0)
+			notify_watchdog();
+	}
 	s->ready_due = true;
 	server_loop(s);
 
@@ -912,5 +1548,38 @@ server_run(const struct config *cf)
 	close(s->wakefd);
 	free(s);
 	notify_close();
+	return 0;
+}
+
+int
+server_hello(int sock, const char *config_error)
+{
+	static struct handover_hello h;
+	static uint8_t rec[HANDOVER_FRAME + 16 + HANDOVER_MAX_RELEASE +
+	    HANDOVER_MAX_TEXT];
+	size_t n, off = 0;
+	ssize_t w;
+	char *p;
+
+	memset(&h, 0, sizeof(h));
+	h.version = HANDOVER_VERSION;
+	snprintf(h.release, sizeof(h.release), "%s", PACKAGE_VERSION);
+	snprintf(h.config_error, sizeof(h.config_error), "%s", config_error);
+	for (p = h.config_error; *p != '\0'; p++)	/* printable only */
+		if ((*p > 0 && *p < 0x20 && *p != '\n' && *p != '\t') ||
+		    *p == 0x7f)
+			*p = '?';
+	if ((n = handover_encode_hello(rec, sizeof(rec), &h)) == 0) {
+		errno = EINVAL;
+		return -1;
+	}
+	while (off < n) {
+		if ((w = write(sock, rec + off, n - off)) == -1) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		off += (size_t)w;
+	}
 	return 0;
 }

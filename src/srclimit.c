@@ -16,7 +16,8 @@
 #include "addr.h"
 #include "srclimit.h"
 
-#define BUCKETS		4096
+#define BUCKET_BITS	12
+#define BUCKETS		(1u << BUCKET_BITS)
 #define IDLE_MAX	65536	/* sources remembered with none open */
 #define PRUNE_MAX	8	/* idle entries freed per admission */
 
@@ -90,8 +91,13 @@ srclimit_set_rate(struct srclimit *sl, unsigned rate, unsigned burst)
 static struct entry **
 find_key(struct srclimit *sl, uint64_t key, uint8_t family)
 {
+	/*
+	 * Fibonacci hashing: the top bits of the product are the ones every
+	 * bit of the key moves (the low bits of an IPv6 /64 key are its
+	 * last subnet bits: a /48's subnets must not share a few chains).
+	 */
 	uint64_t h = (key ^ family) * 0x9e3779b97f4a7c15ULL;
-	struct entry **ep = &sl->b[(h >> 40) % BUCKETS];
+	struct entry **ep = &sl->b[h >> (64 - BUCKET_BITS)];
 
 	while (*ep != NULL && ((*ep)->key != key || (*ep)->family != family))
 		ep = &(*ep)->next;
@@ -161,9 +167,10 @@ prune(struct srclimit *sl, uint64_t now)
 	}
 }
 
-enum srclimit_result
-srclimit_admit(struct srclimit *sl, const struct sockaddr *sa, bool rate,
-    uint64_t now_ms, bool *counted)
+/* force: count it whatever the limit (an open connection handed over). */
+static enum srclimit_result
+srclimit_judge(struct srclimit *sl, const struct sockaddr *sa, bool rate,
+    uint64_t now_ms, bool force, bool *counted)
 {
 	struct addr_source src;
 	struct entry **ep, *e;
@@ -188,7 +195,7 @@ srclimit_admit(struct srclimit *sl, const struct sockaddr *sa, bool rate,
 	if (e == NULL)
 		goto out;
 	tat = e->tat > now ? e->tat : now;
-	if (sl->max != 0 && e->count >= sl->max)
+	if (!force && sl->max != 0 && e->count >= sl->max)
 		r = SRCLIMIT_FULL;
 	else if (rate && sl->interval != 0 && tat - now > sl->tolerance)
 		r = SRCLIMIT_RATE;
@@ -207,11 +214,25 @@ out:
 	return r;
 }
 
+enum srclimit_result
+srclimit_admit(struct srclimit *sl, const struct sockaddr *sa, bool rate,
+    uint64_t now_ms, bool *counted)
+{
+	return srclimit_judge(sl, sa, rate, now_ms, false, counted);
+}
+
 bool
 srclimit_acquire(struct srclimit *sl, const struct sockaddr *sa,
     bool *counted)
 {
 	return srclimit_admit(sl, sa, false, 0, counted) == SRCLIMIT_OK;
+}
+
+bool
+srclimit_hold(struct srclimit *sl, const struct sockaddr *sa, bool *counted)
+{
+	(void)srclimit_judge(sl, sa, false, 0, true, counted);
+	return *counted;
 }
 
 void

@@ -32,6 +32,10 @@ void	srclimit_set_max(struct srclimit *sl, unsigned max);
 bool	srclimit_acquire(struct srclimit *sl, const struct sockaddr *sa,
 	    bool *counted);
 
+/* The same, past the limit: a connection open already (an upgrade's). */
+bool	srclimit_hold(struct srclimit *sl, const struct sockaddr *sa,
+	    bool *counted);
+
 /* New connections per second per source (0 = no limit), and how many
  * may come at once. */
 void	srclimit_set_rate(struct srclimit *sl, unsigned rate, unsigned burst);

@@ -45,6 +45,8 @@
 #include "config.h"
 #include "event.h"
 #include "exitmatch.h"
+#include "handover.h"
+#include "listen.h"
 #include "log.h"
 #include "proxyproto.h"
 #include "stats.h"
@@ -1132,29 +1134,6 @@ tcp_conn_accepted(struct tcp_engine *e, int fd, const struct sockaddr *sa)
 	return c;
 }
 
-/* accept(2) errors that concern one connection only: skip it. */
-static bool
-accept_transient(int err)
-{
-	switch (err) {
-	case EINTR:
-	case ECONNABORTED:
-	case EPROTO:
-	case EPERM:		/* a firewall rule */
-	case ENETDOWN:
-	case ENETUNREACH:
-	case EHOSTDOWN:
-	case EHOSTUNREACH:
-	case ENONET:
-	case ENOPROTOOPT:
-	case EOPNOTSUPP:
-	case ETIMEDOUT:
-		return true;
-	default:
-		return false;
-	}
-}
-
 enum tcp_accept_result
 tcp_accept(struct tcp_engine *e, int lfd)
 {
@@ -1167,11 +1146,14 @@ tcp_accept(struct tcp_engine *e, int lfd)
 		fd = accept4(lfd, (struct sockaddr *)&ss, &len,
 		    SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd == -1) {
-			if (errno == EAGAIN || errno == EWOULDBLOCK)
+			switch (listen_accept_error(errno)) {
+			case LISTEN_ACCEPT_DRAINED:
 				return TCP_ACCEPT_OK;
-			if (accept_transient(errno))
+			case LISTEN_ACCEPT_SKIP:
 				continue;
-			/* EMFILE, ENFILE, ENOBUFS, ENOMEM: back off. */
+			case LISTEN_ACCEPT_BACKOFF:
+				break;
+			}
 			if (log_due(&fd_warned, (uint64_t)e->now + 1))
 				log_warn("accept (backing off; this warning "
 				    "is repeated at most every %d s)",
@@ -1265,4 +1247,196 @@ tcp_adopt(struct tcp_engine *e, struct tcp_conn *c)
 		return false;
 	}
 	return true;
+}
+
+/* --- the upgrade's hand-over ------------------------------------------- */
+
+/* Connection flags and their wire form (handover.h), one for one. */
+static const struct {
+	uint8_t		 tc;
+	uint8_t		 wire;
+} conn_flags[] = {
+	{ TC_EOF,	HANDOVER_C_EOF },
+	{ TC_EXIT,	HANDOVER_C_EXIT },
+	{ TC_LINGER,	HANDOVER_C_LINGER },
+	{ TC_COUNTED,	HANDOVER_C_COUNTED },
+	{ TC_FRESH,	HANDOVER_C_FRESH },
+	{ TC_HEADER,	HANDOVER_C_HEADER }
+};
+
+void
+tcp_engine_export(const struct tcp_engine *e, struct handover_header *h)
+{
+	h->transform = (uint8_t)e->transform;
+	h->exit_len = e->exit.len;
+	memcpy(h->exit_text, e->exit.text, e->exit.len);
+	h->exit_text[e->exit.len] = '\0';
+}
+
+void
+tcp_conn_export(const struct tcp_engine *e, const struct tcp_conn *c,
+    struct handover_conn *h)
+{
+	size_t i;
+
+	memset(h, 0, sizeof(*h));
+	for (i = 0; i < sizeof(conn_flags) / sizeof(conn_flags[0]); i++)
+		if (c->flags & conn_flags[i].tc)
+			h->flags |= conn_flags[i].wire;
+	h->xs = c->xs;
+	h->carry_len = c->carry.len;
+	memcpy(h->carry, c->carry.b, c->carry.len);
+	h->idle_s = e->now - c->last;
+	h->age_ms = e->now_ms - c->born;
+	h->bytes_in = c->bytes_in;
+	h->bytes_out = c->bytes_out;
+	memcpy(&h->peer, &c->peer, sizeof(c->peer));
+	if (c->out != NULL) {
+		h->out = c->out->data + c->out->off;
+		h->out_len = (uint32_t)c->out->len;
+	}
+	if (c->px != NULL) {
+		h->flags |= HANDOVER_C_PROXIED;
+		if (!(c->flags & TC_HEADER))
+			memcpy(&h->balancer, &c->px->balancer,
+			    sizeof(c->px->balancer));
+		h->hdr = c->px->buf;
+		h->hdr_len = c->px->buf != NULL ? c->px->len : 0;
+	}
+}
+
+/* Onto l in the order of last (the tail first: records come in order). */
+static void
+list_insert_by_last(struct conn_list *l, struct tcp_conn *c, uint32_t now)
+{
+	struct tcp_conn *at = l->tail;
+
+	while (at != NULL && now - at->last < now - c->last)
+		at = at->prev;
+	if (at == NULL) {		/* the oldest: at the head */
+		c->prev = NULL;
+		c->next = l->head;
+		if (l->head != NULL)
+			l->head->prev = c;
+		else
+			l->tail = c;
+		l->head = c;
+		return;
+	}
+	c->prev = at;
+	c->next = at->next;
+	if (at->next != NULL)
+		at->next->prev = c;
+	else
+		l->tail = c;
+	at->next = c;
+}
+
+/* The PROXY state of h into c; false if out of memory. */
+static bool
+conn_import_proxy(struct tcp_conn *c, const struct handover_conn *h)
+{
+	size_t cap = 128;
+
+	if ((c->px = calloc(1, sizeof(*c->px))) == NULL)
+		return false;
+	memcpy(&c->px->balancer, &h->balancer, sizeof(c->px->balancer));
+	while (cap < h->hdr_len)
+		cap *= 2;
+	if (cap > PROXYPROTO_MAX)
+		cap = PROXYPROTO_MAX;
+	c->px->cap = (uint16_t)cap;
+	if (h->hdr_len == 0)
+		return true;
+	if ((c->px->buf = malloc(cap)) == NULL)
+		return false;
+	memcpy(c->px->buf, h->hdr, h->hdr_len);
+	c->px->len = h->hdr_len;
+	return true;
+}
+
+/* The queued output of h into c; false if out of memory. */
+static bool
+conn_import_out(struct tcp_conn *c, const struct handover_conn *h)
+{
+	size_t cap = 4096;
+
+	if (h->out_len == 0)
+		return true;
+	while (cap < h->out_len)
+		cap *= 2;
+	if ((c->out = malloc(sizeof(*c->out) + cap)) == NULL)
+		return false;
+	c->out->off = 0;
+	c->out->len = h->out_len;
+	c->out->cap = cap;
+	memcpy(c->out->data, h->out, h->out_len);
+	return true;
+}
+
+struct tcp_conn *
+tcp_conn_import(struct tcp_engine *e, int fd, const struct handover_conn *h)
+{
+	struct tcp_conn *c;
+	size_t i;
+
+	if ((c = calloc(1, sizeof(*c))) == NULL)
+		goto fail;
+	c->ev.kind = EV_TCP_CONN;
+	c->fd = fd;
+	for (i = 0; i < sizeof(conn_flags) / sizeof(conn_flags[0]); i++)
+		if (h->flags & conn_flags[i].wire)
+			c->flags |= conn_flags[i].tc;
+	c->xs = h->xs;
+	c->carry.len = h->carry_len;
+	memcpy(c->carry.b, h->carry, h->carry_len);
+	c->last = e->now - h->idle_s;
+	c->born = e->now_ms - h->age_ms;
+	c->bytes_in = h->bytes_in;
+	c->bytes_out = h->bytes_out;
+	memcpy(&c->peer, &h->peer, sizeof(c->peer));
+	if (((h->flags & HANDOVER_C_PROXIED) && !conn_import_proxy(c, h)) ||
+	    !conn_import_out(c, h)) {
+		warn_oom(e, "a connection handed over: closing it");
+		goto fail;
+	}
+	if (!conn_poll(e, c, EPOLL_CTL_ADD))
+		goto fail;
+	list_insert_by_last(conn_list_of(e, c), c, e->now);
+	e->count++;
+	admit_tcp_count(e->adm);
+	/* Its source's count, as the old process had it (not its rate). */
+	if ((c->flags & TC_COUNTED) && !admit_tcp_recount(e->adm, &c->peer.sa))
+		c->flags &= (uint8_t)~TC_COUNTED;
+	if (c->out != NULL)
+		stats_add(&e->st->pending_out, c->out->len);
+	return c;
+fail:
+	if (c != NULL) {
+		if (c->px != NULL)
+			free(c->px->buf);
+		free(c->px);
+		free(c->out);
+		free(c);
+	}
+	close(fd);
+	return NULL;
+}
+
+int
+tcp_conn_fd(const struct tcp_conn *c)
+{
+	return c->fd;
+}
+
+void
+tcp_conn_forget(struct tcp_engine *e, struct tcp_conn *c)
+{
+	admit_tcp_close(e->adm, &c->peer.sa, (c->flags & TC_COUNTED) != 0);
+	close(c->fd);
+	free(c->out);
+	if (c->px != NULL)
+		free(c->px->buf);
+	free(c->px);
+	free(c);
 }

@@ -20,6 +20,8 @@
 struct admit;
 struct admit_rules;
 struct config;
+struct handover_conn;
+struct handover_header;
 struct stats;
 struct tcp_conn;
 struct tcp_engine;
@@ -133,5 +135,39 @@ void	tcp_conn_link_detached(struct tcp_conn *c, struct tcp_conn *next);
 
 /* Adopt a detached connection into e.  False (c closed) on failure. */
 bool	tcp_adopt(struct tcp_engine *e, struct tcp_conn *c);
+
+/*
+ * The upgrade's hand-over (doc/handover.md, handover.h).  The old process
+ * exports its detached connections, the new one imports them; nothing
+ * else of struct tcp_conn leaves this file.
+ *
+ * tcp_engine_export(): the settings a connection's state depends on (the
+ * exit command its matcher state indexes, the transform its carry
+ * belongs to) into h.  The new engine imports under those settings and
+ * takes its own configuration after (tcp_engine_configure() decides a
+ * held line and flushes a carry as on a reload).
+ *
+ * tcp_conn_export(): c's state, its clocks as ages on e's clock; h->out
+ * and h->hdr point into c, valid until c changes.
+ *
+ * tcp_conn_import(): a connection of fd (non-blocking) rebuilt from h,
+ * registered with epoll, on its list in the order of its clock, counted
+ * open by admission (a per-source count, if any, comes with the
+ * per-source table, loaded first).  Not counted in conns_total again.
+ * NULL (fd closed) if memory or epoll fails.
+ *
+ * tcp_conn_fd(): its socket, for SCM_RIGHTS.  tcp_conn_forget(): free a
+ * detached connection handed to another process: its descriptor (a
+ * duplicate now) is closed, which sends nothing, and admission forgets
+ * it.
+ */
+void	tcp_engine_export(const struct tcp_engine *e,
+	    struct handover_header *h);
+void	tcp_conn_export(const struct tcp_engine *e, const struct tcp_conn *c,
+	    struct handover_conn *h);
+struct tcp_conn *tcp_conn_import(struct tcp_engine *e, int fd,
+	    const struct handover_conn *h);
+int	tcp_conn_fd(const struct tcp_conn *c);
+void	tcp_conn_forget(struct tcp_engine *e, struct tcp_conn *c);
 
 #endif

@@ -28,6 +28,7 @@
 
 #include "admit.h"
 #include "config.h"
+#include "handover.h"
 #include "listen.h"
 #include "log.h"
 #include "stats.h"
@@ -68,6 +69,9 @@ struct worker {
 	struct worker	*heirs[CONFIG_MAX_WORKERS];
 	size_t		 nheirs;
 	struct tcp_conn	*adopt;
+	bool		 freeze;	/* hand-over: poll nothing, export */
+	struct pool_export exp;		/* the worker's export, for main */
+	struct tcp_conn	*imported;	/* the successor's, to adopt */
 
 	/* Private to the worker thread. */
 	uint64_t	 applied;
@@ -79,6 +83,8 @@ struct worker {
 	uint64_t	 deadline;	/* of the drain, worker_now_ms() */
 	uint64_t	 drain_tick_at;	/* next tcp_drain_tick() */
 	uint64_t	 paused_until;	/* TCP listeners off until then */
+	bool		 frozen;
+	struct tcp_conn	*held;		/* frozen: our detached connections */
 };
 
 struct pool {
@@ -117,6 +123,8 @@ poke(int fd)
 static bool
 worker_wants(const struct worker *w, const struct listener *l, uint64_t now)
 {
+	if (w->frozen)
+		return false;
 	if (l->ev.kind == EV_TCP_LISTEN && now < w->paused_until)
 		return false;
 	/* Stopping: only our own sealed TCP queues, for a moment. */
@@ -225,18 +233,110 @@ worker_hand_over(struct worker *w, struct worker *const *heirs, size_t n)
 		poke(heirs[k]->wakefd);
 }
 
+/*
+ * Hand-over (doc/handover.md): detach every connection and encode each
+ * as a CONN record, on our own thread and clock, with its descriptor at
+ * the same index.  The connections stay ours, detached, until a thaw
+ * adopts them again (or the process exits once the successor has them).
+ * Out of memory: exp->failed, and the main thread thaws.
+ */
+static void
+worker_freeze(struct worker *w, struct pool_export *exp)
+{
+	struct handover_conn hc;
+	struct tcp_conn *c;
+	uint8_t *b;
+	int *fds;
+	size_t n, cap = 0, fcap = 0;
+
+	memset(exp, 0, sizeof(*exp));
+	w->frozen = true;
+	w->held = tcp_detach_all(w->tcp);
+	for (c = w->held; c != NULL; c = tcp_conn_next_detached(c)) {
+		tcp_conn_export(w->tcp, c, &hc);
+		if ((n = handover_encode_conn(NULL, 0, &hc)) == 0)
+			goto fail;
+		if (exp->len + n > cap) {
+			cap = (exp->len + n) * 2;
+			if ((b = realloc(exp->buf, cap)) == NULL)
+				goto fail;
+			exp->buf = b;
+		}
+		if (exp->nfds == fcap) {
+			fcap = fcap * 2 + 16;
+			if ((fds = reallocarray(exp->fds, fcap,
+			    sizeof(*fds))) == NULL)
+				goto fail;
+			exp->fds = fds;
+		}
+		(void)handover_encode_conn(exp->buf + exp->len, n, &hc);
+		exp->len += n;
+		exp->fds[exp->nfds++] = tcp_conn_fd(c);
+	}
+	return;
+fail:
+	log_warnx("worker %u: out of memory exporting its connections",
+	    w->id);
+	exp->failed = true;
+}
+
+/* The hand-over failed: take our connections back, poll again. */
+static void
+worker_thaw(struct worker *w)
+{
+	struct tcp_conn *c, *next;
+
+	w->frozen = false;
+	for (c = w->held; c != NULL; c = next) {
+		next = tcp_conn_next_detached(c);
+		(void)tcp_adopt(w->tcp, c);
+	}
+	w->held = NULL;
+}
+
 /* Returns false when the worker is to end its loop. */
 static bool
 worker_mailbox(struct worker *w, uint64_t now)
 {
 	struct worker *heirs[CONFIG_MAX_WORKERS];
 	struct tcp_conn *adopt, *next;
+	struct pool_export exp;
 	uint16_t ports[CONFIG_MAX_PORTS];
 	size_t nheirs = 0;
 	bool changed, retire, stop;
 
+	/*
+	 * Connections handed over by a retiring worker are adopted first,
+	 * so that the state below (access rules, exit command, transform,
+	 * drain) applies to them as to our own: a reload that shrinks the
+	 * pool and denies their clients arrives with them.
+	 */
+	pthread_mutex_lock(&w->mu);
+	adopt = w->adopt;
+	w->adopt = NULL;
+	if (w->imported != NULL) {
+		/* A successor's, imported before we started: not polled
+		 * yet, so the order with adopt does not matter. */
+		for (next = w->imported; tcp_conn_next_detached(next) != NULL;
+		    next = tcp_conn_next_detached(next))
+			;
+		tcp_conn_link_detached(next, adopt);
+		adopt = w->imported;
+		w->imported = NULL;
+	}
+	pthread_mutex_unlock(&w->mu);
+	for (; adopt != NULL; adopt = next) {
+		next = tcp_conn_next_detached(adopt);
+		(void)tcp_adopt(w->tcp, adopt);
+	}
+
 	pthread_mutex_lock(&w->mu);
 	changed = w->gen != w->applied;
+	if (changed && w->freeze && !w->frozen) {
+		worker_freeze(w, &exp);
+		w->exp = exp;
+	} else if (changed && !w->freeze && w->frozen)
+		worker_thaw(w);
 	if (changed) {
 		tcp_engine_configure(w->tcp, &w->cf);
 		tcp_engine_rules(w->tcp, w->rules);
@@ -259,8 +359,6 @@ worker_mailbox(struct worker *w, uint64_t now)
 		}
 		w->applied = w->gen;
 	}
-	adopt = w->adopt;
-	w->adopt = NULL;
 	retire = w->retire;
 	stop = w->stop_now;
 	if (retire) {
@@ -269,10 +367,6 @@ worker_mailbox(struct worker *w, uint64_t now)
 	}
 	pthread_mutex_unlock(&w->mu);
 
-	for (; adopt != NULL; adopt = next) {
-		next = tcp_conn_next_detached(adopt);
-		(void)tcp_adopt(w->tcp, adopt);
-	}
 	if (changed) {
 		if (w->cur != NULL)
 			udp_engine_ports(w->udp, ports, listen_udp_ports(w->cur,
@@ -710,4 +804,123 @@ pool_free(struct pool *p)
 	pool_free_old_rules(p);
 	admit_rules_free(p->rules);
 	free(p);
+}
+
+/* --- the hand-over (main thread) -------------------------------------- */
+
+static void
+pool_set_freeze(struct pool *p, bool on)
+{
+	size_t i;
+
+	p->gen++;
+	for (i = 0; i < p->n; i++) {
+		pthread_mutex_lock(&p->w[i]->mu);
+		p->w[i]->freeze = on;
+		pthread_mutex_unlock(&p->w[i]->mu);
+		pool_post(p, p->w[i]);
+	}
+}
+
+void
+pool_freeze(struct pool *p)
+{
+	pool_set_freeze(p, true);
+}
+
+void
+pool_thaw(struct pool *p)
+{
+	size_t i;
+
+	/* Records not taken (a failed export) are dropped here. */
+	for (i = 0; i < p->n; i++) {
+		pthread_mutex_lock(&p->w[i]->mu);
+		free(p->w[i]->exp.buf);
+		free(p->w[i]->exp.fds);
+		memset(&p->w[i]->exp, 0, sizeof(p->w[i]->exp));
+		pthread_mutex_unlock(&p->w[i]->mu);
+	}
+	pool_set_freeze(p, false);
+}
+
+bool
+pool_take_export(struct pool *p, struct pool_export *out)
+{
+	struct pool_export *e;
+	uint8_t *b;
+	int *fds;
+	size_t i;
+	bool ok = true;
+
+	memset(out, 0, sizeof(*out));
+	for (i = 0; i < p->n; i++) {
+		pthread_mutex_lock(&p->w[i]->mu);
+		e = &p->w[i]->exp;
+		if (e->failed)
+			ok = false;
+		b = ok && e->len > 0 ? realloc(out->buf, out->len + e->len) :
+		    out->buf;
+		fds = ok && e->nfds > 0 ? reallocarray(out->fds,
+		    out->nfds + e->nfds, sizeof(*fds)) : out->fds;
+		if (b != NULL)
+			out->buf = b;
+		if (fds != NULL)
+			out->fds = fds;
+		if (ok && ((e->len > 0 && b == NULL) ||
+		    (e->nfds > 0 && fds == NULL)))
+			ok = false;
+		if (ok) {
+			if (e->len > 0)
+				memcpy(out->buf + out->len, e->buf, e->len);
+			if (e->nfds > 0)
+				memcpy(out->fds + out->nfds, e->fds,
+				    e->nfds * sizeof(*fds));
+			out->len += e->len;
+			out->nfds += e->nfds;
+		}
+		free(e->buf);
+		free(e->fds);
+		memset(e, 0, sizeof(*e));
+		pthread_mutex_unlock(&p->w[i]->mu);
+	}
+	if (!ok) {
+		free(out->buf);
+		free(out->fds);
+		memset(out, 0, sizeof(*out));
+	}
+	return ok;
+}
+
+struct tcp_engine *
+pool_import_engine(struct pool *p, int epfd, struct stats *st)
+{
+	return tcp_engine_new(epfd, p->adm, st);
+}
+
+void
+pool_give(struct pool *p, struct tcp_conn *list)
+{
+	struct tcp_conn *c, *next;
+	struct worker *w;
+	size_t k = 0;
+
+	if (p->n == 0)
+		return;
+	for (c = list; c != NULL; c = next) {
+		next = tcp_conn_next_detached(c);
+		w = p->w[k++ % p->n];
+		pthread_mutex_lock(&w->mu);
+		tcp_conn_link_detached(c, w->imported);
+		w->imported = c;
+		pthread_mutex_unlock(&w->mu);
+	}
+	for (k = 0; k < p->n; k++)
+		poke(p->w[k]->wakefd);
+}
+
+void
+pool_set_past(struct pool *p, const struct stats_snapshot *past)
+{
+	p->past = *past;
 }

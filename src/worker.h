@@ -13,13 +13,17 @@
 #define UPCASED_WORKER_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 struct admit_rules;
 struct config;
 struct listener_set;
+struct handover_header;
+struct stats;
 struct stats_snapshot;
 struct pool;
+struct tcp_conn;
 
 /*
  * A pool that wakes the main thread through wake_fd (an eventfd) when a
@@ -76,6 +80,42 @@ void	pool_stats(struct pool *p, struct stats_snapshot *out);
 bool	pool_alive(const struct pool *p, uint64_t max_age_ms);
 
 void	pool_free(struct pool *p);
+
+/*
+ * The upgrade's hand-over (doc/handover.md).
+ *
+ * pool_freeze(): every worker stops polling the listeners, detaches its
+ * connections and encodes each as a CONN record on its own thread (the
+ * kernel queues whatever arrives meanwhile).  Wait for pool_settled(),
+ * then pool_take_export() moves the records and their descriptors (the
+ * i-th for the i-th CONN) to the caller, who frees buf and fds; false if
+ * a worker ran out of memory.  pool_thaw(): the hand-over failed, each
+ * worker takes its connections back and polls again (pool_settled()
+ * says when).  The counters (pool_stats()) are final while frozen.
+ */
+struct pool_export {
+	uint8_t		*buf;		/* CONN records, back to back */
+	size_t		 len;
+	int		*fds;
+	size_t		 nfds;
+	bool		 failed;
+};
+void	pool_freeze(struct pool *p);
+bool	pool_take_export(struct pool *p, struct pool_export *out);
+void	pool_thaw(struct pool *p);
+
+/*
+ * The successor's side: the connections, imported by the main thread
+ * into a staging engine of pool_import_engine() (sharing the pool's
+ * admission) and detached from it, are spread round robin over the
+ * workers with pool_give(), after pool_apply(); each worker adopts its
+ * share.  past: the old process's counters, so they go on
+ * from there.
+ */
+struct tcp_engine *pool_import_engine(struct pool *p, int epfd,
+	    struct stats *st);
+void	pool_give(struct pool *p, struct tcp_conn *list);
+void	pool_set_past(struct pool *p, const struct stats_snapshot *past);
 
 /* CLOCK_MONOTONIC in milliseconds. */
 uint64_t worker_now_ms(void);

@@ -24,6 +24,7 @@ jobs=$(nproc 2>/dev/null || echo 2)
 passed=0
 failed=0
 failures=()
+why=()		# logs to quote the reasons of failure from, at the end
 
 note() { printf '\n=== %s\n' "$*"; }
 
@@ -43,6 +44,7 @@ count_suite() {
 	if [ "$f" -gt 0 ]; then
 		failures+=("$stage: $f failed (see $log)")
 		grep -E '^(FAIL|ERROR|XPASS)' "$log" | head -40
+		why+=("$log")
 	fi
 }
 
@@ -67,7 +69,16 @@ count_tap() {
 	if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
 		failed=$((failed + 1)); tail -30 "$file"
 	fi
-	[ "$rc" -ne 0 ] && failures+=("$stage (see $file)")
+	[ "$rc" -ne 0 ] && failures+=("$stage (see $file)") && why+=("$file")
+	return 0
+}
+
+# The failed tests of a log and what each said of why (its exception or
+# assertion line), short enough to read at the end of CI's output.
+quote_why() {
+	echo "--- why, from $1:"
+	grep -E '^(not ok|FAIL:|ERROR:|XPASS:|# *[A-Za-z.]*(Error|Exception|Expired|Timeout)\b|# *Assertion|.*(Assertion|assertion) .*failed|.*ERROR: (AddressSanitizer|LeakSanitizer|ThreadSanitizer|libFuzzer))' \
+	    "$1" | cut -c1-300 | head -30
 }
 
 # configure + make in build-ci/NAME (in a subshell: the caller stays in
@@ -116,6 +127,8 @@ if build gcc; then
 	( cd "$out/gcc" && make -j"$jobs" distcheck >distcheck.out 2>&1 )
 	rc=$?; [ $rc -ne 0 ] && tail -40 "$out/gcc/distcheck.out"
 	count_step "distcheck" $rc
+	[ $rc -ne 0 ] && why+=($(find "$out/gcc" -path '*/_build/*' \
+	    -name test-suite.log 2>/dev/null))
 else
 	count_step "gcc build" 1
 fi
@@ -173,6 +186,7 @@ else
 fi
 
 note "summary"
+for f in "${why[@]}"; do quote_why "$f"; done
 for f in "${failures[@]}"; do echo "FAILED: $f"; done
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -27,22 +27,9 @@
 
 #include "acl.h"
 #include "prefix.h"
-
-/* libFuzzer's entry points. */
-int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
+#include "fuzz.h"
 
 #define MAXN	512
-
-#define CHECK(cond, ...)						\
-	do {								\
-		if (!(cond)) {						\
-			fprintf(stderr, "fuzz_acl: %s:%d: %s: ",	\
-			    __FILE__, __LINE__, #cond);			\
-			fprintf(stderr, __VA_ARGS__);			\
-			fputc('\n', stderr);				\
-			abort();					\
-		}							\
-	} while (0)
 
 struct input {
 	const uint8_t	*p;

@@ -43,9 +43,8 @@
 
 #include "addr.h"
 #include "config.h"
+#include "fuzz.h"
 
-/* libFuzzer's entry points. */
-int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 int	LLVMFuzzerInitialize(int *, char ***);
 
 #define MAX_INCLUDE_NAME	64
@@ -218,17 +217,6 @@ rewrite(const uint8_t *in, size_t n)
 }
 
 /* --- checks ----------------------------------------------------------- */
-
-#define CHECK(cond, ...)						\
-	do {								\
-		if (!(cond)) {						\
-			fprintf(stderr, "fuzz_config: %s:%d: %s: ",	\
-			    __FILE__, __LINE__, #cond);			\
-			fprintf(stderr, __VA_ARGS__);			\
-			fputc('\n', stderr);				\
-			abort();					\
-		}							\
-	} while (0)
 
 static bool
 cstr_ok(const char *s, size_t cap)

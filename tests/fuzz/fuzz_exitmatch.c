@@ -20,20 +20,7 @@
 #include <string.h>
 
 #include "exitmatch.h"
-
-/* libFuzzer's entry points. */
-int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
-
-#define CHECK(cond, ...)						\
-	do {								\
-		if (!(cond)) {						\
-			fprintf(stderr, "fuzz_exitmatch: %s:%d: %s: ",	\
-			    __FILE__, __LINE__, #cond);			\
-			fprintf(stderr, __VA_ARGS__);			\
-			fputc('\n', stderr);				\
-			abort();					\
-		}							\
-	} while (0)
+#include "fuzz.h"
 
 /* Bytes before the command line, or n; the rule of check_exitmatch.c. */
 static size_t

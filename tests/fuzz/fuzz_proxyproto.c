@@ -28,20 +28,7 @@
 #include <string.h>
 
 #include "proxyproto.h"
-
-/* libFuzzer's entry points. */
-int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
-
-#define CHECK(cond, ...)						\
-	do {								\
-		if (!(cond)) {						\
-			fprintf(stderr, "fuzz_proxyproto: %s:%d: %s: ",	\
-			    __FILE__, __LINE__, #cond);			\
-			fprintf(stderr, __VA_ARGS__);			\
-			fputc('\n', stderr);				\
-			abort();					\
-		}							\
-	} while (0)
+#include "fuzz.h"
 
 enum verdict { UNDECIDED, VALID, INVALID };
 

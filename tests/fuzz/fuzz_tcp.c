@@ -56,9 +56,8 @@
 #include "stats.h"
 #include "tcp.h"
 #include "upcase.h"
+#include "fuzz.h"
 
-/* libFuzzer's entry points. */
-int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 int	LLVMFuzzerInitialize(int *, char ***);
 
 #define MAX_TOTAL	(256 * 1024)	/* bytes the client writes at most */

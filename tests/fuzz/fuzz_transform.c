@@ -33,20 +33,7 @@
 #include <string.h>
 
 #include "upcase.h"
-
-/* libFuzzer's entry points. */
-int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
-
-#define CHECK(cond, ...)						\
-	do {								\
-		if (!(cond)) {						\
-			fprintf(stderr, "fuzz_transform: %s:%d: %s: ",	\
-			    __FILE__, __LINE__, #cond);			\
-			fprintf(stderr, __VA_ARGS__);			\
-			fputc('\n', stderr);				\
-			abort();					\
-		}							\
-	} while (0)
+#include "fuzz.h"
 
 /* --- reference ---------------------------------------------------------- */
 

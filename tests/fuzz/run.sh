@@ -5,7 +5,7 @@
 #   FUZZ_SECONDS   time per target (default 60)
 #   FUZZ_OUT       build and scratch directory (default build-fuzz)
 #   FUZZ_TARGETS   targets to run (default: "config tcp transform exitmatch
-#                  proxyproto prefix acl")
+#                  proxyproto prefix acl handover")
 #   FUZZ_CC        compiler (default clang)
 #
 # Layout under $FUZZ_OUT: obj/ and libupcased-fuzz.a (src/*.c but main.c
@@ -22,7 +22,7 @@ top=$PWD
 out=${FUZZ_OUT:-build-fuzz}
 case $out in /*) ;; *) out=$top/$out ;; esac
 secs=${FUZZ_SECONDS:-60}
-read -r -a targets <<<"${FUZZ_TARGETS:-config tcp transform exitmatch proxyproto prefix acl}"
+read -r -a targets <<<"${FUZZ_TARGETS:-config tcp transform exitmatch proxyproto prefix acl handover}"
 cc=${FUZZ_CC:-clang}
 jobs=$(nproc 2>/dev/null || echo 2)
 

@@ -1198,6 +1198,68 @@ def status_text(text):
     return None
 
 
+# --- the /metrics endpoint --------------------------------------------------
+
+METRICS_TEXT = "text/plain; version=0.0.4; charset=utf-8"
+_SAMPLE_RE = re.compile(
+    r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{([^}]*)\})? (\S+)$')
+_LABEL_RE = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"')
+
+
+def http_get(port, path="/metrics", method="GET", headers=None,
+             timeout=5.0, host=LOCAL4):
+    """(status, headers as a dict of lower-case names, body bytes)."""
+    import http.client
+    c = http.client.HTTPConnection(host, port, timeout=timeout)
+    try:
+        c.request(method, path, headers=headers or {})
+        r = c.getresponse()
+        body = r.read()
+        return r.status, {k.lower(): v for k, v in r.getheaders()}, body
+    finally:
+        c.close()
+
+
+def metrics_parse(text):
+    """(samples, types) of a text-format exposition: samples maps
+    (name, ((label, value), ...) sorted) to a float, types a family's
+    name to its # TYPE.  Every line must be a comment or a sample, and
+    the label part must be nothing but labels."""
+    samples, types = {}, {}
+    for line in text.splitlines():
+        if line.startswith("# TYPE "):
+            _, _, name, typ = line.split(" ", 3)
+            types[name] = typ
+            continue
+        if not line or line.startswith("#"):
+            continue
+        m = _SAMPLE_RE.match(line)
+        assert m, "not a sample line: %r" % line
+        labels = _LABEL_RE.findall(m.group(2) or "")
+        assert ",".join('%s="%s"' % kv for kv in labels) == \
+            (m.group(2) or ""), "bad labels: %r" % line
+        key = (m.group(1), tuple(sorted(labels)))
+        assert key not in samples, "sample twice: %r" % line
+        samples[key] = float(m.group(3))
+    return samples, types
+
+
+def metrics_scrape(port):
+    """(samples, types) of GET /metrics on port, which must answer 200
+    in the text format."""
+    status, hdrs, body = http_get(port)
+    assert status == 200, "GET /metrics: status %d" % status
+    assert hdrs.get("content-type") == METRICS_TEXT, hdrs
+    return metrics_parse(body.decode())
+
+
+def metric(samples, name, **labels):
+    """The value of one sample; it must be there."""
+    key = (name, tuple(sorted(labels.items())))
+    assert key in samples, "no %s%r in /metrics" % (name, labels)
+    return samples[key]
+
+
 def sender_thread(sock, data, chunk=65536, then_shutdown=False,
                   timeout=30.0):
     """Start a daemon thread that sends data on sock (blocking) and then

@@ -15,58 +15,21 @@ import threading
 import time
 
 import harness
-from harness import (Daemon, conf, diag, tcp_connect, tcp_echo, tcp_refused,
-                     wait_for, LOCAL4)
+from harness import (LOCAL4, Daemon, conf, diag, metric, tcp_connect,
+                     tcp_echo, tcp_refused, wait_for)
+from harness import http_get as get
+from harness import metrics_scrape as scrape
 
-TEXT = "text/plain; version=0.0.4; charset=utf-8"
+TEXT = harness.METRICS_TEXT
 OPENMETRICS = "application/openmetrics-text; version=1.0.0; charset=utf-8"
 SSA = shutil.which("systemd-socket-activate") or \
     "/usr/bin/systemd-socket-activate"
 PROMTOOL = shutil.which("promtool") or "/usr/bin/promtool"
 
-SAMPLE = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[^}]*\})? (\S+)$')
-
-
 def mconf(metrics="[ {P1} ]", extra="", **kw):
     """Echo on P0, the endpoint on P1 (by default)."""
     return conf(extra=("metrics = { ports = %s; bind = \"127.0.0.1\"; };\n"
                        % metrics) + extra, **kw)
-
-
-def get(port, path="/metrics", method="GET", headers=None, timeout=5.0):
-    """(status, headers as a dict of lower-case names, body bytes)."""
-    c = http.client.HTTPConnection(LOCAL4, port, timeout=timeout)
-    try:
-        c.request(method, path, headers=headers or {})
-        r = c.getresponse()
-        body = r.read()
-        return r.status, {k.lower(): v for k, v in r.getheaders()}, body
-    finally:
-        c.close()
-
-
-def parse(body):
-    """{sample name with labels: value}, and the # TYPE of each family;
-    every line must be a comment or a sample."""
-    samples, types = {}, {}
-    for line in body.decode().splitlines():
-        if line.startswith("# TYPE "):
-            _, _, name, typ = line.split(" ", 3)
-            types[name] = typ
-        elif line.startswith("#"):
-            continue
-        else:
-            m = SAMPLE.match(line)
-            assert m, "not a sample line: %r" % line
-            samples[m.group(1) + (m.group(2) or "")] = float(m.group(3))
-    return samples, types
-
-
-def scrape(port):
-    status, hdrs, body = get(port)
-    assert status == 200, "status %d" % status
-    assert hdrs["content-type"] == TEXT, hdrs
-    return parse(body)
 
 
 def test_scrape():
@@ -90,34 +53,36 @@ def test_scrape():
                       ("upcased_connection_duration_seconds", "histogram")]:
         assert types.get(name) == typ, "%s: %r" % (name, types.get(name))
     assert len(types) == 15, sorted(types)
-    assert any(k.startswith('upcased_build_info{version="') and v == 1
-               for k, v in samples.items()), "no build_info"
-    assert samples["upcased_workers"] == 2
-    assert samples["upcased_max_connections"] == 10000
-    start = samples["upcased_start_time_seconds"]
+    assert [v for (name, labels), v in samples.items()
+            if name == "upcased_build_info" and labels and
+            labels[0][0] == "version"] == [1], "no build_info"
+    assert metric(samples, "upcased_workers") == 2
+    assert metric(samples, "upcased_max_connections") == 10000
+    start = metric(samples, "upcased_start_time_seconds")
     assert t0 - 30 < start <= t0 + 1, "start time %f, now %f" % (start, t0)
     for r in ("max_connections", "per_source", "connection_rate",
               "out_of_memory", "denied", "proxy_header", "lame_duck"):
-        assert samples['upcased_connections_refused_total{reason="%s"}' %
-                       r] == 0, r
+        assert metric(samples, "upcased_connections_refused_total",
+                      reason=r) == 0, r
     for r in ("loop_guard", "rate_limited", "denied", "truncated",
               "send_failed"):
-        assert samples['upcased_datagrams_dropped_total{reason="%s"}' %
-                       r] == 0, r
-    assert samples['upcased_reloads_total{result="applied"}'] == 0
+        assert metric(samples, "upcased_datagrams_dropped_total",
+                      reason=r) == 0, r
+    assert metric(samples, "upcased_reloads_total", result="applied") == 0
     # Traffic shows: one connection, 11 bytes each way.
     s = tcp_connect(d.port)
     tcp_echo(s, b"hello world")
     s.close()
     assert wait_for(lambda: scrape(d.ports[1])[0].get(
-        "upcased_connection_duration_seconds_count") == 1, 5)
+        ("upcased_connection_duration_seconds_count", ())) == 1, 5)
     samples, _ = scrape(d.ports[1])
-    assert samples["upcased_connections_accepted_total"] == 1
-    assert samples['upcased_received_bytes_total{protocol="tcp"}'] == 11
-    assert samples['upcased_sent_bytes_total{protocol="tcp"}'] == 11
-    assert samples['upcased_connection_duration_seconds_bucket{le="+Inf"}'] \
-        == 1
-    assert samples["upcased_connections_open"] == 0
+    assert metric(samples, "upcased_connections_accepted_total") == 1
+    assert metric(samples, "upcased_received_bytes_total",
+                  protocol="tcp") == 11
+    assert metric(samples, "upcased_sent_bytes_total", protocol="tcp") == 11
+    assert metric(samples, "upcased_connection_duration_seconds_bucket",
+                  le="+Inf") == 1
+    assert metric(samples, "upcased_connections_open") == 0
 
 
 def test_promtool_check_metrics():
@@ -190,7 +155,7 @@ def test_openmetrics():
 
 def test_reload_moves_port():
     d = Daemon(mconf(), nports=3)
-    assert scrape(d.ports[1])[0]["upcased_workers"] == 2
+    assert metric(scrape(d.ports[1])[0], "upcased_workers") == 2
     # A connection open across the reload keeps being served.
     keep = http.client.HTTPConnection(LOCAL4, d.ports[1], timeout=5)
     keep.request("GET", "/metrics")
@@ -198,8 +163,8 @@ def test_reload_moves_port():
     r.read()
     d.reload(mconf(metrics="[ {P2} ]", workers=3))
     samples, _ = scrape(d.ports[2])
-    assert samples["upcased_workers"] == 3
-    assert samples['upcased_reloads_total{result="applied"}'] == 1
+    assert metric(samples, "upcased_workers") == 3
+    assert metric(samples, "upcased_reloads_total", result="applied") == 1
     assert tcp_refused(d.ports[1]), "old metrics port still accepts"
     assert not harness.tcp_listening(d.ports[1])
     if not r.will_close:
@@ -220,7 +185,7 @@ def test_reload_refused_keeps_endpoint():
     d.wait_stderr(r"reload refused.*metrics\.ports: port %d is also a TCP "
                   r"echo port" % d.port)
     samples, _ = scrape(d.ports[1])
-    assert samples['upcased_reloads_total{result="refused"}'] == 1
+    assert metric(samples, "upcased_reloads_total", result="refused") == 1
     # A bind failure: the new port is taken.
     taker = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     taker.bind((LOCAL4, d.ports[2]))
@@ -229,8 +194,8 @@ def test_reload_refused_keeps_endpoint():
     d.wait_stderr(r"reload refused.*metrics 127\.0\.0\.1:%d" % d.ports[2])
     taker.close()
     samples, _ = scrape(d.ports[1])
-    assert samples['upcased_reloads_total{result="refused"}'] == 2
-    assert samples['upcased_reloads_total{result="applied"}'] == 0
+    assert metric(samples, "upcased_reloads_total", result="refused") == 2
+    assert metric(samples, "upcased_reloads_total", result="applied") == 0
     tcp_echo(tcp_connect(d.port), b"echo unchanged\n")
 
 
@@ -265,7 +230,7 @@ def test_socket_activation_by_name():
     tcp_echo(s, b"activated\n", timeout=10)
     d.expect_notify("READY=1", 5)
     samples, _ = scrape(d.ports[1])
-    assert samples["upcased_connections_accepted_total"] == 1
+    assert metric(samples, "upcased_connections_accepted_total") == 1
     d.wait_stderr(r"listening on metrics 127\.0\.0\.1:%d \(socket "
                   r"activation\)" % d.ports[1])
     # The metrics socket is no echo listener: HTTP answers a bare line.

@@ -12,14 +12,11 @@ import os
 import re
 import socket
 import time
-import urllib.request
 
 import harness
 from harness import (LOCAL4, Daemon, closed_unanswered, conf, connect_from,
-                     diag, parse_status, recv_exact, status_text, tcp_echo,
-                     udp_socket, wait_for)
-
-LINE_RE = re.compile(r'^([a-z_:][a-z0-9_:]*)(\{([^}]*)\})? (\S+)$')
+                     diag, metric, metrics_scrape, parse_status, recv_exact,
+                     status_text, tcp_echo, udp_socket, wait_for)
 
 DENIED = "127.0.0.6"
 BALANCER = "127.0.0.7"
@@ -27,30 +24,21 @@ BALANCER = "127.0.0.7"
 
 def scrape(d):
     """{(name, ((label, value), ...)): float} of a GET /metrics."""
-    url = "http://127.0.0.1:%d/metrics" % d.ports[1]
-    with urllib.request.urlopen(url, timeout=5) as r:
-        assert r.status == 200, r.status
-        text = r.read().decode()
-    out = {}
-    for line in text.splitlines():
-        if not line or line.startswith("#"):
-            continue
-        m = LINE_RE.match(line)
-        assert m, "not a sample line: %r" % line
-        labels = ()
-        if m.group(3):
-            labels = tuple(sorted(
-                tuple(kv.split("=", 1)) for kv in
-                re.findall(r'[a-z_]+="[^"]*"', m.group(3))))
-            labels = tuple((k, v.strip('"')) for k, v in labels)
-        out[(m.group(1), labels)] = float(m.group(4))
-    return out
+    return metrics_scrape(d.ports[1])[0]
 
 
-def val(m, name, **labels):
-    key = (name, tuple(sorted(labels.items())))
-    assert key in m, "no %s%r in /metrics" % (name, labels)
-    return m[key]
+def scrape_settled(d, want, timeout=5.0):
+    """A worker counts a reply's bytes after its send(), so a client can
+    hold a reply before the counters show it.  Scrape until every sample
+    in want has its value, or timeout: the last scrape, for the caller
+    to assert on."""
+    last = {}
+
+    def settled():
+        last.update(scrape(d))
+        return all(last.get(k) == v for k, v in want.items())
+    wait_for(settled, timeout)
+    return last
 
 
 REFUSED = ("max_connections", "per_source", "out_of_memory",
@@ -79,7 +67,7 @@ def metrics_conf(workers=2, limits=None, udp_rate=1000, udp_burst=1000):
 def wait_counter(d, name, want, timeout=5.0, **labels):
     """Counters are read from the workers without a lock: wait until the
     last one of a burst is in."""
-    ok = wait_for(lambda: val(scrape(d), name, **labels) >= want, timeout)
+    ok = wait_for(lambda: metric(scrape(d), name, **labels) >= want, timeout)
     return ok
 
 
@@ -87,11 +75,11 @@ def test_exact_counts():
     d = Daemon(metrics_conf(), nports=2)
     m0 = scrape(d)
     for r in REFUSED:
-        assert val(m0, "upcased_connections_refused_total", reason=r) == 0
+        assert metric(m0, "upcased_connections_refused_total", reason=r) == 0
     for r in DROPPED:
-        assert val(m0, "upcased_datagrams_dropped_total", reason=r) == 0
-    assert val(m0, "upcased_connections_accepted_total") == 0
-    assert val(m0, "upcased_workers") == 2
+        assert metric(m0, "upcased_datagrams_dropped_total", reason=r) == 0
+    assert metric(m0, "upcased_connections_accepted_total") == 0
+    assert metric(m0, "upcased_workers") == 2
 
     # 10 served connections of known sizes (each from its own address,
     # so a close still under way never meets the per-source cap), 3 kept
@@ -115,12 +103,19 @@ def test_exact_counts():
     extra = connect_from("127.0.0.2", d.port)
     assert closed_unanswered(extra), "a 5th connection from 127.0.0.2"
     # max_connections = 8: one more from 127.0.0.3 fits, the next not
+    # (once the workers have seen the 7 closes: a close is asynchronous)
+    assert wait_for(lambda: metric(scrape(d), "upcased_connections_open")
+                    == 7, 5), "7 connections open"
     last = connect_from("127.0.0.3", d.port)
     tcp_echo(last, b"eighth\n")
     sent += 7
     full = connect_from("127.0.0.4", d.port)
     assert closed_unanswered(full), "a 9th connection was served"
     last.close()
+    # (the balancer's connection below meets the cap at accept: let the
+    # worker see the close first)
+    assert wait_for(lambda: metric(scrape(d), "upcased_connections_open")
+                    == 7, 5), "7 connections open"
     # denied, and a trusted balancer without a PROXY header
     s = connect_from(DENIED, d.port)
     s.sendall(b"no\n")
@@ -158,7 +153,6 @@ def test_exact_counts():
                         reason="denied")
     # 7 of the 10 and the eighth closed: in the histogram once served
     assert wait_counter(d, "upcased_connection_duration_seconds_count", 8)
-    m = scrape(d)
     want = {
         ("upcased_connections_accepted_total", ()): 15,
         ("upcased_connections_open", ()): 7,
@@ -169,23 +163,31 @@ def test_exact_counts():
         ("upcased_sent_bytes_total", (("protocol", "udp"),)): udp_sent,
         ("upcased_datagrams_received_total", ()): 12 + 1 + loop,
     }
+    refused = (("per_source", 1), ("max_connections", 1), ("denied", 1),
+               ("proxy_header", 1), ("out_of_memory", 0),
+               ("connection_rate", 0))
+    dropped = (("denied", 1), ("loop_guard", loop), ("rate_limited", 0))
+    settle = dict(want)
+    settle.update({("upcased_connections_refused_total",
+                    (("reason", r),)): n for r, n in refused})
+    settle.update({("upcased_datagrams_dropped_total",
+                    (("reason", r),)): n for r, n in dropped})
+    settle[("upcased_connection_duration_seconds_count", ())] = 8
+    m = scrape_settled(d, settle)
     for (name, labels), v in want.items():
         assert m[(name, labels)] == v, "%s%r: %s, want %s" % (
             name, labels, m[(name, labels)], v)
-    for reason, n in (("per_source", 1), ("max_connections", 1),
-                      ("denied", 1), ("proxy_header", 1),
-                      ("out_of_memory", 0), ("connection_rate", 0)):
-        got = val(m, "upcased_connections_refused_total", reason=reason)
+    for reason, n in refused:
+        got = metric(m, "upcased_connections_refused_total", reason=reason)
         assert got == n, "refused %s: %s, want %d" % (reason, got, n)
-    for reason, n in (("denied", 1), ("loop_guard", loop),
-                      ("rate_limited", 0)):
-        got = val(m, "upcased_datagrams_dropped_total", reason=reason)
+    for reason, n in dropped:
+        got = metric(m, "upcased_datagrams_dropped_total", reason=reason)
         assert got == n, "dropped %s: %s, want %d" % (reason, got, n)
     # the histogram counts the 8 served connections that closed
-    count = val(m, "upcased_connection_duration_seconds_count")
+    count = metric(m, "upcased_connection_duration_seconds_count")
     assert count == 8, "duration count %s, want 8" % count
-    assert val(m, "upcased_connection_duration_seconds_bucket",
-               le="+Inf") == count
+    assert metric(m, "upcased_connection_duration_seconds_bucket",
+                  le="+Inf") == count
     # STATUS= adds up the same counters
     _, msg = d.next_notify(
         lambda t: status_text(t) is not None and
@@ -216,39 +218,39 @@ def test_rate_and_reloads_and_shrink():
         s.close()
     assert served == 3, "%d of 6 served (rate 1/s, burst 3)" % served
     m = scrape(d)
-    assert val(m, "upcased_connections_refused_total",
-               reason="connection_rate") == 3
-    assert val(m, "upcased_connections_accepted_total") == 3
+    assert metric(m, "upcased_connections_refused_total",
+                  reason="connection_rate") == 3
+    assert metric(m, "upcased_connections_accepted_total") == 3
     # UDP over its rate: answered + rate-limited = sent
     u = udp_socket(bind_host="127.0.0.10")
     for i in range(60):
         u.sendto(b"flood %d" % i, (LOCAL4, d.port))
-    wait_for(lambda: val(scrape(d), "upcased_datagrams_received_total")
-             >= 60, 3)
+    wait_for(lambda: metric(scrape(d), "upcased_datagrams_received_total")
+                            >= 60, 3)
     m = scrape(d)
-    limited = val(m, "upcased_datagrams_dropped_total",
-                  reason="rate_limited")
-    answered = val(m, "upcased_datagrams_sent_total")
-    assert val(m, "upcased_datagrams_received_total") == 60
+    limited = metric(m, "upcased_datagrams_dropped_total",
+                     reason="rate_limited")
+    answered = metric(m, "upcased_datagrams_sent_total")
+    assert metric(m, "upcased_datagrams_received_total") == 60
     assert limited > 0 and answered + limited == 60, (answered, limited)
 
     # a refused and an applied reload
     good = d.config_template
     d.reload("workers = 2;\nbogus = 1;\n" + good)
     d.reload(good.replace("workers = 3;", "workers = 1;"))
-    wait_for(lambda: val(scrape(d), "upcased_workers") == 1, 3)
+    wait_for(lambda: metric(scrape(d), "upcased_workers") == 1, 3)
     m = scrape(d)
-    assert val(m, "upcased_reloads_total", result="refused") == 1
-    assert val(m, "upcased_reloads_total", result="applied") == 1
-    assert val(m, "upcased_workers") == 1
+    assert metric(m, "upcased_reloads_total", result="refused") == 1
+    assert metric(m, "upcased_reloads_total", result="applied") == 1
+    assert metric(m, "upcased_workers") == 1
     # the two retired workers' counts survive them
     before_shrink = m
-    assert val(m, "upcased_connections_refused_total",
-               reason="connection_rate") == 3
-    assert val(m, "upcased_connections_accepted_total") == 3
-    assert val(m, "upcased_datagrams_received_total") == 60
-    assert val(m, "upcased_datagrams_dropped_total",
-               reason="rate_limited") == limited
+    assert metric(m, "upcased_connections_refused_total",
+                  reason="connection_rate") == 3
+    assert metric(m, "upcased_connections_accepted_total") == 3
+    assert metric(m, "upcased_datagrams_received_total") == 60
+    assert metric(m, "upcased_datagrams_dropped_total",
+                  reason="rate_limited") == limited
     # and nothing ever goes backwards, reload after reload
     prev = counters(before_shrink)
     for w in (2, 1, 3, 1):
@@ -275,16 +277,16 @@ def test_pending_output():
         try:
             off += s.send(blob[off:off + 65536])
         except BlockingIOError:
-            if wait_for(lambda: val(scrape(d),
-                                    "upcased_pending_output_bytes") > 0, 0.5):
+            if wait_for(lambda: metric(
+                    scrape(d), "upcased_pending_output_bytes") > 0, 0.5):
                 break
-    pending = val(scrape(d), "upcased_pending_output_bytes")
+    pending = metric(scrape(d), "upcased_pending_output_bytes")
     assert pending > 0, "nothing pending after %d bytes unread" % off
     diag("%d bytes sent unread: %d pending" % (off, pending))
     s.setblocking(True)
     got = recv_exact(s, off, timeout=20)
     assert got == blob[:off].upper()
-    assert wait_for(lambda: val(scrape(d), "upcased_pending_output_bytes")
+    assert wait_for(lambda: metric(scrape(d), "upcased_pending_output_bytes")
                     == 0, 3), "pending output left after the client read all"
 
 

@@ -120,6 +120,27 @@ START_TEST(test_rate_and_cap_together)
 }
 END_TEST
 
+/* An upgrade's connection is counted again per source, past the limit,
+ * and released as any other. */
+START_TEST(test_recount_past_the_limit)
+{
+	struct srclimit *sl = srclimit_new();
+	bool counted;
+
+	srclimit_set_max(sl, 1);
+	ck_assert(srclimit_acquire(sl, SA("198.51.100.7"), &counted));
+	ck_assert(counted);
+	ck_assert(srclimit_hold(sl, SA("198.51.100.7"), &counted));
+	ck_assert(counted);
+	ck_assert_uint_eq(srclimit_count(sl, SA("198.51.100.7")), 2);
+	ck_assert(!srclimit_acquire(sl, SA("198.51.100.7"), &counted));
+	srclimit_release(sl, SA("198.51.100.7"));
+	srclimit_release(sl, SA("198.51.100.7"));
+	ck_assert_uint_eq(srclimit_count(sl, SA("198.51.100.7")), 0);
+	srclimit_free(sl);
+}
+END_TEST
+
 START_TEST(test_admit_tcp_verdicts)
 {
 	struct admit a;
@@ -161,6 +182,55 @@ START_TEST(test_admit_tcp_verdicts)
 	admit_tcp_close(&a, SA("192.0.2.1"), true);
 	ck_assert_uint_eq(atomic_load(&a.open), 0);
 	ck_assert_uint_eq(srclimit_count(a.per_source, SA("192.0.2.1")), 0);
+	srclimit_free(a.per_source);
+}
+END_TEST
+
+/*
+ * A trusted balancer's connections wait for their headers under the
+ * global cap only: more of them than the per-source cap are all in, and
+ * each client is counted once its header names it.
+ */
+START_TEST(test_balancer_not_capped_per_source)
+{
+	struct admit a;
+	struct stats st;
+	struct config cf;
+	bool counted[6];
+	unsigned i;
+
+	memset(&a, 0, sizeof(a));
+	memset(&st, 0, sizeof(st));
+	memset(&cf, 0, sizeof(cf));
+	a.per_source = srclimit_new();
+	atomic_store(&a.max, 6);
+	cf.max_per_source = 2;
+	cf.connection_rate = 1;
+	cf.connection_burst = 1;
+	admit_configure(&a, &cf);
+	for (i = 0; i < 6; i++) {
+		ck_assert(admit_tcp(&a, &st, SA("10.0.0.5"), false, 1,
+		    &counted[i]) == ADMIT_OK);
+		ck_assert(!counted[i]);
+	}
+	ck_assert_uint_eq(srclimit_count(a.per_source, SA("10.0.0.5")), 0);
+	/* the global cap still holds */
+	ck_assert(admit_tcp(&a, &st, SA("10.0.0.5"), false, 1, &counted[0]) ==
+	    ADMIT_FULL);
+	ck_assert_uint_eq(stats_get(&st.refused_source), 0);
+	ck_assert_uint_eq(stats_get(&st.refused_max), 1);
+	/* headers name clients: each is judged and counted for itself */
+	ck_assert(admit_tcp_move(&a, &st, SA("10.0.0.5"), SA("192.0.2.1"), 1,
+	    &counted[0]) == ADMIT_OK);
+	ck_assert(counted[0]);
+	ck_assert(admit_tcp_move(&a, &st, SA("10.0.0.5"), SA("192.0.2.1"), 1,
+	    &counted[1]) == ADMIT_RATE);	/* burst 1 */
+	ck_assert(!counted[1]);
+	ck_assert_uint_eq(srclimit_count(a.per_source, SA("192.0.2.1")), 1);
+	admit_tcp_close(&a, SA("192.0.2.1"), true);
+	for (i = 1; i < 6; i++)
+		admit_tcp_close(&a, SA("10.0.0.5"), false);
+	ck_assert_uint_eq(atomic_load(&a.open), 0);
 	srclimit_free(a.per_source);
 }
 END_TEST
@@ -289,7 +359,9 @@ main(void)
 	tcase_add_test(tc, test_rate_burst_then_refill);
 	tcase_add_test(tc, test_rate_ipv6_per_64_and_off);
 	tcase_add_test(tc, test_rate_and_cap_together);
+	tcase_add_test(tc, test_recount_past_the_limit);
 	tcase_add_test(tc, test_admit_tcp_verdicts);
+	tcase_add_test(tc, test_balancer_not_capped_per_source);
 	tcase_add_test(tc, test_judge_and_datagrams);
 	tcase_add_test(tc, test_datagrams_from_balancer);
 	suite_add_tcase(s, tc);

@@ -166,6 +166,12 @@ START_TEST(test_keyed_by_port)
 	ck_assert_uint_eq(send_port(rl, "2001:db8::1", 30000, 10, 5000), 5);
 	ck_assert_uint_eq(send_port(rl, "2001:db8:0:1::1", 30000, 10, 5000),
 	    5);
+	/* A balancer is one host: another in its /64 is another too. */
+	ck_assert_uint_eq(send_port(rl, "2001:db8::2", 30000, 10, 5000), 5);
+	ck_assert_uint_eq(send_port(rl, "2001:db8::1", 30000, 10, 5000), 0);
+	/* Without the port a /64 is still one source. */
+	ck_assert_uint_eq(send_n(rl, "2001:db8::1", 10, 5000), 5);
+	ck_assert_uint_eq(send_n(rl, "2001:db8::2", 10, 5000), 0);
 	/* The address's own bucket is apart from its sessions' buckets. */
 	ck_assert_uint_eq(send_n(rl, "192.0.2.9", 10, 5000), 5);
 	ck_assert_uint_eq(send_port(rl, "192.0.2.9", 30001, 10, 5000), 0);

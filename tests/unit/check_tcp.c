@@ -16,6 +16,7 @@
 
 #include "admit.h"
 #include "config.h"
+#include "listen.h"
 #include "stats.h"
 #include "tcp.h"
 #include "unit.h"
@@ -542,6 +543,27 @@ END_TEST
  * Accepted while stopping (the accept queue emptied at the stop), before
  * its client said anything: a whole drain tick to speak, then answered.
  */
+/* accept(2)'s errors: drained, skip that one, or back off. */
+START_TEST(test_accept_errors)
+{
+	static const int skip[] = { EINTR, ECONNABORTED, EPROTO, EPERM,
+	    ENETDOWN, ENETUNREACH, EHOSTDOWN, EHOSTUNREACH, ETIMEDOUT };
+	static const int backoff[] = { EMFILE, ENFILE, ENOBUFS, ENOMEM,
+	    EBADF, EINVAL };
+	size_t i;
+
+	ck_assert_int_eq(listen_accept_error(EAGAIN), LISTEN_ACCEPT_DRAINED);
+	ck_assert_int_eq(listen_accept_error(EWOULDBLOCK),
+	    LISTEN_ACCEPT_DRAINED);
+	for (i = 0; i < sizeof(skip) / sizeof(skip[0]); i++)
+		ck_assert_msg(listen_accept_error(skip[i]) ==
+		    LISTEN_ACCEPT_SKIP, "errno %d", skip[i]);
+	for (i = 0; i < sizeof(backoff) / sizeof(backoff[0]); i++)
+		ck_assert_msg(listen_accept_error(backoff[i]) ==
+		    LISTEN_ACCEPT_BACKOFF, "errno %d", backoff[i]);
+}
+END_TEST
+
 START_TEST(test_accept_while_draining_gets_a_tick)
 {
 	struct admit lim;
@@ -761,6 +783,7 @@ main(void)
 	tcase_add_test(tc, test_drain_deadline);
 	tcase_add_test(tc, test_accept_until_empty);
 	tcase_add_test(tc, test_accept_while_draining_gets_a_tick);
+	tcase_add_test(tc, test_accept_errors);
 	tcase_add_test(tc, test_hand_over);
 	tcase_add_test(tc, test_reset_by_peer);
 	tcase_add_test(tc, test_closed_conn_leaves_epoll);
