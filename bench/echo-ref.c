@@ -1,23 +1,41 @@
 /*
- * echo-ref.c - the plainest echo server the kernel allows: the yardstick.
+ * echo-ref.c - the fastest plain epoll echo we know how to write: the
+ * yardstick.
  *
  * bench/run measures upcased against this program in the same run, so a
- * ratio says what upcased costs beyond the kernel's own work.  It uses the
- * same event model as upcased and nothing more: one thread, one epoll set,
- * level-triggered; TCP input is read into one 64 KiB buffer and written
- * straight back, and only what the kernel does not take is queued (while
- * anything is queued the connection is not read); UDP comes in with
- * recvmmsg(2) and goes back with sendmmsg(2) from the receive slots.  No
+ * ratio says what upcased costs beyond the kernel's own work.  It is
+ * written to be fast, not to share upcased's choices: one thread, one
+ * epoll set, level-triggered; TCP input is read into one 512 KiB buffer,
+ * once per connection per wake-up, and written straight back.  Only what
+ * the kernel does not take is queued (at most one buffer per connection;
+ * while anything is queued the connection is not read).  SO_SNDBUF and
+ * SO_RCVBUF are asked for 4 MiB (capped at net.core.[wr]mem_max, then
+ * doubled by the kernel), which turns their autotuning off and saves bulk
+ * some 14 % of its CPU per MB.  UDP comes in with recvmmsg(2) and goes
+ * back with sendmmsg(2) from the receive slots, 64 at a time.  No
  * transform, no limits, no timers, no logging.  The one check kept is
  * upcased's echo-loop guard (no UDP reply to a port below 1024 or to our
  * own port), so two echo services can never ping-pong through it.
  *
+ * --budget=BYTES reads again while a read fills the buffer, up to that
+ * many bytes per connection per wake-up.  On loopback it saved no CPU per
+ * MB, and it gave a bulk client beside 1,000 ping-pong ones a larger share
+ * of the loop; with no bound the bulk client starves them.  So the
+ * default is one read.
+ *
+ * Every choice has a switch, so each can be measured on its own (see
+ * bench/README.md, "The yardstick: choices and their measured effect");
+ * --upcased-model puts back upcased's event model (64 KiB, one read per
+ * wake-up, level-triggered, MSG_DONTWAIT, 32 datagrams per batch), the
+ * yardstick before issue 13.
+ *
  * A connection costs one pointer in a table indexed by descriptor while it
  * is idle, so its memory per idle connection is the floor too.
  *
- * usage: echo-ref -p PORT [-b ADDR]	(ADDR: numeric, default 127.0.0.1)
+ * usage: echo-ref -p PORT [-b ADDR] [options]	(see usage() below)
  */
 #include <errno.h>
+#include <getopt.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -31,11 +49,25 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#define READ_SIZE	65536
 #define ACCEPT_BATCH	64
 #define EVENTS_MAX	256
-#define UDP_BATCH	32
+#define UDP_BATCH_MAX	1024
 #define UDP_SLOT	65536
+
+/* The choices, each a switch; the defaults are the fast ones. */
+static struct {
+	size_t		 bufsize;	/* --buf: TCP read buffer */
+	size_t		 budget;	/* --budget: bytes per wake-up; 0: one read */
+	int		 et;		/* --et / --lt */
+	int		 rcvbuf;	/* --rcvbuf: 0 leaves autotuning on */
+	int		 sndbuf;	/* --sndbuf */
+	int		 rflags;	/* --msg-dontwait adds MSG_DONTWAIT */
+	int		 sflags;
+	unsigned	 udp_batch;	/* --udp-batch: datagrams per call */
+	unsigned	 udp_calls;	/* --udp-calls: full batches per wake-up */
+} opt = {
+	512 * 1024, 0, 0, 4 << 20, 4 << 20, 0, MSG_NOSIGNAL, 64, 4
+};
 
 /* Output the kernel did not take; a connection without one has NULL. */
 struct pend {
@@ -48,11 +80,11 @@ static int		 tcp_lfd = -1, udp_fd = -1;
 static uint16_t		 own_port;
 static struct pend	**pend;		/* indexed by descriptor */
 static size_t		 npend;
-static uint8_t		 buf[READ_SIZE];
+static uint8_t		*buf;
 
-static struct mmsghdr	 umsg[UDP_BATCH];
-static struct iovec	 uiov[UDP_BATCH];
-static struct sockaddr_storage ufrom[UDP_BATCH];
+static struct mmsghdr	*umsg;
+static struct iovec	*uiov;
+static struct sockaddr_storage *ufrom;
 static uint8_t		*uslots;
 
 static void
@@ -82,6 +114,9 @@ conn_watch(int ep, int fd, int op, uint32_t events)
 	return epoll_ctl(ep, op, fd, &ev);
 }
 
+/* What a connection waits for: level-triggered, input or output. */
+#define EV_TCP_ET	(EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET)
+
 /* Send p; queue what the kernel does not take.  -1: close the socket. */
 static int
 conn_echo(int ep, int fd, const uint8_t *p, size_t len)
@@ -89,7 +124,7 @@ conn_echo(int ep, int fd, const uint8_t *p, size_t len)
 	struct pend *q;
 	ssize_t n;
 
-	n = send(fd, p, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+	n = send(fd, p, len, opt.sflags);
 	if (n == -1) {
 		if (errno != EAGAIN && errno != EWOULDBLOCK)
 			return -1;
@@ -103,7 +138,44 @@ conn_echo(int ep, int fd, const uint8_t *p, size_t len)
 	q->len = len - (size_t)n;
 	memcpy(q->data, p + n, q->len);
 	pend[fd] = q;
+	if (opt.et)		/* EPOLLOUT is watched already */
+		return 0;
 	return conn_watch(ep, fd, EPOLL_CTL_MOD, EPOLLOUT);
+}
+
+/*
+ * Read and echo until a read comes back short (the socket is empty: a
+ * byte arriving later is a new edge), the kernel refuses output, or the
+ * budget is spent.  Level-triggered, a connection left readable is
+ * reported again by the next epoll_wait(); edge-triggered, it is re-armed
+ * with EPOLL_CTL_MOD, which queues a new event while it is readable.
+ */
+static void
+conn_read(int ep, int fd)
+{
+	size_t total = 0;
+	ssize_t n;
+
+	for (;;) {
+		n = recv(fd, buf, opt.bufsize, opt.rflags);
+		if (n <= 0) {
+			if (n == 0 || (errno != EAGAIN &&
+			    errno != EWOULDBLOCK && errno != EINTR))
+				conn_close(fd);
+			return;
+		}
+		if (conn_echo(ep, fd, buf, (size_t)n) == -1) {
+			conn_close(fd);
+			return;
+		}
+		if (pend[fd] != NULL || (size_t)n < opt.bufsize)
+			return;
+		total += (size_t)n;
+		if (total >= opt.budget)
+			break;
+	}
+	if (opt.et && conn_watch(ep, fd, EPOLL_CTL_MOD, EV_TCP_ET) == -1)
+		conn_close(fd);
 }
 
 static void
@@ -115,8 +187,7 @@ conn_event(int ep, int fd, uint32_t events)
 	if (q != NULL) {
 		if (!(events & (EPOLLOUT | EPOLLERR | EPOLLHUP)))
 			return;
-		n = send(fd, q->data + q->off, q->len,
-		    MSG_NOSIGNAL | MSG_DONTWAIT);
+		n = send(fd, q->data + q->off, q->len, opt.sflags);
 		if (n == -1 && errno != EAGAIN && errno != EWOULDBLOCK) {
 			conn_close(fd);
 			return;
@@ -125,28 +196,25 @@ conn_event(int ep, int fd, uint32_t events)
 			q->off += (size_t)n;
 			q->len -= (size_t)n;
 		}
-		if (q->len == 0) {
-			free(q);
-			pend[fd] = NULL;
+		if (q->len != 0)
+			return;
+		free(q);
+		pend[fd] = NULL;
+		if (!opt.et) {
 			if (conn_watch(ep, fd, EPOLL_CTL_MOD, EPOLLIN) == -1)
 				conn_close(fd);
+			return;
 		}
+		/* Edge-triggered: input's edge may have passed meanwhile. */
+	} else if (!(events & (EPOLLIN | EPOLLRDHUP | EPOLLERR | EPOLLHUP)))
 		return;
-	}
-	n = recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
-	if (n > 0) {
-		if (conn_echo(ep, fd, buf, (size_t)n) == -1)
-			conn_close(fd);
-		return;
-	}
-	if (n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK &&
-	    errno != EINTR))
-		conn_close(fd);
+	conn_read(ep, fd);
 }
 
 static void
 tcp_accept(int ep)
 {
+	uint32_t events = opt.et ? EV_TCP_ET : EPOLLIN;
 	int fd, i;
 
 	for (i = 0; i < ACCEPT_BATCH; i++) {
@@ -154,9 +222,13 @@ tcp_accept(int ep)
 		if (fd == -1)
 			return;		/* EAGAIN, or EMFILE: try later */
 		if ((size_t)fd >= npend ||
-		    conn_watch(ep, fd, EPOLL_CTL_ADD, EPOLLIN) == -1)
+		    conn_watch(ep, fd, EPOLL_CTL_ADD, events) == -1)
 			close(fd);
 	}
+	/* Edge-triggered with more waiting: ask to be told again. */
+	if (opt.et && conn_watch(ep, tcp_lfd, EPOLL_CTL_MOD,
+	    EPOLLIN | EPOLLET) == -1)
+		die("epoll_ctl");
 }
 
 static int
@@ -175,12 +247,13 @@ udp_source_ok(const struct sockaddr_storage *ss)
 	return port >= 1024 && port != own_port;
 }
 
-static void
-udp_serve(void)
+/* One recvmmsg() and the sendmmsg()s of its replies; its count, or -1. */
+static int
+udp_batch(void)
 {
 	int n, i, k, r;
 
-	for (i = 0; i < UDP_BATCH; i++) {
+	for (i = 0; i < (int)opt.udp_batch; i++) {
 		uiov[i].iov_base = uslots + (size_t)i * UDP_SLOT;
 		uiov[i].iov_len = UDP_SLOT;
 		umsg[i].msg_hdr.msg_name = &ufrom[i];
@@ -191,9 +264,9 @@ udp_serve(void)
 		umsg[i].msg_hdr.msg_controllen = 0;
 		umsg[i].msg_hdr.msg_flags = 0;
 	}
-	n = recvmmsg(udp_fd, umsg, UDP_BATCH, MSG_DONTWAIT, NULL);
+	n = recvmmsg(udp_fd, umsg, opt.udp_batch, opt.rflags, NULL);
 	if (n <= 0)
-		return;
+		return -1;
 	/* Compact the replies to the front, in place. */
 	for (i = k = 0; i < n; i++) {
 		if (!udp_source_ok(&ufrom[i]) ||
@@ -205,7 +278,8 @@ udp_serve(void)
 		k++;
 	}
 	for (i = 0; i < k; i += r) {
-		r = sendmmsg(udp_fd, umsg + i, (unsigned)(k - i), MSG_DONTWAIT);
+		r = sendmmsg(udp_fd, umsg + i, (unsigned)(k - i),
+		    opt.sflags & ~MSG_NOSIGNAL);
 		if (r == -1) {
 			if (errno == EINTR) {
 				r = 0;
@@ -213,10 +287,25 @@ udp_serve(void)
 			}
 			if (errno == EAGAIN || errno == EWOULDBLOCK ||
 			    errno == ENOBUFS)
-				return;		/* UDP drops, so do we */
+				break;		/* UDP drops, so do we */
 			r = 1;			/* skip the one refused */
 		}
 	}
+	return n;
+}
+
+/* Full batches again, up to --udp-calls per wake-up. */
+static void
+udp_serve(int ep)
+{
+	unsigned c;
+
+	for (c = 0; c < opt.udp_calls; c++)
+		if (udp_batch() < (int)opt.udp_batch)
+			return;
+	if (opt.et && conn_watch(ep, udp_fd, EPOLL_CTL_MOD,
+	    EPOLLIN | EPOLLET) == -1)
+		die("epoll_ctl");
 }
 
 static int
@@ -240,6 +329,13 @@ open_socket(const char *addr, const char *port, int type)
 	if (type == SOCK_STREAM)	/* inherited by accepted sockets */
 		(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one,
 		    sizeof(one));
+	/* Set, they turn autotuning off; inherited by accepted sockets. */
+	if (opt.rcvbuf > 0 && setsockopt(fd, SOL_SOCKET, SO_RCVBUF,
+	    &opt.rcvbuf, sizeof(opt.rcvbuf)) == -1)
+		die("SO_RCVBUF");
+	if (opt.sndbuf > 0 && setsockopt(fd, SOL_SOCKET, SO_SNDBUF,
+	    &opt.sndbuf, sizeof(opt.sndbuf)) == -1)
+		die("SO_SNDBUF");
 	if (bind(fd, ai->ai_addr, ai->ai_addrlen) == -1)
 		die("bind");
 	if (type == SOCK_STREAM && listen(fd, 4096) == -1)
@@ -248,33 +344,108 @@ open_socket(const char *addr, const char *port, int type)
 	return fd;
 }
 
+static void
+usage(void)
+{
+	fprintf(stderr,
+	    "usage: echo-ref -p PORT [-b ADDR] [--buf=BYTES] [--budget=BYTES]\n"
+	    "                [--et | --lt] [--rcvbuf=BYTES] [--sndbuf=BYTES]\n"
+	    "                [--msg-dontwait] [--udp-batch=N] [--udp-calls=N]\n"
+	    "                [--upcased-model]\n"
+	    "defaults: --buf=512k --budget=0 --lt --rcvbuf=4m --sndbuf=4m\n"
+	    "          --udp-batch=64 --udp-calls=4\n"
+	    "--budget=0: one read per wake-up; --rcvbuf=0, --sndbuf=0: "
+	    "autotuned\n");
+	exit(64);
+}
+
+/* A size in bytes, with k or m for KiB or MiB. */
+static long
+size_arg(const char *s, long lo, long hi)
+{
+	char *end;
+	long v;
+
+	v = strtol(s, &end, 10);
+	if (*end == 'k' || *end == 'K')
+		v *= 1024, end++;
+	else if (*end == 'm' || *end == 'M')
+		v *= 1024 * 1024, end++;
+	if (end == s || *end != '\0' || v < lo || v > hi)
+		usage();
+	return v;
+}
+
+static void
+options(int argc, char *argv[], const char **addr, const char **port)
+{
+	static const struct option lopts[] = {
+		{ "buf", required_argument, NULL, 'r' },
+		{ "budget", required_argument, NULL, 'g' },
+		{ "et", no_argument, NULL, 'E' },
+		{ "lt", no_argument, NULL, 'L' },
+		{ "rcvbuf", required_argument, NULL, 'R' },
+		{ "sndbuf", required_argument, NULL, 'S' },
+		{ "msg-dontwait", no_argument, NULL, 'D' },
+		{ "udp-batch", required_argument, NULL, 'u' },
+		{ "udp-calls", required_argument, NULL, 'c' },
+		{ "upcased-model", no_argument, NULL, 'U' },
+		{ NULL, 0, NULL, 0 }
+	};
+	int ch;
+
+	while ((ch = getopt_long(argc, argv, "p:b:", lopts, NULL)) != -1) {
+		switch (ch) {
+		case 'p': *port = optarg; break;
+		case 'b': *addr = optarg; break;
+		case 'r': opt.bufsize = (size_t)size_arg(optarg, 1, 1L << 26);
+			break;
+		case 'g': opt.budget = (size_t)size_arg(optarg, 0, 1L << 40);
+			break;
+		case 'E': opt.et = 1; break;
+		case 'L': opt.et = 0; break;
+		case 'R': opt.rcvbuf = (int)size_arg(optarg, 0, 1L << 30);
+			break;
+		case 'S': opt.sndbuf = (int)size_arg(optarg, 0, 1L << 30);
+			break;
+		case 'D': opt.rflags |= MSG_DONTWAIT;
+			opt.sflags |= MSG_DONTWAIT;
+			break;
+		case 'u': opt.udp_batch = (unsigned)size_arg(optarg, 1,
+			    UDP_BATCH_MAX);
+			break;
+		case 'c': opt.udp_calls = (unsigned)size_arg(optarg, 1, 1000);
+			break;
+		case 'U':	/* the yardstick before issue 13 */
+			opt.bufsize = 65536;
+			opt.budget = 0;
+			opt.et = 0;
+			opt.rflags = MSG_DONTWAIT;
+			opt.sflags = MSG_NOSIGNAL | MSG_DONTWAIT;
+			opt.udp_batch = 32;
+			opt.udp_calls = 1;
+			opt.rcvbuf = opt.sndbuf = 0;
+			break;
+		default:
+			usage();
+		}
+	}
+	if (*port == NULL || optind != argc)
+		usage();
+}
+
 int
 main(int argc, char *argv[])
 {
 	struct epoll_event evs[EVENTS_MAX];
 	struct rlimit rl;
 	const char *addr = "127.0.0.1", *port = NULL;
-	char *end;
+	uint32_t lev;
 	long pn;
-	int ch, ep, n, i, fd;
+	int ep, n, i, fd;
 
-	while ((ch = getopt(argc, argv, "p:b:")) != -1) {
-		switch (ch) {
-		case 'p':
-			port = optarg;
-			break;
-		case 'b':
-			addr = optarg;
-			break;
-		default:
-			goto usage;
-		}
-	}
-	if (port == NULL || optind != argc)
-		goto usage;
-	pn = strtol(port, &end, 10);
-	if (*end != '\0' || pn < 1 || pn > 65535)
-		goto usage;
+	options(argc, argv, &addr, &port);
+	pn = size_arg(port, 1, 65535);
 	own_port = (uint16_t)pn;
 
 	/* As many descriptors as the hard limit allows. */
@@ -284,18 +455,23 @@ main(int argc, char *argv[])
 	}
 	(void)getrlimit(RLIMIT_NOFILE, &rl);
 	npend = rl.rlim_cur > (1u << 22) ? (1u << 22) : (size_t)rl.rlim_cur;
-	if ((pend = calloc(npend, sizeof(*pend))) == NULL)
+	if ((pend = calloc(npend, sizeof(*pend))) == NULL ||
+	    (buf = malloc(opt.bufsize)) == NULL ||
+	    (umsg = calloc(opt.udp_batch, sizeof(*umsg))) == NULL ||
+	    (uiov = calloc(opt.udp_batch, sizeof(*uiov))) == NULL ||
+	    (ufrom = calloc(opt.udp_batch, sizeof(*ufrom))) == NULL)
 		die("calloc");
-	/* 2 MiB of address space, backed only where datagrams land. */
-	if ((uslots = malloc((size_t)UDP_BATCH * UDP_SLOT)) == NULL)
+	/* Address space, backed only where datagrams land. */
+	if ((uslots = malloc((size_t)opt.udp_batch * UDP_SLOT)) == NULL)
 		die("malloc");
 	(void)signal(SIGPIPE, SIG_IGN);
 
 	tcp_lfd = open_socket(addr, port, SOCK_STREAM);
 	udp_fd = open_socket(addr, port, SOCK_DGRAM);
+	lev = opt.et ? EPOLLIN | EPOLLET : EPOLLIN;
 	if ((ep = epoll_create1(EPOLL_CLOEXEC)) == -1 ||
-	    conn_watch(ep, tcp_lfd, EPOLL_CTL_ADD, EPOLLIN) == -1 ||
-	    conn_watch(ep, udp_fd, EPOLL_CTL_ADD, EPOLLIN) == -1)
+	    conn_watch(ep, tcp_lfd, EPOLL_CTL_ADD, lev) == -1 ||
+	    conn_watch(ep, udp_fd, EPOLL_CTL_ADD, lev) == -1)
 		die("epoll");
 	for (;;) {
 		n = epoll_wait(ep, evs, EVENTS_MAX, -1);
@@ -307,15 +483,11 @@ main(int argc, char *argv[])
 		for (i = 0; i < n; i++) {
 			fd = evs[i].data.fd;
 			if (fd == udp_fd)
-				udp_serve();
+				udp_serve(ep);
 			else if (fd == tcp_lfd)
 				tcp_accept(ep);
 			else
 				conn_event(ep, fd, evs[i].events);
 		}
 	}
-
-usage:
-	fprintf(stderr, "usage: echo-ref -p PORT [-b ADDR]\n");
-	return 64;
 }

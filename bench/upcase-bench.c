@@ -1329,7 +1329,7 @@ report(void)
 		    o.proxy_v2 ? "true" : "false",
 		    (unsigned long long)st.addrnotavail);
 	if (srv0 >= 0 && srv1 >= 0 && secs > 0)
-		printf(",\"server_cpu_s\":%.2f,\"server_cpu_pct\":%.1f",
+		printf(",\"server_cpu_s\":%.6f,\"server_cpu_pct\":%.1f",
 		    srv1 - srv0, (srv1 - srv0) / secs * 100.0);
 	else
 		printf(",\"server_cpu_s\":null,\"server_cpu_pct\":null");

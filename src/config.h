@@ -44,6 +44,7 @@
 #define CONFIG_DEF_PROXY_TIMEOUT	5	/* seconds for a PROXY header */
 #define CONFIG_DEF_CONN_RATE		0	/* off: see upcased.conf(5) */
 #define CONFIG_DEF_CONN_BURST		100
+#define CONFIG_DEF_SOCKBUF		0	/* the kernel's autotuning */
 
 /* Ranges (inclusive). */
 #define CONFIG_MAX_WORKERS		256
@@ -61,6 +62,7 @@
 #define CONFIG_MAX_PROXY_TIMEOUT	3600		/* at least 1 */
 #define CONFIG_MAX_CONN_RATE		1000000		/* 0 = no limit */
 #define CONFIG_MAX_CONN_BURST		1000000		/* at least 1 */
+#define CONFIG_MAX_SOCKBUF		268435456	/* 0 = autotuned */
 
 struct config_bind {
 	char			 text[CONFIG_ADDRSTRLEN];	/* as written */
@@ -85,6 +87,10 @@ struct config {
 	unsigned		 workers;	/* as configured; 0 = nCPU */
 	enum config_transform	 transform;
 	struct config_proto	 tcp;
+	/* tcp.send_buffer, tcp.receive_buffer: SO_SNDBUF and SO_RCVBUF of
+	 * the TCP listeners, so of every connection; 0 = autotuned. */
+	unsigned		 tcp_send_buffer;	/* bytes */
+	unsigned		 tcp_receive_buffer;	/* bytes */
 	struct config_proto	 udp;
 	/* metrics: the HTTP endpoint's TCP ports (none by default). */
 	struct config_proto	 metrics;

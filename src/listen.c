@@ -4,10 +4,12 @@
  * Sockets we bind ourselves get SO_REUSEADDR (a restart must not wait
  * out TIME_WAIT), IPV6_V6ONLY off for "::" so one socket serves IPv4 and
  * IPv6, and TCP_NODELAY, which accepted connections inherit: an echo
- * must not wait for Nagle.  Sockets passed by systemd are checked, not
+ * must not wait for Nagle; and tcp.send_buffer and tcp.receive_buffer,
+ * if set, which they inherit as well (applied again on a reload, to the
+ * sockets kept too).  Sockets passed by systemd are checked, not
  * trusted (type, family, listening state), and only made non-blocking
- * and given TCP_NODELAY: their addresses and IPV6_V6ONLY are the socket
- * unit's business.  A passed socket is an echo listener unless it is
+ * and given TCP_NODELAY: their addresses, IPV6_V6ONLY and buffer sizes
+ * (SendBuffer=, ReceiveBuffer=) are the socket unit's business.  A passed socket is an echo listener unless it is
  * named "metrics": that one is the metrics endpoint.
  */
 #include <errno.h>
@@ -15,6 +17,8 @@
 #include <linux/filter.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <stdatomic.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -329,16 +333,54 @@ listen_proto(const struct config_proto *p, int kind,
 	return 0;
 }
 
+/*
+ * One socket buffer size of a TCP listener (tcp.send_buffer or
+ * tcp.receive_buffer; 0 leaves the kernel's autotuning on), which every
+ * connection accepted from it inherits.  The kernel doubles the value for
+ * its bookkeeping and caps it at net.core.wmem_max or rmem_max: said once
+ * if it did.
+ */
+static void
+listen_sockbuf(const struct listener *l, int opt, const char *name,
+    unsigned bytes)
+{
+	static _Atomic bool capped_told;
+	int v = (int)bytes, got = 0;
+	socklen_t glen = sizeof(got);
+
+	if (bytes == 0)
+		return;
+	if (setsockopt(l->fd, SOL_SOCKET, opt, &v, sizeof(v)) == -1) {
+		log_warn("%s: %s", l->name, name);
+		return;
+	}
+	if (getsockopt(l->fd, SOL_SOCKET, opt, &got, &glen) == 0 &&
+	    got / 2 < v && !atomic_exchange(&capped_told, true))
+		log_notice("%s = %u: the kernel allows %d (net.core.%s)", name,
+		    bytes, got / 2, opt == SO_SNDBUF ? "wmem_max" : "rmem_max");
+}
+
 int
 listen_open(const struct config *cf, const struct listener_set *old,
     struct listener_set *set, char *err, size_t len)
 {
+	size_t i;
+
 	memset(set, 0, sizeof(*set));
 	if (listen_proto(&cf->tcp, EV_TCP_LISTEN, old, set, err, len) == -1 ||
 	    listen_proto(&cf->udp, EV_UDP, old, set, err, len) == -1) {
 		/* Close what this call opened; old keeps its own. */
 		listen_release(set, old);
 		return -1;
+	}
+	/* Kept sockets too: a reload applies to connections it accepts. */
+	for (i = 0; i < set->n; i++) {
+		if (set->l[i]->ev.kind != EV_TCP_LISTEN)
+			continue;
+		listen_sockbuf(set->l[i], SO_SNDBUF, "tcp.send_buffer",
+		    cf->tcp_send_buffer);
+		listen_sockbuf(set->l[i], SO_RCVBUF, "tcp.receive_buffer",
+		    cf->tcp_receive_buffer);
 	}
 	return 0;
 }

@@ -690,24 +690,25 @@ conn_flush(struct tcp_engine *e, struct tcp_conn *c)
 /* --- input ------------------------------------------------------------ */
 
 /*
- * Uppercase p[0..n) (in place for "ascii", into xbuf for "unicode") and
- * send it.  final: the stream ends here, so a UTF-8 character still cut
- * goes out as it is.
+ * Uppercase p[0..n) (in place for "ascii", and for "unicode" on ASCII;
+ * into xbuf for other UTF-8) and send it.  final: the stream ends here,
+ * so a UTF-8 character still cut goes out as it is.
  */
 static bool
 conn_emit(struct tcp_engine *e, struct tcp_conn *c, uint8_t *p, size_t n,
     bool final)
 {
+	const uint8_t *out;
 	size_t len;
 
 	if (e->transform == CONFIG_TRANSFORM_ASCII) {
 		upcase_ascii(p, p, n);
 		return conn_send(e, c, p, n);
 	}
-	len = upcase_utf8(e->xbuf, p, n, &c->carry);
-	if (final)
+	out = upcase_utf8_inplace(e->xbuf, p, n, &c->carry, &len);
+	if (final && c->carry.len > 0)	/* then out is xbuf */
 		len += upcase_utf8_flush(e->xbuf + len, &c->carry);
-	return conn_send(e, c, e->xbuf, len);
+	return conn_send(e, c, out, len);
 }
 
 /* Send held bytes of the exit command that turned out not to be it. */

@@ -6,25 +6,42 @@
  * the target allows): configure builds the library with -ftree-vectorize,
  * and the result is several times faster than the eight-bytes-at-a-time
  * register trick it replaced (bench/upcase-speed).  A byte changes only
- * when it lies in 'a'..'z': bit 5 is cleared.
+ * when it lies in 'a'..'z': bit 5 is cleared.  On an x86-64 with AVX2
+ * (asked of the CPU once, at the first call) the same is done 32 bytes
+ * at a time with AVX2 instructions: in bulk, where a worker reads 512 KiB
+ * at a time, the transform is most of upcased's own CPU beyond the
+ * kernel's, and AVX2 halves it (bench/README.md).  upcase_portable()
+ * makes the tests run the portable loops as well.
  *
  * The Unicode transform finds runs of ASCII with the same kind of loop
  * (an OR over a block shows whether any byte has its high bit set),
  * hands them to the ASCII transform, and decodes only the bytes with the
- * high bit set.  Decoding is strict (RFC 3629): overlong forms,
+ * high bit set.  upcase_utf8_inplace() is its fast path for the common
+ * case, a buffer of ASCII with nothing carried: checked and uppercased
+ * block by block where it lies, in one pass, with no copy; only from the
+ * first byte with the high bit set does the output go elsewhere.  On ASCII
+ * the Unicode mapping is exactly a-z to A-Z (libutf8proc agrees for every
+ * code point below 0x80, and check_fastpath.c compares the two).  Decoding is strict (RFC 3629): overlong forms,
  * surrogates and code points past U+10FFFF are not valid sequences, so
  * their bytes pass through unchanged like any other invalid byte, and no
  * client byte is ever lost.  The case tables are libutf8proc's; see
  * upcase_codepoint() for the one place we differ.
  */
 #include <pthread.h>
+#include <stdbool.h>
 #include <string.h>
 
 #include <utf8proc.h>
 
 #include "upcase.h"
 
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#define UPCASE_AVX2	1
+#include <immintrin.h>
+#endif
+
 #define ASCII_BLOCK	32
+#define FAST_BLOCK	64	/* ascii_prefix_inplace(): a cache line */
 
 static inline uint8_t
 upcase_byte(uint8_t c)
@@ -32,13 +49,95 @@ upcase_byte(uint8_t c)
 	return (uint8_t)(c ^ ((uint8_t)(c - 'a') < 26 ? 0x20 : 0));
 }
 
-void
-upcase_ascii(uint8_t *dst, const uint8_t *src, size_t n)
+/* --- vector code: AVX2 where the CPU has it --------------------------- */
+
+static bool	use_portable;	/* upcase_portable(): tests only */
+
+#ifdef UPCASE_AVX2
+static pthread_once_t	avx2_once = PTHREAD_ONCE_INIT;
+static bool		avx2_ok;
+
+static void
+avx2_init(void)
+{
+	__builtin_cpu_init();
+	avx2_ok = __builtin_cpu_supports("avx2") != 0;
+}
+
+static inline bool
+use_avx2(void)
+{
+	(void)pthread_once(&avx2_once, avx2_init);
+	return avx2_ok && !use_portable;
+}
+
+/*
+ * 32 bytes: those in 'a'..'z' lose bit 5.  x + (0x80 - 'a') puts 'a'..'z'
+ * at -128..-103 as signed bytes, so one signed compare finds them.
+ */
+__attribute__((target("avx2"))) static inline __m256i
+upcase32(__m256i x)
+{
+	__m256i v, lower;
+
+	v = _mm256_add_epi8(x, _mm256_set1_epi8((char)(0x80 - 'a')));
+	lower = _mm256_cmpgt_epi8(_mm256_set1_epi8((char)(-128 + 26)), v);
+	return _mm256_xor_si256(x, _mm256_and_si256(lower,
+	    _mm256_set1_epi8(0x20)));
+}
+
+/* upcase_ascii() up to the last whole 32 bytes; returns how far. */
+__attribute__((target("avx2"))) static size_t
+upcase_ascii_avx2(uint8_t *dst, const uint8_t *src, size_t n)
 {
 	size_t i;
 
+	for (i = 0; i + 32 <= n; i += 32)
+		_mm256_storeu_si256((__m256i *)(void *)(dst + i),
+		    upcase32(_mm256_loadu_si256(
+		    (const __m256i *)(const void *)(src + i))));
+	return i;
+}
+
+/* ascii_prefix_inplace() by whole blocks; returns how far. */
+__attribute__((target("avx2"))) static size_t
+ascii_prefix_avx2(uint8_t *buf, size_t n)
+{
+	__m256i a, b;
+	size_t i;
+
+	for (i = 0; i + FAST_BLOCK <= n; i += FAST_BLOCK) {
+		a = _mm256_loadu_si256((const __m256i *)(void *)(buf + i));
+		b = _mm256_loadu_si256((const __m256i *)(void *)(buf + i +
+		    32));
+		if (_mm256_movemask_epi8(_mm256_or_si256(a, b)) != 0)
+			break;		/* a byte with the high bit set */
+		_mm256_storeu_si256((__m256i *)(void *)(buf + i),
+		    upcase32(a));
+		_mm256_storeu_si256((__m256i *)(void *)(buf + i + 32),
+		    upcase32(b));
+	}
+	return i;
+}
+#endif
+
+void
+upcase_portable(bool on)
+{
+	use_portable = on;
+}
+
+void
+upcase_ascii(uint8_t *dst, const uint8_t *src, size_t n)
+{
+	size_t i = 0;
+
+#ifdef UPCASE_AVX2
+	if (use_avx2())
+		i = upcase_ascii_avx2(dst, src, n);
+#endif
 	/* Keep this loop branch-free: it is what gets vectorized. */
-	for (i = 0; i < n; i++)
+	for (; i < n; i++)
 		dst[i] = upcase_byte(src[i]);
 }
 
@@ -62,6 +161,37 @@ ascii_run(const uint8_t *p, size_t n)
 	}
 	while (i < n && p[i] < 0x80)
 		i++;
+	return i;
+}
+
+/*
+ * Uppercase in place the run of ASCII at the start of buf[0..n); returns
+ * its length.  Bytes past the run are not touched.  A block is first
+ * checked, then uppercased while it is still in L1: one pass over
+ * memory, where ascii_run() and upcase_ascii() take two.
+ */
+static size_t
+ascii_prefix_inplace(uint8_t *buf, size_t n)
+{
+	size_t i = 0, k;
+	uint8_t acc;
+
+#ifdef UPCASE_AVX2
+	if (use_avx2())
+		i = ascii_prefix_avx2(buf, n);
+	else
+#endif
+	for (; i + FAST_BLOCK <= n; i += FAST_BLOCK) {
+		acc = 0;
+		for (k = 0; k < FAST_BLOCK; k++)	/* vectorized OR */
+			acc |= buf[i + k];
+		if (acc & 0x80)
+			break;
+		for (k = 0; k < FAST_BLOCK; k++)	/* vectorized */
+			buf[i + k] = upcase_byte(buf[i + k]);
+	}
+	for (; i < n && buf[i] < 0x80; i++)
+		buf[i] = upcase_byte(buf[i]);
 	return i;
 }
 
@@ -281,6 +411,24 @@ upcase_utf8(uint8_t *dst, const uint8_t *src, size_t n,
 			dst[o++] = src[i++];
 	}
 	return o;
+}
+
+const uint8_t *
+upcase_utf8_inplace(uint8_t *dst, uint8_t *buf, size_t n,
+    struct upcase_carry *carry, size_t *len)
+{
+	size_t k = 0;
+
+	if (carry->len == 0) {
+		k = ascii_prefix_inplace(buf, n);
+		if (k == n) {		/* all ASCII: done where it lies */
+			*len = n;
+			return buf;
+		}
+		memcpy(dst, buf, k);
+	}
+	*len = k + upcase_utf8(dst + k, buf + k, n - k, carry);
+	return dst;
 }
 
 size_t

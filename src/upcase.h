@@ -12,6 +12,7 @@
 #ifndef UPCASED_UPCASE_H
 #define UPCASED_UPCASE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -20,6 +21,12 @@ void	upcase_ascii(uint8_t *dst, const uint8_t *src, size_t n);
 
 /* The same, one byte at a time: the reference the tests compare with. */
 void	upcase_ascii_scalar(uint8_t *dst, const uint8_t *src, size_t n);
+
+/*
+ * For the tests: true makes every transform use its portable loops even
+ * where the CPU has AVX2 (which they use otherwise); not thread-safe.
+ */
+void	upcase_portable(bool on);
 
 /* A UTF-8 sequence cut at the end of a buffer, kept for the next one. */
 struct upcase_carry {
@@ -38,6 +45,16 @@ struct upcase_carry {
  */
 size_t	upcase_utf8(uint8_t *dst, const uint8_t *src, size_t n,
 	    struct upcase_carry *carry);
+
+/*
+ * upcase_utf8() where the bytes lie when it can be: if nothing is carried
+ * and buf[0..n) is all ASCII, buf is uppercased in place and returned.
+ * Otherwise the output is what upcase_utf8() would write, in dst (room for
+ * UPCASE_UTF8_MAX(n) bytes), and dst is returned; buf may then have its
+ * leading ASCII uppercased.  *len: the bytes of output.
+ */
+const uint8_t *upcase_utf8_inplace(uint8_t *dst, uint8_t *buf, size_t n,
+	    struct upcase_carry *carry, size_t *len);
 
 /* End of the stream: write the carried bytes unchanged (at most 3). */
 size_t	upcase_utf8_flush(uint8_t *dst, struct upcase_carry *carry);

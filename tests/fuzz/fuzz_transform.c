@@ -20,6 +20,11 @@
  *      never grows, and equals upcase_utf8() when no character grows.
  *  (d) Bytes that can never be part of well-formed UTF-8 (80..BF alone,
  *      C0, C1, F5..FF) come back unchanged, by both forms.
+ *  (e) upcase_utf8_inplace() (a TCP worker's "unicode", in place on
+ *      ASCII) equals the reference of (b), whole and cut as in (b), each
+ *      piece in a buffer of its own size.
+ * The low bit of the first byte picks the portable loops
+ * (upcase_portable()) or the vector code the CPU allows, for every part.
  */
 #include <stdbool.h>
 #include <stdint.h>
@@ -215,6 +220,39 @@ utf8_cut(const uint8_t *in, size_t n, const size_t *cuts, size_t ncuts,
 	return o + len;
 }
 
+/* utf8_cut() with upcase_utf8_inplace(), each piece copied first. */
+static size_t
+inplace_cut(const uint8_t *in, size_t n, const size_t *cuts, size_t ncuts,
+    uint8_t *out)
+{
+	struct upcase_carry carry = { 0, { 0, 0, 0 } };
+	size_t k, from = 0, to, o = 0, len;
+	uint8_t *piece, *dst, tail[3];
+	const uint8_t *res;
+
+	for (k = 0; k <= ncuts; k++) {
+		to = k < ncuts ? cuts[k] : n;
+		piece = malloc(to - from + 1);
+		dst = malloc(UPCASE_UTF8_MAX(to - from));
+		CHECK(piece != NULL && dst != NULL, "malloc");
+		memcpy(piece, in + from, to - from);
+		res = upcase_utf8_inplace(dst, piece, to - from, &carry, &len);
+		CHECK(res == piece || res == dst, "returned neither buffer");
+		CHECK(res == dst || len == to - from, "in place but %zu bytes "
+		    "for %zu", len, to - from);
+		CHECK(len <= UPCASE_UTF8_MAX(to - from), "piece of %zu bytes "
+		    "gave %zu", to - from, len);
+		memcpy(out + o, res, len);
+		o += len;
+		free(piece);
+		free(dst);
+		from = to;
+	}
+	len = upcase_utf8_flush(tail, &carry);
+	memcpy(out + o, tail, len);
+	return o + len;
+}
+
 /* --- the target --------------------------------------------------------- */
 
 int
@@ -228,6 +266,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (size < 1)
 		return 0;
 	seed = 0x9e3779b9u ^ (uint32_t)data[0] * 0x01000193u;
+	upcase_portable((data[0] & 1) != 0);
 	n = size - 1;
 	/* An exact-size copy: ASan sees any read past the end. */
 	in = malloc(n);
@@ -275,6 +314,13 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	len = utf8_cut(in, n, cuts, ncuts, got);
 	check_same("upcase_utf8 random cuts", got, len, want, wantlen, n);
+
+	/* (e) In place where it can be: the same output. */
+	len = inplace_cut(in, n, NULL, 0, got);
+	check_same("upcase_utf8_inplace whole", got, len, want, wantlen, n);
+	len = inplace_cut(in, n, cuts, ncuts, got);
+	check_same("upcase_utf8_inplace random cuts", got, len, want, wantlen,
+	    n);
 
 	/* (c) Never growing, in place. */
 	memcpy(a, in, n);

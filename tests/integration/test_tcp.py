@@ -3,10 +3,12 @@
 idle timeout, connection cap, drain on SIGTERM."""
 
 import os
+import re
 import select
 import selectors
 import signal
 import socket
+import subprocess
 import time
 
 import harness
@@ -338,6 +340,45 @@ def test_client_that_never_reads_rss_bounded():
         expect += upper(block[:min(len(block), sent - off)])
     check_bytes(got, bytes(expect), "backlog of the slow client")
     tcp_echo(s, b"and the session goes on\n")
+
+
+# --- socket buffers ---------------------------------------------------------------
+
+def _server_skmem(port):
+    """{"tb": ..., "rb": ...} of the daemon's side of each connection on
+    port, from ss(8): the kernel's doubled SO_SNDBUF and SO_RCVBUF."""
+    try:
+        out = subprocess.run(["ss", "-tmnH", "sport = :%d" % port],
+                             capture_output=True, text=True,
+                             timeout=5).stdout
+    except FileNotFoundError:
+        raise harness.Skip("ss(8) not installed")
+    return [dict((k, int(v)) for k, v in
+                 re.findall(r"\b(tb|rb)(\d+)", m))
+            for m in re.findall(r"skmem:\(([^)]*)\)", out)]
+
+
+def _buffers_conf(snd, rcv):
+    return conf(tcp=None, extra='tcp = { ports = [ {P0} ]; bind = '
+                '"127.0.0.1"; send_buffer = %d; receive_buffer = %d; };'
+                % (snd, rcv))
+
+
+def test_socket_buffers_set_and_reloaded():
+    """tcp.send_buffer and receive_buffer reach every accepted connection
+    (the kernel reports them doubled), and a reload gives connections
+    accepted after it the new sizes."""
+    d = Daemon(_buffers_conf(1 << 20, 1 << 19))
+    s = tcp_connect(d.port)
+    tcp_echo(s, b"hello\n")
+    got = _server_skmem(d.port)
+    assert got == [{"tb": 2 << 20, "rb": 2 << 19}], got
+    d.reload(_buffers_conf(1 << 18, 1 << 17))
+    s2 = tcp_connect(d.port)
+    tcp_echo(s2, b"again\n")
+    got = sorted(_server_skmem(d.port), key=lambda m: m["tb"])
+    assert got == [{"tb": 2 << 18, "rb": 2 << 17},
+                   {"tb": 2 << 20, "rb": 2 << 19}], got
 
 
 # --- idle timeout ---------------------------------------------------------------

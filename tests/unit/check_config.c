@@ -89,6 +89,8 @@ assert_config_eq(const struct config *a, const struct config *b)
 	ck_assert_uint_eq(a->workers, b->workers);
 	ck_assert_int_eq(a->transform, b->transform);
 	ck_assert_uint_eq(a->udp_rate_limit, b->udp_rate_limit);
+	ck_assert_uint_eq(a->tcp_send_buffer, b->tcp_send_buffer);
+	ck_assert_uint_eq(a->tcp_receive_buffer, b->tcp_receive_buffer);
 	ck_assert_uint_eq(a->max_per_source, b->max_per_source);
 	ck_assert_uint_eq(a->crowded_idle_timeout, b->crowded_idle_timeout);
 	ck_assert_uint_eq(a->udp_rate_burst, b->udp_rate_burst);
@@ -586,6 +588,26 @@ START_TEST(udp_rate_values)
 }
 END_TEST
 
+/* tcp.send_buffer, tcp.receive_buffer: 0 (autotuned) by default, each
+ * on its own, and the bounds. */
+START_TEST(tcp_socket_buffers)
+{
+	accept_text("");
+	ck_assert_uint_eq(cf.tcp_send_buffer, 0);
+	ck_assert_uint_eq(cf.tcp_receive_buffer, 0);
+	accept_text("tcp = { send_buffer = 4194304; };");
+	ck_assert_uint_eq(cf.tcp_send_buffer, 4194304);
+	ck_assert_uint_eq(cf.tcp_receive_buffer, 0);
+	accept_text("tcp = { receive_buffer = 65536; send_buffer = 0; };");
+	ck_assert_uint_eq(cf.tcp_send_buffer, 0);
+	ck_assert_uint_eq(cf.tcp_receive_buffer, 65536);
+	accept_text("tcp = { send_buffer = 268435456; "
+	    "receive_buffer = 268435456; };");
+	ck_assert_uint_eq(cf.tcp_send_buffer, CONFIG_MAX_SOCKBUF);
+	ck_assert_uint_eq(cf.tcp_receive_buffer, CONFIG_MAX_SOCKBUF);
+}
+END_TEST
+
 START_TEST(limits_per_source_and_crowded)
 {
 	accept_text("");
@@ -612,6 +634,12 @@ REJECT(udp_rate_too_high, "udp = {\n rate_limit = 10000001; };",
     "t.conf:2: udp.rate_limit: 10000001 is out of range (0..10000000)")
 REJECT(udp_burst_zero, "udp = { rate_burst = 0; };",
     "t.conf:1: udp.rate_burst: 0 is out of range (1..10000000)")
+REJECT(send_buffer_too_high, "tcp = { send_buffer = 268435457; };",
+    "t.conf:1: tcp.send_buffer: 268435457 is out of range (0..268435456)")
+REJECT(receive_buffer_negative, "tcp = {\n receive_buffer = -1; };",
+    "t.conf:2: tcp.receive_buffer: -1 is out of range (0..268435456)")
+REJECT(send_buffer_in_udp, "udp = { send_buffer = 4096; };",
+    "t.conf:1: unknown setting 'udp.send_buffer'")
 REJECT(tcp_has_no_rate, "tcp = { rate_limit = 5; };",
     "t.conf:1: unknown setting 'tcp.rate_limit'")
 
@@ -1165,7 +1193,9 @@ START_TEST(dump_exact)
 	    "# effective configuration of t.conf\n"
 	    "workers = 3;  # 3 threads\n"
 	    "transform = \"unicode\";\n"
-	    "tcp = {\n\tports = [ 8008 ];\n\tbind = [ \"::\" ];\n};\n"
+	    "tcp = {\n\tports = [ 8008 ];\n\tbind = [ \"::\" ];\n"
+	    "\tsend_buffer = 0;  # autotuned\n"
+	    "\treceive_buffer = 0;  # autotuned\n};\n"
 	    "udp = {\n\tports = [ 8008 ];\n\tbind = [ \"::\" ];\n"
 	    "\trate_limit = 1000;\n\trate_burst = 2000;\n"
 	    "\tbalancers = [ ];  # none\n};\n"
@@ -2246,6 +2276,7 @@ config_suite(void)
 	    limits_lowest, limits_highest, lame_duck_values, int64_in_range,
 	    level_name_unknown,
 	    transform_values, transform_round_trip, udp_rate_values,
+	    tcp_socket_buffers,
 	    limits_per_source_and_crowded,
 	    udp_port_is_ours, everything_non_default,
 	    literals_outside_values_ignored, metrics_ports_and_bind,
@@ -2256,6 +2287,7 @@ config_suite(void)
 
 	tc = tcase_create("reject");
 	ADD(tc, transform_unknown, transform_int, udp_rate_too_high,
+	    send_buffer_too_high, receive_buffer_negative, send_buffer_in_udp,
 	    per_source_too_high, crowded_zero,
 	    udp_burst_zero, tcp_has_no_rate,
 	    workers_string, workers_float, workers_float_exponent,
