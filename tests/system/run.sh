@@ -952,7 +952,8 @@ handed_over() {
 	matches "$DPKG_OUT" "^upcased-handover: PID $1 handed over to PID [0-9]+ in [0-9]+ ms: upcased $2\$"
 }
 
-# upgrade_under_load WHAT DEB V UPV: dpkg -i DEB (package version V, whose
+# upgrade_under_load WHAT DEB V UPV: dpkg -i DEB (its path in the
+# container; package version V, whose
 # upcased says UPV) under 20 long-lived sessions, new connections and
 # datagrams; the running daemon must hand over to it with nothing broken,
 # refused or wrong, the unit active throughout.
@@ -966,8 +967,8 @@ upgrade_under_load() {
 	ct_bg 90 python3 /var/tmp/ut/unitwatch.py upcased.service 60 "$WATCH"
 	wbg=$BGPID
 	check "the unit watcher runs" wait_for 5 ct test -s "$WATCH" || return 1
-	check "dpkg -i $(basename "$deb") under 20 long-lived sessions, new connections and datagrams" \
-	    steady_load 14 20 dpkg_install "/var/tmp/ut/$(basename "$deb")" || rc=1
+	check "dpkg -i $deb (version $v) under 20 long-lived sessions, new connections and datagrams" \
+	    steady_load 14 20 dpkg_install "$deb" || rc=1
 	ct touch "$WATCH.stop"
 	wait "$wbg"
 	UT_BG=${UT_BG/ $wbg/}
@@ -1044,7 +1045,8 @@ step_upgrade() {
 	    inactive/active || return 1
 	check "version N installed" \
 	    is "$(ct dpkg-query -W -f='${Version}' upcased)" "$V_N" || return 1
-	upgrade_under_load "upcased.service" "$DEB_NEXT" "$V_NEXT" "$UP_NEXT"
+	upgrade_under_load "upcased.service" /var/tmp/ut/upcased-next.deb \
+	    "$V_NEXT" "$UP_NEXT"
 }
 
 # The fallbacks of upcased-handover -r (as the postinst runs it).
@@ -1113,8 +1115,8 @@ step_upgrade_socket() {
 	    eval 'dpkg_install /var/tmp/ut/upcased.deb && handed_over "$pid" "$UP_N"' ||
 	    return 1
 	check "active/running" wait_for 10 running || return 1
-	upgrade_under_load "socket activation" "$DEB_NEXT" "$V_NEXT" "$UP_NEXT" ||
-	    return 1
+	upgrade_under_load "socket activation" /var/tmp/ut/upcased-next.deb \
+	    "$V_NEXT" "$UP_NEXT" || return 1
 	check "the socket unit was never restarted" \
 	    is "$(prop upcased.socket InvocationID)/$(prop upcased.socket ActiveEnterTimestampMonotonic)" \
 	    "$inv/$ts"
