@@ -242,7 +242,8 @@ def do_steady(host, port, secs, nheld, udp):
             to the end of the load: with one outage, how long it took for
             answers to resume.
     udp_*   sent, answered (byte for byte), wrong, late (answered more than
-            500 ms after it was sent: it waited for a daemon), max_ms.
+            500 ms after it was sent: it waited for a daemon), max_ms,
+            bytes (of the answers checked).
     """
     interval = 0.010
     max_inflight = 200
@@ -252,9 +253,10 @@ def do_steady(host, port, secs, nheld, udp):
     sel = selectors.DefaultSelector()
     new = dict.fromkeys(("ok", "refused", "conn_timeout", "reset", "closed",
                          "timeout", "wrong", "other", "skipped", "late",
-                         "max_ms"), 0)
+                         "max_ms", "bytes"), 0)
     held = dict.fromkeys(("held", "ok", "refused", "conn_timeout", "reset",
-                          "closed", "timeout", "wrong", "other", "max_ms"), 0)
+                          "closed", "timeout", "wrong", "other", "max_ms",
+                          "bytes"), 0)
     held["held"] = nheld
     firsts = {}
     state = {"last_ok": t_start, "max_gap": 0.0, "inflight": 0, "n": 0}
@@ -372,6 +374,7 @@ def do_steady(host, port, secs, nheld, udp):
             return
         counts = held if c.held else new
         counts["ok"] += 1
+        counts["bytes"] += len(want)
         ms = int((now - c.t0) * 1000 + 0.5)
         counts["max_ms"] = max(counts["max_ms"], ms)
         if ms > 500 and not c.held:
@@ -384,7 +387,8 @@ def do_steady(host, port, secs, nheld, udp):
 
     us = None
     usent, ugot = {}, set()
-    uc = dict.fromkeys(("sent", "answered", "wrong", "late", "max_ms"), 0)
+    uc = dict.fromkeys(("sent", "answered", "wrong", "late", "max_ms",
+                        "bytes"), 0)
     if udp:
         us = socket.socket(family(host), socket.SOCK_DGRAM)
         us.setblocking(False)
@@ -410,6 +414,7 @@ def do_steady(host, port, secs, nheld, udp):
                 continue
             ugot.add(seq)
             uc["answered"] += 1
+            uc["bytes"] += len(got)
             ms = int((now - usent[seq][1]) * 1000 + 0.5)
             uc["max_ms"] = max(uc["max_ms"], ms)
             if ms > 500:

@@ -6,16 +6,20 @@
 # and plays the admin: service, monitoring (Debian's blackbox exporter
 # and Prometheus server with the package's example configuration), reload
 # (good and bad), crash and watchdog restarts, socket activation, a
-# restart and an upgrade under load, faults
-# under load (reloads that change the worker pool, with and without socket
-# activation; kill -9 with socket activation), stop, purge.  Prints TAP,
+# restart under load, faults under load (reloads that change the worker
+# pool, with and without socket activation; kill -9 with socket
+# activation), the upgrade from version N to N+1 under load (the running
+# daemon hands everything over to the new binary: with the service unit
+# and with the socket unit) and its fallbacks, stop, purge.  Prints TAP,
 # one line per step with its time, and a summary; the measurements of a
 # step follow its ok / not ok line as "# figure: " lines.
 #
-# Usage: tests/system/run.sh [PATH/upcased_VERSION_ARCH.deb]
-#   Without an argument, builds the package first from this source tree
-#   (a copy of it, in a temporary directory; DEB_BUILD_OPTIONS=nocheck,
-#   since make check is run on its own).
+# Usage: tests/system/run.sh [PATH/upcased_N_ARCH.deb PATH/upcased_N+1_ARCH.deb]
+#   Without arguments, builds both packages first from this source tree
+#   (copies of it, in a temporary directory; DEB_BUILD_OPTIONS=nocheck,
+#   since make check is run on its own): version N as it is, and N+1,
+#   the same source with the version bumped (AC_INIT and a changelog
+#   entry: N+next1), the two builds side by side.
 #
 # Needs root, systemd-nspawn (package systemd-container, installed if
 # missing), python3, prometheus and prometheus-blackbox-exporter
@@ -29,9 +33,10 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 SRC=$(cd "$HERE/../.." && pwd)
 . "$HERE/lib.sh"
 
-NSTEPS=14
+NSTEPS=17
 WORK=
 DEB=${1:-}
+DEB_NEXT=${2:-}
 CONF=/etc/upcased/upcased.conf
 MSGID_STARTED=00bf4bfd2f664ec49ebcea48fe9d33ec
 MSGID_RELOADING=a7d3039c582e45f097ba0d1218235b10
@@ -40,6 +45,11 @@ MSGID_RELOAD_REFUSED=86deba2baef34a4cbd6c7eda577a3c40
 MSGID_STOPPING=d9665947ceac4fd688cbfca32c361dee
 MSGID_STOPPED=323e52fbd34c4cb9b84d5f9c8ff928cb
 MSGID_LISTENING=44f3aa6572b74f109a4e75fb66d39d40
+MSGID_HANDED_OVER=877b925e3ffe45389065e51de492d264
+MSGID_TOOK_OVER=00a445516b2f4a6cb64b40a0f0d255b8
+MSGID_HANDOVER_CONFIG=b3a56a55af024471866d2ef8a7bc55b4
+MSGID_HANDOVER_DIED=382117047c794dbb83aa2001a4b54709
+HANDOVER=/usr/libexec/upcased/upcased-handover
 EXAMPLES=/usr/share/doc/upcased/examples
 
 cleanup() {
@@ -81,39 +91,96 @@ WORK=$(mktemp -d "${TMPDIR:-/var/tmp}/upcased-systest.XXXXXX") ||
     bail "mktemp"
 mkdir "$WORK/ct"
 
-build_deb() {
-	local t0 tree=$WORK/build/upcased
-	t0=$(now)
-	mkdir -p "$tree"
+# copy_tree DIR: the working tree as it is, without build products.
+copy_tree() {
+	mkdir -p "$1"
 	if git -C "$SRC" rev-parse --git-dir >/dev/null 2>&1; then
-		# The working tree as it is, without build products.
 		(cd "$SRC" && git ls-files -co --exclude-standard -z |
 		    grep -z -v -e '^build/' -e '__pycache__' |
-		    tar --null -T - -cf -) | tar -xf - -C "$tree" || return 1
+		    tar --null -T - -cf -) | tar -xf - -C "$1"
 	else
-		cp -a "$SRC/." "$tree/" || return 1
+		cp -a "$SRC/." "$1/"
 	fi
-	if ! (cd "$tree" && dpkg-checkbuilddeps) >/dev/null 2>&1; then
+}
+
+# bump_tree DIR: the next version of the tree in DIR: AC_INIT's version
+# and the changelog's, each with "+next1" appended.
+bump_tree() {
+	local d=$1 v up who
+	v=$(cd "$d" && dpkg-parsechangelog -S Version) || return 1
+	who=$(cd "$d" && dpkg-parsechangelog -S Maintainer) || return 1
+	up=$(sed -n 's/^AC_INIT(\[upcased\], \[\([^]]*\)\]).*/\1/p' \
+	    "$d/configure.ac")
+	[ -n "$up" ] || { say "no AC_INIT version in configure.ac"; return 1; }
+	sed -i "s/^AC_INIT(\[upcased\], \[$up\])/AC_INIT([upcased], [$up+next1])/" \
+	    "$d/configure.ac" || return 1
+	{
+		printf 'upcased (%s+next1) unstable; urgency=medium\n\n' "$v"
+		printf '  * The same source, its version bumped by the system test.\n\n'
+		printf ' -- %s  %s\n\n' "$who" "$(date -R)"
+		cat "$d/debian/changelog"
+	} >"$d/debian/changelog.next" &&
+	    mv "$d/debian/changelog.next" "$d/debian/changelog"
+}
+
+# build_one DIR LOG: dpkg-buildpackage in DIR; the .deb lands next to it.
+build_one() {
+	(cd "$1" && DEB_BUILD_OPTIONS="nocheck ${DEB_BUILD_OPTIONS:-}" \
+	    dpkg-buildpackage -us -uc -b) >"$2" 2>&1 || {
+		tail -n 40 "$2" | diag
+		return 1
+	}
+}
+
+# Version N and N+1, built side by side (one job each).
+build_debs() {
+	local t0 r1 r2 p1 p2
+	t0=$(now)
+	copy_tree "$WORK/build/upcased" && copy_tree "$WORK/build-next/upcased" &&
+	    bump_tree "$WORK/build-next/upcased" || return 1
+	if ! (cd "$WORK/build/upcased" && dpkg-checkbuilddeps) >/dev/null 2>&1; then
 		apt_install build-essential debhelper dh-autoreconf pkg-config \
 		    libsystemd-dev libconfig-dev libutf8proc-dev libmicrohttpd-dev \
 		    check python3 systemd \
 		    dpkg-dev fakeroot || return 1
 	fi
-	(cd "$tree" && DEB_BUILD_OPTIONS="nocheck ${DEB_BUILD_OPTIONS:-}" \
-	    dpkg-buildpackage -us -uc -b) >"$WORK/build.log" 2>&1 || {
-		tail -n 40 "$WORK/build.log" | diag
-		return 1
-	}
+	build_one "$WORK/build/upcased" "$WORK/build.log" &
+	p1=$!
+	build_one "$WORK/build-next/upcased" "$WORK/build-next.log" &
+	p2=$!
+	wait "$p1"
+	r1=$?
+	wait "$p2"
+	r2=$?
+	[ "$r1" -eq 0 ] && [ "$r2" -eq 0 ] || return 1
 	DEB=$(ls "$WORK"/build/upcased_*.deb 2>/dev/null | head -n 1)
-	say "# built $(basename "$DEB") in $(elapsed "$t0") s"
+	DEB_NEXT=$(ls "$WORK"/build-next/upcased_*.deb 2>/dev/null | head -n 1)
+	say "# built $(basename "$DEB") and $(basename "$DEB_NEXT") in $(elapsed "$t0") s"
 }
 
 if [ -z "$DEB" ]; then
-	build_deb || bail "could not build the package"
+	build_debs || bail "could not build the packages"
 fi
 [ -f "$DEB" ] || bail "no such package: $DEB"
+[ -n "$DEB_NEXT" ] && [ -f "$DEB_NEXT" ] ||
+    bail "no package N+1: give both packages, or none"
+# The versions: dpkg's, and what each binary says (upcased --version).
+deb_says() {
+	local d=$WORK/x.$$ v
+	rm -rf "$d" && mkdir "$d" && dpkg-deb -x "$1" "$d" &&
+	    v=$("$d/usr/sbin/upcased" --version) && rm -rf "$d" &&
+	    printf '%s\n' "${v#upcased }"
+}
+V_N=$(dpkg-deb -f "$DEB" Version)
+V_NEXT=$(dpkg-deb -f "$DEB_NEXT" Version)
+UP_N=$(deb_says "$DEB") || bail "cannot run upcased --version of $DEB"
+UP_NEXT=$(deb_says "$DEB_NEXT") || bail "cannot run upcased --version of $DEB_NEXT"
+dpkg --compare-versions "$V_NEXT" gt "$V_N" && [ "$UP_NEXT" != "$UP_N" ] ||
+    bail "N+1 ($V_NEXT, upcased $UP_NEXT) is not after N ($V_N, upcased $UP_N)"
+say "# version N: $V_N (upcased $UP_N), N+1: $V_NEXT (upcased $UP_NEXT)"
 cp "$DEB" "$WORK/ct/upcased.deb"
-cp "$HERE/client.py" "$WORK/ct/client.py"
+cp "$DEB_NEXT" "$WORK/ct/upcased-next.deb"
+cp "$HERE/client.py" "$HERE/unitwatch.py" "$WORK/ct/"
 
 T_ALL=$(now)
 ut_boot "$WORK/ct" >"$WORK/boot.out" 2>&1 || {
@@ -163,7 +230,22 @@ entry_has() {
 	local c=$1 id=$2
 	shift 2
 	journal_since "$c" -u upcased.service MESSAGE_ID="$id" -o json |
-	    python3 -c '
+	    entry_check "$@"
+}
+
+# The same for the entry of process $2 (whichever unit the journal
+# says: a process that exits right after logging may have none).
+pid_entry_has() {
+	local c=$1 pid=$2 id=$3
+	shift 3
+	journal_since "$c" _PID="$pid" MESSAGE_ID="$id" -o json |
+	    entry_check "$@"
+}
+
+# entry_check "NAME=VALUE"...: the last journal entry of the JSON lines
+# on standard input carries these fields (VALUE "*": any value).
+entry_check() {
+	python3 -c '
 import json, sys
 want = dict(a.split("=", 1) for a in sys.argv[1:])
 entries = [json.loads(l) for l in sys.stdin if l.strip()]
@@ -192,7 +274,12 @@ step1() {
 	    "^$MSGID_STARTED upcased: " || return 1
 	check "man pages are installed" \
 	    ct test -f /usr/share/man/man8/upcased.8.gz -a \
-	    -f /usr/share/man/man5/upcased.conf.5.gz
+	    -f /usr/share/man/man5/upcased.conf.5.gz || return 1
+	check "the hand-over helper is installed: $HANDOVER" ct test -x "$HANDOVER" ||
+	    return 1
+	check "version N: dpkg says $V_N, upcased --version says $UP_N" \
+	    is "$(ct dpkg-query -W -f='${Version}' upcased)/$(ct upcased --version)" \
+	    "$V_N/upcased $UP_N"
 }
 
 step2() {
@@ -610,7 +697,7 @@ reload_under_load() {
 	pid=$(mainpid)
 	c=$(cursor)
 	check "$n reloads (workers: $RELOAD_WORKERS) under 20 long-lived connections, new connections and datagrams" \
-	    steady_load 8 20 reloads || rc=1
+	    steady_load 10 20 reloads || rc=1
 	[ -n "$LOAD" ] && figure "$n reloads under load ($what), workers $RELOAD_WORKERS:" \
 	    "$(fig held) long-lived connections: $(fig held_ok) lines answered," \
 	    "$(fig_sum held_reset held_closed held_timeout held_refused held_conn_timeout) broken," \
@@ -771,23 +858,13 @@ step8() {
 	    client udp 127.0.0.1 8008 || return 1
 	check "service active" wait_for 10 running || return 1
 	pid=$(mainpid)
+	c=$(cursor)
 	check "restart upcased.service under a stream of new connections: none refused" \
 	    under_load 6 "systemctl restart" ct systemctl restart upcased.service ||
 	    return 1
 	check "it was restarted" isnt "$(mainpid)" "$pid" || return 1
-	# An upgrade (the same package again) restarts the service, and
-	# must leave the socket alone.
-	inv=$(prop upcased.socket InvocationID)
-	ts=$(prop upcased.socket ActiveEnterTimestampMonotonic)
-	pid=$(mainpid)
-	check "upgrade the package under a stream of new connections: none refused" \
-	    under_load 8 "the upgrade" ct_t 120 env DEBIAN_FRONTEND=noninteractive \
-	    dpkg -i /var/tmp/ut/upcased.deb || return 1
-	check "the upgrade restarted the service" \
-	    eval '[ "$(mainpid)" != "$pid" ] && running' || return 1
-	check "the upgrade did not restart the socket" \
-	    is "$(prop upcased.socket InvocationID)/$(prop upcased.socket ActiveEnterTimestampMonotonic)" \
-	    "$inv/$ts"
+	check "systemctl restart is a real restart (stopping and started MESSAGE_IDs), not a hand-over" \
+	    eval '[ "$(count_msgid "$c" "$MSGID_STOPPING")" -eq 1 ] && [ "$(count_msgid "$c" "$MSGID_STARTED")" -eq 1 ] && [ "$(count_msgid "$c" "$MSGID_TOOK_OVER")" -eq 0 ]'
 }
 
 step11() {
@@ -824,6 +901,7 @@ step12() {
 	    eval '! ct dpkg-query -W -f="\${Status}" upcased 2>/dev/null | grep -q installed' ||
 	    return 1
 	left=$(ct sh -c 'ls -d /etc/upcased /usr/sbin/upcased /usr/bin/upcase \
+	    /usr/libexec/upcased \
 	    /lib/systemd/system/upcased.* /usr/lib/systemd/system/upcased.* \
 	    /usr/lib/systemd/catalog/upcased.catalog \
 	    /usr/share/man/man8/upcased.8.gz /usr/share/man/man5/upcased.conf.5.gz \
@@ -839,6 +917,217 @@ step12() {
 	    eval '! ct pgrep -x upcased >/dev/null' || return 1
 	check "the catalog entries are gone (dpkg trigger)" \
 	    eval '! ct journalctl --list-catalog | grep -q upcased'
+}
+
+# --- the upgrade: N -> N+1 hands over (steps after 7 and 8) -------------------
+#
+# unitwatch.py records every change of the unit's ActiveState, SubState,
+# MainPID and StatusText (polled every 20 ms or so) while dpkg -i runs
+# under the steady load (25 s: dpkg -i with its triggers takes up to 15 s
+# on a busy machine, and must end before the load does).
+
+WATCH=/var/tmp/ut/unitwatch.out
+
+# dpkg_install DEB: dpkg -i in the container; its output in DPKG_OUT, its
+# start in DPKG_T0.
+DPKG_OUT=
+DPKG_T0=
+dpkg_install() {
+	local rc
+	DPKG_T0=$(now)
+	DPKG_OUT=$(ct_t 120 env DEBIAN_FRONTEND=noninteractive dpkg -i "$1" 2>&1)
+	rc=$?
+	say "dpkg -i $1: status $rc"
+	printf '%s\n' "$DPKG_OUT"
+	return "$rc"
+}
+
+# watched PID: the lines of the unit watcher, as "STATE/SUBSTATE PID".
+watched() {
+	ct cat "$WATCH" | awk -F '\t' '{ print $2 "/" $3, $4 }'
+}
+
+# handed_over OLDPID UPVERSION: dpkg's output says the hand-over from
+# OLDPID succeeded, to upcased UPVERSION.
+handed_over() {
+	matches "$DPKG_OUT" "^upcased-handover: PID $1 handed over to PID [0-9]+ in [0-9]+ ms: upcased $(version_re "$2")\$"
+}
+
+# version_re VERSION: a regular expression matching VERSION: its "." and
+# "+" quoted (a version has no other metacharacter: 0.1.0+next1).
+version_re() {
+	printf '%s' "$1" | sed 's/[.+]/\\&/g'
+}
+
+# upgrade_under_load WHAT DEB V UPV: dpkg -i DEB (its path in the
+# container; package version V, whose
+# upcased says UPV) under 20 long-lived sessions, new connections and
+# datagrams; the running daemon must hand over to it with nothing broken,
+# refused or wrong, the unit active throughout.
+upgrade_under_load() {
+	local what=$1 deb=$2 v=$3 upv=$4 c pid new n0 wbg rc=0 t_ready t_dpkg ms
+	pid=$(mainpid)
+	n0=$(prop upcased.service NRestarts)
+	check "active/running, main PID $pid" running || return 1
+	c=$(cursor)
+	ct rm -f "$WATCH" "$WATCH.stop"
+	ct_bg 90 python3 /var/tmp/ut/unitwatch.py upcased.service 60 "$WATCH"
+	wbg=$BGPID
+	check "the unit watcher runs" wait_for 5 ct test -s "$WATCH" || return 1
+	check "dpkg -i $deb (version $v) under 20 long-lived sessions, new connections and datagrams" \
+	    steady_load 25 20 dpkg_install "$deb" || rc=1
+	ct touch "$WATCH.stop"
+	wait "$wbg"
+	UT_BG=${UT_BG/ $wbg/}
+	say "unit watcher:" >>"$UT_STEPLOG"
+	ct cat "$WATCH" >>"$UT_STEPLOG"
+	new=$(mainpid)
+	# READY=1 of the new process: the first active/running with its PID.
+	t_ready=$(ct cat "$WATCH" | awk -F '\t' -v p="$new" \
+	    '$2 == "active" && $3 == "running" && $4 == p { print $1; exit }')
+	t_dpkg=$(awk -v a="$DPKG_T0" -v b="${t_ready:-0}" \
+	    'BEGIN { if (b > 0) printf "%d", (b - a) * 1000; else print "?" }')
+	ms=$(journal_since "$c" _PID="$pid" MESSAGE_ID="$MSGID_HANDED_OVER" |
+	    sed -n 's/.* in \([0-9]*\) ms$/\1/p' | tail -n 1)
+	[ -n "$LOAD" ] && figure "upgrade $V_N -> $v under load ($what):" \
+	    "sessions: $(fig held) held, $(fig_sum held_reset held_closed held_timeout held_refused held_conn_timeout) broken," \
+	    "$(fig held_ok) lines answered (longest exchange $(fig held_max_ms) ms);" \
+	    "new connections: $(fig new_ok) answered, $(fig_sum new_refused new_conn_timeout) refused or not accepted," \
+	    "$(fig_sum new_reset new_closed new_timeout) broken (longest $(fig new_max_ms) ms);" \
+	    "UDP: $(fig udp_answered) of $(fig udp_sent) answered (longest $(fig udp_max_ms) ms);" \
+	    "bytes checked: $(fig_sum held_bytes new_bytes udp_bytes)," \
+	    "$(fig_sum held_wrong new_wrong udp_wrong) wrong; longest gap between answers $(fig max_gap_ms) ms;" \
+	    "dpkg -i to the new version's READY=1: $t_dpkg ms (hand-over ${ms:-?} ms, from SIGUSR2 to go);" \
+	    "unit states seen: $(watched | cut -d' ' -f1 | uniq | tr '\n' ' ')"
+	[ "$rc" -eq 0 ] || return 1
+	check "dpkg says $v" \
+	    is "$(ct dpkg-query -W -f='${Version}' upcased)" "$v" || return 1
+	check "postinst: handed over from PID $pid to upcased $upv" \
+	    handed_over "$pid" "$upv" || return 1
+	check "a new main PID, active/running" \
+	    eval '[ "$new" != "$pid" ] && [ "$new" != 0 ] && running' || return 1
+	check "not restarted: NRestarts $n0, no stopping or started MESSAGE_ID" \
+	    eval '[ "$(prop upcased.service NRestarts)" = "$n0" ] && [ "$(count_msgid "$c" "$MSGID_STOPPING")" -eq 0 ] && [ "$(count_msgid "$c" "$MSGID_STARTED")" -eq 0 ]' ||
+	    return 1
+	check "the unit never left active: every state seen is active/running or reloading/reload, never without a main PID" \
+	    eval '! watched | grep -v -E "^(active/running|reloading/reload) [1-9][0-9]*\$"' ||
+	    return 1
+	# (The hand-over's "reloading" lasts about 0.1 s: the watcher, polling,
+	# may miss it.)
+	note "states seen: $(watched | cut -d' ' -f1 | uniq | tr '\n' ' ')"
+	check "READY=1 of the new process seen" \
+	    matches "$t_ready" '^[0-9]+\.[0-9]+$' || return 1
+	check "STATUS=: upcased $upv took over from PID $pid" \
+	    eval 'ct cut -f5 "$WATCH" | grep -q -x -F "upcased $upv took over from PID $pid"' ||
+	    return 1
+	check "journal: handed over MESSAGE_ID from PID $pid naming $upv" \
+	    pid_entry_has "$c" "$pid" "$MSGID_HANDED_OVER" \
+	    UPCASED_SUCCESSOR="$new" UPCASED_VERSION="$upv" || return 1
+	check "journal: took over MESSAGE_ID from PID $new, version $upv" \
+	    entry_has "$c" "$MSGID_TOOK_OVER" _PID="$new" \
+	    UPCASED_VERSION="$upv" UPCASED_PREDECESSOR="$pid" || return 1
+	note "$(journal_since "$c" _PID="$new" MESSAGE_ID="$MSGID_TOOK_OVER" | tail -n 1)"
+	check "systemd took every notification (none refused from another PID)" \
+	    eval '! journal_since "$c" | grep -E "notification message from PID|reception only permitted"' ||
+	    return 1
+	check "the running binary is the new file, upcased $upv" \
+	    eval 'ct readlink /proc/$new/exe | grep -q -x /usr/sbin/upcased && [ "$(ct /proc/$new/exe --version)" = "upcased $upv" ]' ||
+	    return 1
+	check "every session kept: none broken or refused" \
+	    fig_none held $NOT_ACCEPTED $BROKEN other || return 1
+	check "the sessions were answered" eval '[ "$(fig held_ok)" -gt 0 ]' ||
+	    return 1
+	check "not one new connection refused or broken" \
+	    fig_none new $NOT_ACCEPTED $BROKEN other || return 1
+	check "every reply byte for byte, TCP and UDP" \
+	    fig_at_most 0 held_wrong new_wrong udp_wrong || return 1
+	check "every datagram answered" \
+	    eval '[ "$(fig udp_answered)" = "$(fig udp_sent)" ] && [ "$(fig udp_sent)" -gt 0 ]' ||
+	    return 1
+	check "answers TCP and UDP, IPv4 and IPv6" answers 8008
+}
+
+step_upgrade() {
+	check "the default unit: upcased.service binds 8008 itself" \
+	    is "$(prop upcased.socket ActiveState)/$(prop upcased.service ActiveState)" \
+	    inactive/active || return 1
+	check "version N installed" \
+	    is "$(ct dpkg-query -W -f='${Version}' upcased)" "$V_N" || return 1
+	upgrade_under_load "upcased.service" /var/tmp/ut/upcased-next.deb \
+	    "$V_NEXT" "$UP_NEXT"
+}
+
+# The fallbacks of upcased-handover -r (as the postinst runs it).
+step_refused() {
+	local rc
+	step_refused_body
+	rc=$?
+	check "restore the binary and the file, restart" \
+	    ct sh -c "if [ -f /usr/sbin/upcased.real ]; then mv /usr/sbin/upcased.real /usr/sbin/upcased; fi; cp /var/tmp/ut/upcased.conf.orig $CONF && systemctl restart upcased" ||
+	    return 1
+	check "active" wait_for 10 running || return 1
+	return "$rc"
+}
+
+step_refused_body() {
+	local c pid out rc
+	ct cp "$CONF" /var/tmp/ut/upcased.conf.orig
+	pid=$(mainpid)
+	# The file edited, not reloaded: the new binary refuses it, so would
+	# a restart.  No restart: the old process serves on.
+	ct sed -i 's/idle_timeout = 300;/idle_timeout = -5;/' "$CONF"
+	c=$(cursor)
+	out=$(ct "$HANDOVER" -r 2>&1)
+	rc=$?
+	note "upcased-handover -r with a bad file: status $rc: $(printf '%s' "$out" | head -n 1)"
+	check "a bad file: upcased-handover -r exits 1, does not restart" \
+	    is "$rc" 1 || return 1
+	check "it says why" matches "$out" "idle_timeout: -5 is out of range" ||
+	    return 1
+	check "journal: the hand-over config MESSAGE_ID from PID $pid" \
+	    pid_entry_has "$c" "$pid" "$MSGID_HANDOVER_CONFIG" || return 1
+	check "the same process serves on, active/running" \
+	    eval '[ "$(mainpid)" = "$pid" ] && running' || return 1
+	check "8008 answers" answers 8008 || return 1
+	ct cp /var/tmp/ut/upcased.conf.orig "$CONF"
+	# A binary that dies instead of taking over: refused, then the
+	# fallback restart (the wrapper runs the real binary for it).
+	check "a binary that exits 3 when asked to take over" \
+	    ct sh -c 'mv /usr/sbin/upcased /usr/sbin/upcased.real && printf "#!/bin/sh\ncase \"\$*\" in *--take-over*) exit 3 ;; esac\nexec /usr/sbin/upcased.real \"\$@\"\n" >/usr/sbin/upcased && chmod 755 /usr/sbin/upcased' ||
+	    return 1
+	c=$(cursor)
+	out=$(ct "$HANDOVER" -r 2>&1)
+	rc=$?
+	note "upcased-handover -r with a successor that exits 3: status $rc: $(printf '%s' "$out" | tr '\n' ' ')"
+	check "upcased-handover -r exits 3: restarted instead" is "$rc" 3 ||
+	    return 1
+	out=$(journal_since "$c" _PID="$pid" MESSAGE_ID="$MSGID_HANDOVER_DIED")
+	check "journal: the hand-over died MESSAGE_ID from PID $pid: exited with status 3" \
+	    matches "$out" "exited with status 3" || return 1
+	check "restarted: a new main PID, a started MESSAGE_ID" \
+	    eval '[ "$(mainpid)" != "$pid" ] && running && [ "$(count_msgid "$c" "$MSGID_STARTED")" -ge 1 ]' ||
+	    return 1
+	check "8008 answers" wait_for 10 answers 8008
+}
+
+step_upgrade_socket() {
+	local pid inv ts
+	check "socket activation: the socket and the service are active" \
+	    is "$(prop upcased.socket ActiveState)/$(prop upcased.service ActiveState)" \
+	    active/active || return 1
+	inv=$(prop upcased.socket InvocationID)
+	ts=$(prop upcased.socket ActiveEnterTimestampMonotonic)
+	# Back to N first (dpkg -i of an older version is an upgrade too).
+	pid=$(mainpid)
+	check "dpkg -i version N again: handed over to upcased $UP_N" \
+	    eval 'dpkg_install /var/tmp/ut/upcased.deb && handed_over "$pid" "$UP_N"' ||
+	    return 1
+	check "active/running" wait_for 10 running || return 1
+	upgrade_under_load "socket activation" /var/tmp/ut/upcased-next.deb \
+	    "$V_NEXT" "$UP_NEXT" || return 1
+	check "the socket unit was never restarted" \
+	    is "$(prop upcased.socket InvocationID)/$(prop upcased.socket ActiveEnterTimestampMonotonic)" \
+	    "$inv/$ts"
 }
 
 # --- run -------------------------------------------------------------------
@@ -890,7 +1179,10 @@ run_step step4 "broken config: reload fails visibly, SIGHUP refused, still servi
 run_step step5 "kill -9: Restart=on-failure restarts it"
 run_step step6 "SIGSTOP under WatchdogSec=3s: the watchdog restarts it"
 run_step step7 "reload under load: no connection broken, every reply right"
-run_step step8 "socket activation: TCP and UDP start it, restart and upgrade refuse nothing"
+run_step step_upgrade "upgrade N -> N+1 under load: handed over, no session broken, nothing refused, the unit active throughout"
+run_step step_refused "hand-over refused: a bad file keeps the old process; a successor that dies falls back to a restart"
+run_step step8 "socket activation: TCP and UDP start it, restart refuses nothing"
+run_step step_upgrade_socket "upgrade N -> N+1 under load, socket activation: handed over, nothing broken or refused"
 run_step step9 "kill -9 under load, socket activation: nothing refused, answers resume"
 run_step step10 "reload under load, socket activation: no connection broken"
 run_step step11 "systemctl stop: clean stop, exit status 0"
