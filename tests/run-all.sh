@@ -4,8 +4,8 @@
 # Installs what it needs (tests/deps.sh), then, each in its own build
 # directory under build-ci/:
 #   1. gcc, -Werror: make check (unit + integration), the hostile-client
-#      suite (tests/hostile), the unit tests under valgrind, and make
-#      distcheck;
+#      suite (tests/hostile), the unit tests under valgrind, the packaging
+#      checks (make check-packaging), and make distcheck;
 #   2. ASan + UBSan: make check;
 #   3. TSan: make check;
 #   4. every libFuzzer target for FUZZ_SECONDS (default 60) each
@@ -123,6 +123,10 @@ if build gcc; then
 	( cd "$out/gcc" && make check-valgrind >valgrind.out 2>&1 )
 	rc=$?; [ $rc -ne 0 ] && tail -40 "$out/gcc/valgrind.out"
 	count_step "valgrind (unit tests)" $rc
+	note "packaging checks (man --warnings, shellcheck, systemd-analyze)"
+	( cd "$out/gcc" && make check-packaging >packaging.out 2>&1 )
+	rc=$?; cat "$out/gcc/packaging.out" | grep -v '^make' | tail -12
+	count_step "packaging checks" $rc
 	note "make distcheck"
 	( cd "$out/gcc" && make -j"$jobs" distcheck >distcheck.out 2>&1 )
 	rc=$?; [ $rc -ne 0 ] && tail -40 "$out/gcc/distcheck.out"
