@@ -23,7 +23,7 @@ set -eu
 build="build-essential autoconf automake pkg-config libsystemd-dev \
 libconfig-dev libutf8proc-dev libmicrohttpd-dev check"
 test="$build python3 systemd valgrind socat iproute2 procps \
-systemd-container debhelper lintian dpkg-dev man-db clang libclang-rt-14-dev \
+systemd-container debhelper lintian dpkg-dev man-db shellcheck clang libclang-rt-14-dev \
 haproxy nginx libnginx-mod-stream prometheus prometheus-blackbox-exporter"
 # services the test set installs but must never leave enabled (the node
 # exporter comes only with prometheus's Recommends, which are not
