@@ -901,6 +901,7 @@ conn_header(struct tcp_engine *e, struct tcp_conn *c, uint8_t *in, size_t n)
 	if (take > PROXYPROTO_MAX - had)
 		take = PROXYPROTO_MAX - had;
 	if (!conn_header_room(px, had + take)) {
+		stats_add(&e->st->refused_oom, 1);
 		warn_oom(e, "a PROXY header: closing its connection");
 		conn_close(e, c, "out of memory");
 		return false;
@@ -958,7 +959,13 @@ conn_read(struct tcp_engine *e, struct tcp_conn *c)
 	if (n == -1) {
 		if (errno == EAGAIN || errno == EWOULDBLOCK)
 			return true;
-		conn_close(e, c, errno == ECONNRESET ? "reset" : "read error");
+		if (c->flags & TC_HEADER)	/* ended unanswered: counted */
+			conn_proxy_fail(e, c, errno == ECONNRESET ?
+			    "reset before its PROXY header was whole" :
+			    "read error before its PROXY header was whole");
+		else
+			conn_close(e, c, errno == ECONNRESET ? "reset" :
+			    "read error");
 		return false;
 	}
 	if (n == 0)

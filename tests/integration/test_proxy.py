@@ -104,6 +104,22 @@ def test_bad_header_closed_counted_warned():
         d.stderr_tail()
 
 
+def test_reset_in_header_counted():
+    """A balancer's connection reset before its header is whole ended
+    unanswered: a PROXY error like any other, not a served one."""
+    d = Daemon(proxy_conf(level="info"))
+    for _ in range(3):
+        s = connect_from("127.0.0.1", d.port)
+        s.sendall(v1("192.0.2.7")[:10])
+        time.sleep(0.05)        # the daemon has read the part
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
+                     struct.pack("ii", 1, 0))
+        s.close()               # RST
+    st = wait_status(d, lambda f: f.get("proxy_errors", 0) >= 3)
+    assert st["proxy_errors"] == 3 and st["served"] == 0, st
+    d.wait_stderr("reset before its PROXY header was whole")
+
+
 def test_header_timeout():
     d = Daemon(proxy_conf(timeout=1, level="info",
                           limits={"idle_timeout": 300}))
