@@ -55,8 +55,10 @@ enum admit_verdict {
 	ADMIT_LIMITED		/* over udp.rate_limit */
 };
 
-/* A zeroed struct admit is usable (no cap, no table): admit_new() gives
- * one with the per-source table, for the daemon. */
+/* A zeroed struct admit is usable but refuses every connection until
+ * admit_configure() or admit_set_max() gives it a cap (it has no
+ * per-source table); admit_new() gives one with the table, for the
+ * daemon. */
 struct admit *admit_new(void);
 void	admit_free(struct admit *a);
 

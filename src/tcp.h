@@ -113,9 +113,9 @@ void	tcp_drain_tick(struct tcp_engine *e);
  * Lame duck (the lame_duck setting): stopping, but still accepting and
  * serving, while a load balancer takes us out of its rotation.  Set by
  * the worker from its mailbox.  While it is on, a balancer's health
- * check fails: a connection whose PROXY v2 header is LOCAL (what HAProxy
- * sends for `check-send-proxy`) is closed with nothing answered, and
- * counted (lame_checks).  Every other connection is served as usual.
+ * check fails: a connection whose PROXY header is v2 LOCAL (what HAProxy
+ * sends for `check-send-proxy`) or v1 UNKNOWN is closed with nothing
+ * answered, and counted (lame_checks).  Every other connection is served as usual.
  */
 void	tcp_set_lame_duck(struct tcp_engine *e, bool on);
 bool	tcp_lame_duck(const struct tcp_engine *e);
