@@ -35,11 +35,12 @@
  * --workers=N runs N threads, each with its own epoll set and its own
  * connections, polling the same two listening sockets with EPOLLEXCLUSIVE
  * (one waiting thread wakes per new connection or datagram): upcased's
- * design, so that bench/run --workers compares like with like.  Only the
- * descriptor table is shared, and a descriptor is touched only by the
- * thread that accepted it.  With N > 1 the listeners are level-triggered
- * even under --et: an EPOLLEXCLUSIVE registration cannot be re-armed
- * with EPOLL_CTL_MOD.  The default, one worker, is the loop as it was.
+ * design, so that bench/run --workers compares like with like.  Nothing
+ * is shared but the listening sockets: each thread has its own table of
+ * queued output, and a descriptor is touched only by the thread that
+ * accepted it.  With N > 1 the listeners are level-triggered even under
+ * --et: an EPOLLEXCLUSIVE registration cannot be re-armed with
+ * EPOLL_CTL_MOD.  The default, one worker, is the loop as it was.
  *
  * usage: echo-ref -p PORT [-b ADDR] [options]	(see usage() below)
  */
@@ -89,11 +90,17 @@ struct pend {
 
 static int		 tcp_lfd = -1, udp_fd = -1;
 static uint16_t		 own_port;
-static struct pend	**pend;		/* indexed by descriptor; shared */
-static size_t		 npend;
+static size_t		 npend;		/* slots in each pend table */
 static int		 lsn_et;	/* listeners edge-triggered */
 
-/* Each worker's own buffers. */
+/*
+ * Each worker's own: its table of queued output, indexed by descriptor
+ * (a descriptor another worker closed may come back to us from accept(),
+ * and a shared table would pass its slot between threads with nothing
+ * but the kernel in between; own tables also share no cache lines), and
+ * its buffers.
+ */
+static _Thread_local struct pend **pend;
 static _Thread_local uint8_t	*buf;
 static _Thread_local struct mmsghdr *umsg;
 static _Thread_local struct iovec *uiov;
@@ -454,7 +461,8 @@ options(int argc, char *argv[], const char **addr, const char **port)
 static void
 worker_buffers(void)
 {
-	if ((buf = malloc(opt.bufsize)) == NULL ||
+	if ((pend = calloc(npend, sizeof(*pend))) == NULL ||
+	    (buf = malloc(opt.bufsize)) == NULL ||
 	    (umsg = calloc(opt.udp_batch, sizeof(*umsg))) == NULL ||
 	    (uiov = calloc(opt.udp_batch, sizeof(*uiov))) == NULL ||
 	    (ufrom = calloc(opt.udp_batch, sizeof(*ufrom))) == NULL)
@@ -525,8 +533,6 @@ main(int argc, char *argv[])
 	}
 	(void)getrlimit(RLIMIT_NOFILE, &rl);
 	npend = rl.rlim_cur > (1u << 22) ? (1u << 22) : (size_t)rl.rlim_cur;
-	if ((pend = calloc(npend, sizeof(*pend))) == NULL)
-		die("calloc");
 	(void)signal(SIGPIPE, SIG_IGN);
 
 	tcp_lfd = open_socket(addr, port, SOCK_STREAM);
