@@ -4,14 +4,14 @@
  *
  * bench/run measures upcased against this program in the same run, so a
  * ratio says what upcased costs beyond the kernel's own work.  It is
- * written to be fast, not to share upcased's choices: one thread, one
- * epoll set, level-triggered; TCP input is read into one 512 KiB buffer,
- * once per connection per wake-up, and written straight back.  Only what
- * the kernel does not take is queued (at most one buffer per connection;
- * while anything is queued the connection is not read).  SO_SNDBUF and
- * SO_RCVBUF are asked for 4 MiB (capped at net.core.[wr]mem_max, then
- * doubled by the kernel), which turns their autotuning off and saves bulk
- * some 14 % of its CPU per MB.  UDP comes in with recvmmsg(2) and goes
+ * written to be fast, not to share upcased's choices: one thread (unless
+ * --workers), one epoll set, level-triggered; TCP input is read into one
+ * 512 KiB buffer, once per connection per wake-up, and written straight
+ * back.  Only what the kernel does not take is queued (at most one buffer
+ * per connection; while anything is queued the connection is not read).
+ * SO_SNDBUF and SO_RCVBUF are asked for 4 MiB (capped at
+ * net.core.[wr]mem_max, then doubled by the kernel), which turns their
+ * autotuning off and saves bulk some 14 % of its CPU per MB.  UDP comes in with recvmmsg(2) and goes
  * back with sendmmsg(2) from the receive slots, 64 at a time.  No
  * transform, no limits, no timers, no logging.  The one check kept is
  * upcased's echo-loop guard (no UDP reply to a port below 1024 or to our
@@ -32,6 +32,16 @@
  * A connection costs one pointer in a table indexed by descriptor while it
  * is idle, so its memory per idle connection is the floor too.
  *
+ * --workers=N runs N threads, each with its own epoll set and its own
+ * connections, polling the same two listening sockets with EPOLLEXCLUSIVE
+ * (one waiting thread wakes per new connection or datagram): upcased's
+ * design, so that bench/run --workers compares like with like.  Nothing
+ * is shared but the listening sockets: each thread has its own table of
+ * queued output, and a descriptor is touched only by the thread that
+ * accepted it.  With N > 1 the listeners are level-triggered even under
+ * --et: an EPOLLEXCLUSIVE registration cannot be re-armed with
+ * EPOLL_CTL_MOD.  The default, one worker, is the loop as it was.
+ *
  * usage: echo-ref -p PORT [-b ADDR] [options]	(see usage() below)
  */
 #include <errno.h>
@@ -39,6 +49,7 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -65,8 +76,9 @@ static struct {
 	int		 sflags;
 	unsigned	 udp_batch;	/* --udp-batch: datagrams per call */
 	unsigned	 udp_calls;	/* --udp-calls: full batches per wake-up */
+	unsigned	 workers;	/* --workers: threads, each its own loop */
 } opt = {
-	512 * 1024, 0, 0, 4 << 20, 4 << 20, 0, MSG_NOSIGNAL, 64, 4
+	512 * 1024, 0, 0, 4 << 20, 4 << 20, 0, MSG_NOSIGNAL, 64, 4, 1
 };
 
 /* Output the kernel did not take; a connection without one has NULL. */
@@ -78,14 +90,22 @@ struct pend {
 
 static int		 tcp_lfd = -1, udp_fd = -1;
 static uint16_t		 own_port;
-static struct pend	**pend;		/* indexed by descriptor */
-static size_t		 npend;
-static uint8_t		*buf;
+static size_t		 npend;		/* slots in each pend table */
+static int		 lsn_et;	/* listeners edge-triggered */
 
-static struct mmsghdr	*umsg;
-static struct iovec	*uiov;
-static struct sockaddr_storage *ufrom;
-static uint8_t		*uslots;
+/*
+ * Each worker's own: its table of queued output, indexed by descriptor
+ * (a descriptor another worker closed may come back to us from accept(),
+ * and a shared table would pass its slot between threads with nothing
+ * but the kernel in between; own tables also share no cache lines), and
+ * its buffers.
+ */
+static _Thread_local struct pend **pend;
+static _Thread_local uint8_t	*buf;
+static _Thread_local struct mmsghdr *umsg;
+static _Thread_local struct iovec *uiov;
+static _Thread_local struct sockaddr_storage *ufrom;
+static _Thread_local uint8_t	*uslots;
 
 static void
 die(const char *what)
@@ -226,7 +246,7 @@ tcp_accept(int ep)
 			close(fd);
 	}
 	/* Edge-triggered with more waiting: ask to be told again. */
-	if (opt.et && conn_watch(ep, tcp_lfd, EPOLL_CTL_MOD,
+	if (lsn_et && conn_watch(ep, tcp_lfd, EPOLL_CTL_MOD,
 	    EPOLLIN | EPOLLET) == -1)
 		die("epoll_ctl");
 }
@@ -303,7 +323,7 @@ udp_serve(int ep)
 	for (c = 0; c < opt.udp_calls; c++)
 		if (udp_batch() < (int)opt.udp_batch)
 			return;
-	if (opt.et && conn_watch(ep, udp_fd, EPOLL_CTL_MOD,
+	if (lsn_et && conn_watch(ep, udp_fd, EPOLL_CTL_MOD,
 	    EPOLLIN | EPOLLET) == -1)
 		die("epoll_ctl");
 }
@@ -351,9 +371,9 @@ usage(void)
 	    "usage: echo-ref -p PORT [-b ADDR] [--buf=BYTES] [--budget=BYTES]\n"
 	    "                [--et | --lt] [--rcvbuf=BYTES] [--sndbuf=BYTES]\n"
 	    "                [--msg-dontwait] [--udp-batch=N] [--udp-calls=N]\n"
-	    "                [--upcased-model]\n"
+	    "                [--upcased-model] [--workers=N]\n"
 	    "defaults: --buf=512k --budget=0 --lt --rcvbuf=4m --sndbuf=4m\n"
-	    "          --udp-batch=64 --udp-calls=4\n"
+	    "          --udp-batch=64 --udp-calls=4 --workers=1\n"
 	    "--budget=0: one read per wake-up; --rcvbuf=0, --sndbuf=0: "
 	    "autotuned\n");
 	exit(64);
@@ -390,6 +410,7 @@ options(int argc, char *argv[], const char **addr, const char **port)
 		{ "udp-batch", required_argument, NULL, 'u' },
 		{ "udp-calls", required_argument, NULL, 'c' },
 		{ "upcased-model", no_argument, NULL, 'U' },
+		{ "workers", required_argument, NULL, 'w' },
 		{ NULL, 0, NULL, 0 }
 	};
 	int ch;
@@ -416,6 +437,8 @@ options(int argc, char *argv[], const char **addr, const char **port)
 			break;
 		case 'c': opt.udp_calls = (unsigned)size_arg(optarg, 1, 1000);
 			break;
+		case 'w': opt.workers = (unsigned)size_arg(optarg, 1, 256);
+			break;
 		case 'U':	/* the yardstick before issue 13 */
 			opt.bufsize = 65536;
 			opt.budget = 0;
@@ -434,27 +457,10 @@ options(int argc, char *argv[], const char **addr, const char **port)
 		usage();
 }
 
-int
-main(int argc, char *argv[])
+/* This thread's buffers. */
+static void
+worker_buffers(void)
 {
-	struct epoll_event evs[EVENTS_MAX];
-	struct rlimit rl;
-	const char *addr = "127.0.0.1", *port = NULL;
-	uint32_t lev;
-	long pn;
-	int ep, n, i, fd;
-
-	options(argc, argv, &addr, &port);
-	pn = size_arg(port, 1, 65535);
-	own_port = (uint16_t)pn;
-
-	/* As many descriptors as the hard limit allows. */
-	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
-		rl.rlim_cur = rl.rlim_max;
-		(void)setrlimit(RLIMIT_NOFILE, &rl);
-	}
-	(void)getrlimit(RLIMIT_NOFILE, &rl);
-	npend = rl.rlim_cur > (1u << 22) ? (1u << 22) : (size_t)rl.rlim_cur;
 	if ((pend = calloc(npend, sizeof(*pend))) == NULL ||
 	    (buf = malloc(opt.bufsize)) == NULL ||
 	    (umsg = calloc(opt.udp_batch, sizeof(*umsg))) == NULL ||
@@ -464,11 +470,25 @@ main(int argc, char *argv[])
 	/* Address space, backed only where datagrams land. */
 	if ((uslots = malloc((size_t)opt.udp_batch * UDP_SLOT)) == NULL)
 		die("malloc");
-	(void)signal(SIGPIPE, SIG_IGN);
+}
 
-	tcp_lfd = open_socket(addr, port, SOCK_STREAM);
-	udp_fd = open_socket(addr, port, SOCK_DGRAM);
-	lev = opt.et ? EPOLLIN | EPOLLET : EPOLLIN;
+/*
+ * One worker: its own epoll set over the shared listeners, and the
+ * connections it accepts.  With one worker the listeners are registered
+ * as before; with more, EPOLLEXCLUSIVE wakes one waiting worker.
+ */
+static void *
+worker_loop(void *arg)
+{
+	struct epoll_event evs[EVENTS_MAX];
+	uint32_t lev;
+	int ep, n, i, fd;
+
+	(void)arg;
+	worker_buffers();
+	lev = lsn_et ? EPOLLIN | EPOLLET : EPOLLIN;
+	if (opt.workers > 1)
+		lev |= EPOLLEXCLUSIVE;
 	if ((ep = epoll_create1(EPOLL_CLOEXEC)) == -1 ||
 	    conn_watch(ep, tcp_lfd, EPOLL_CTL_ADD, lev) == -1 ||
 	    conn_watch(ep, udp_fd, EPOLL_CTL_ADD, lev) == -1)
@@ -490,4 +510,40 @@ main(int argc, char *argv[])
 				conn_event(ep, fd, evs[i].events);
 		}
 	}
+	return NULL;
+}
+
+int
+main(int argc, char *argv[])
+{
+	struct rlimit rl;
+	const char *addr = "127.0.0.1", *port = NULL;
+	pthread_t tid;
+	long pn;
+	unsigned w;
+
+	options(argc, argv, &addr, &port);
+	pn = size_arg(port, 1, 65535);
+	own_port = (uint16_t)pn;
+
+	/* As many descriptors as the hard limit allows. */
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		(void)setrlimit(RLIMIT_NOFILE, &rl);
+	}
+	(void)getrlimit(RLIMIT_NOFILE, &rl);
+	npend = rl.rlim_cur > (1u << 22) ? (1u << 22) : (size_t)rl.rlim_cur;
+	(void)signal(SIGPIPE, SIG_IGN);
+
+	tcp_lfd = open_socket(addr, port, SOCK_STREAM);
+	udp_fd = open_socket(addr, port, SOCK_DGRAM);
+	/* EPOLLEXCLUSIVE registrations cannot be re-armed (EPOLL_CTL_MOD). */
+	lsn_et = opt.et && opt.workers == 1;
+	for (w = 1; w < opt.workers; w++) {
+		errno = pthread_create(&tid, NULL, worker_loop, NULL);
+		if (errno != 0)
+			die("pthread_create");
+	}
+	(void)worker_loop(NULL);
+	return 0;
 }

@@ -24,6 +24,14 @@
  *             all.  Figure: connections/s, latency from connect() to the
  *             reply's last byte
  *
+ * --bulk-beside (pingpong, pipeline): one more connection streams bytes
+ * both ways for as long as the others send, as bulk does, its bytes
+ * checked like theirs but kept out of their figures: messages/s and
+ * p50/p99 are the -c connections' alone, and the stream's own rate is
+ * "beside_mb_per_s".  It starts once every other connection has been
+ * answered once.  bench/run's mix shapes compare 1,000 ping-pong clients
+ * with and without it: what one bulk client does to their latency.
+ *
  * Options for every TCP shape: --sources=K binds connection n to source
  * address 127.0.0.(1 + n % K) (IP_BIND_ADDRESS_NO_PORT: the kernel still
  * picks the port at connect(), reusing TIME_WAIT ports on loopback), so
@@ -97,6 +105,7 @@ struct conn {
 	uint8_t		 kind;		/* K_TCP; must be first */
 	uint8_t		 state;
 	uint8_t		 pp_sent;	/* bytes of pp[] sent */
+	uint8_t		 beside;	/* --bulk-beside: the stream */
 	uint32_t	 events;	/* what epoll watches now */
 	int		 fd;
 	uint64_t	 t0;		/* churn: when connect() began */
@@ -149,10 +158,11 @@ static struct {
 	uint64_t	 max_conns;	/* churn: connections in all, at most */
 	unsigned	 sources;	/* 127.0.0.1 .. 127.0.0.sources; 0: any */
 	bool		 proxy_v2;
+	bool		 beside;	/* --bulk-beside */
 } o = {
 	SH_PINGPONG, "127.0.0.1", NULL, 0, 64, 0, 3.0, 0.5, 1.0, 0.0, 30.0,
 	200.0, 512ull << 20, 64ull << 20, 3, false, "", NULL, 0, 2000000, 0,
-	false
+	false, false
 };
 
 static struct {
@@ -176,6 +186,7 @@ static struct {
 	uint64_t	 started;	/* connect()s begun */
 	uint64_t	 completed;	/* churn: answered in full and closed */
 	uint64_t	 addrnotavail;	/* connect() or bind(): no port left */
+	uint64_t	 beside_bytes;	/* --bulk-beside: in the window */
 	bool		 timeout;
 } st;
 
@@ -192,6 +203,7 @@ static uint8_t		*pat;		/* PAT_LEN + CHUNK_MAX, periodic */
 static uint8_t		*want;		/* what a reply of pat must be */
 static uint8_t		*rbuf;		/* RBUF_SIZE */
 static struct conn	*conns;
+static unsigned		 nconns;	/* o.conns, plus one --bulk-beside */
 static struct usock	*usocks;
 static unsigned		 nopen, nconnecting, nnext;
 static unsigned		 pp_len;	/* PP2_LEN with --proxy-v2, else 0 */
@@ -371,7 +383,7 @@ static double		 srv0, srv1;
 static void
 window_open(void)
 {
-	st.msgs = st.bytes = 0;
+	st.msgs = st.bytes = st.beside_bytes = 0;
 	memset(hist, 0, sizeof(hist));
 	hist_n = 0;
 	measuring = true;
@@ -576,7 +588,7 @@ conn_start(struct conn *c)
 static void
 conns_open_more(void)
 {
-	while (nnext < o.conns && nconnecting < CONNECT_WAVE)
+	while (nnext < nconns && nconnecting < CONNECT_WAVE)
 		conn_start(&conns[nnext++]);
 }
 
@@ -589,6 +601,8 @@ conn_quota(const struct conn *c)
 {
 	uint64_t done;
 
+	if (c->beside)		/* streams once the gate is open */
+		return sending && !gate ? UINT64_MAX / 2 : c->sent;
 	if (o.shape == SH_BULK)
 		return sending ? o.bulk_warm + o.bulk : c->sent;
 	if (o.shape == SH_IDLE)
@@ -660,7 +674,7 @@ conn_write(struct conn *c)
 		}
 		if (n == 0)		/* part of the header only */
 			break;
-		if (o.shape != SH_BULK) {
+		if (o.shape != SH_BULK && !c->beside) {
 			k = c->sent / o.size;
 			k1 = (c->sent + (uint64_t)n) / o.size;
 			st.sent_msgs += k1 - k;
@@ -734,7 +748,14 @@ conn_read(struct conn *c)
 		st.errors++;
 		n = (ssize_t)room;
 	}
-	verify(c, rbuf, (size_t)n, o.shape == SH_BULK ? 65536 : o.size);
+	verify(c, rbuf, (size_t)n, o.shape == SH_BULK || c->beside ? 65536 :
+	    o.size);
+	if (c->beside) {
+		c->rcvd += (uint64_t)n;
+		if (measuring)
+			st.beside_bytes += (uint64_t)n;
+		return;
+	}
 	if (o.shape == SH_BULK) {
 		c->rcvd += (uint64_t)n;
 		bulk_rcvd += (uint64_t)n;
@@ -1053,7 +1074,7 @@ loop(bool (*done)(void), uint64_t deadline)
 static bool
 all_connected(void)
 {
-	return nnext == o.conns && nconnecting == 0;
+	return nnext == nconns && nconnecting == 0;
 }
 
 static bool
@@ -1063,7 +1084,7 @@ all_answered(void)
 
 	if (o.shape == SH_UDP)
 		return udp_busy() == 0;
-	for (i = 0; i < o.conns; i++)
+	for (i = 0; i < nconns; i++)
 		if (conns[i].state == CS_OPEN &&
 		    conns[i].rcvd < conns[i].sent)
 			return false;
@@ -1075,7 +1096,7 @@ all_replied_once(void)
 {
 	unsigned i;
 
-	for (i = 0; i < o.conns; i++)
+	for (i = 0; i < o.conns; i++)	/* not the stream beside them */
 		if (conns[i].state == CS_OPEN && conns[i].rcvd < o.size)
 			return false;
 	return true;
@@ -1113,11 +1134,12 @@ finish(void)
 	unsigned i;
 
 	if (conns != NULL) {
-		for (i = 0; i < o.conns; i++) {
+		for (i = 0; i < nconns; i++) {
 			struct conn *c = &conns[i];
 
 			if (c->state == CS_OPEN && c->rcvd < c->sent)
-				st.unanswered += o.shape == SH_BULK ? 1 :
+				st.unanswered += o.shape == SH_BULK ||
+				    c->beside ? 1 :
 				    (c->sent - c->rcvd + o.size - 1) / o.size;
 			if (c->fd != -1 && c->state != CS_NEW)
 				close(c->fd);
@@ -1137,12 +1159,14 @@ run_tcp(void)
 	uint64_t t0;
 	unsigned i;
 
-	if ((conns = calloc(o.conns, sizeof(*conns))) == NULL)
+	if ((conns = calloc(nconns, sizeof(*conns))) == NULL)
 		die("calloc");
-	for (i = 0; i < o.conns; i++) {
+	for (i = 0; i < nconns; i++) {
 		conns[i].fd = -1;
 		conns[i].base = (uint32_t)(((uint64_t)i * 7919u) % PAT_LEN);
 	}
+	if (o.beside)
+		conns[o.conns].beside = 1;
 	(void)loop(all_connected, 0);
 	sending = true;
 	if (o.shape == SH_BULK) {
@@ -1171,7 +1195,7 @@ run_tcp(void)
 	(void)loop(all_replied_once, 0);
 	st.first_ns = now_ns() - t0;
 	gate = false;
-	for (i = 0; i < o.conns; i++)
+	for (i = 0; i < nconns; i++)
 		if (conns[i].state == CS_OPEN)
 			conn_write(&conns[i]);
 	(void)loop(NULL, now_ns() + (uint64_t)(o.warmup * 1e9));
@@ -1328,6 +1352,10 @@ report(void)
 		    "\"addrnotavail\":%llu", o.sources,
 		    o.proxy_v2 ? "true" : "false",
 		    (unsigned long long)st.addrnotavail);
+	if (o.beside)
+		printf(",\"beside_bytes\":%llu,\"beside_mb_per_s\":%.2f",
+		    (unsigned long long)st.beside_bytes,
+		    secs > 0 ? (double)st.beside_bytes / secs / 1e6 : 0.0);
 	if (srv0 >= 0 && srv1 >= 0 && secs > 0)
 		printf(",\"server_cpu_s\":%.6f,\"server_cpu_pct\":%.1f",
 		    srv1 - srv0, (srv1 - srv0) / secs * 100.0);
@@ -1359,6 +1387,7 @@ usage(void)
 "         [-L LOSS_MS] [-r ROUNDS] [--hold=SECONDS] [--ready-file=PATH]\n"
 "         [--expect=upper|same] [--label=TEXT] [--server-pid=PID]\n"
 "         [-N MAX_CONNS] [--sources=K] [--proxy-v2]\n"
+"         [--bulk-beside]\n"
 "  SHAPE: pingpong (default), pipeline, bulk, udp, idle, churn\n");
 	exit(64);
 }
@@ -1396,6 +1425,7 @@ options(int argc, char *argv[])
 		{ "server-pid", required_argument, NULL, 'P' },
 		{ "sources", required_argument, NULL, 'S' },
 		{ "proxy-v2", no_argument, NULL, 'X' },
+		{ "bulk-beside", no_argument, NULL, 'Y' },
 		{ "max-conns", required_argument, NULL, 'N' },
 		{ NULL, 0, NULL, 0 }
 	};
@@ -1433,6 +1463,7 @@ options(int argc, char *argv[])
 		case 'N': o.max_conns = (uint64_t)arg_num(optarg, 1, 1e12); break;
 		case 'S': o.sources = (unsigned)arg_num(optarg, 1, 254); break;
 		case 'X': o.proxy_v2 = true; break;
+		case 'Y': o.beside = true; break;
 		case 'E':
 			if (strcmp(optarg, "upper") == 0)
 				o.same = false;
@@ -1459,6 +1490,9 @@ options(int argc, char *argv[])
 		o.depth = 1;
 	if ((o.proxy_v2 || o.sources > 0) && o.shape == SH_UDP)
 		usage();
+	if (o.beside && o.shape != SH_PINGPONG && o.shape != SH_PIPELINE)
+		usage();
+	nconns = o.conns + (o.beside ? 1u : 0u);
 	pp_len = o.proxy_v2 ? PP2_LEN : 0;
 	if (o.shape == SH_UDP && (o.size < HDR_LEN + 1 || o.size > 65507))
 		usage();
