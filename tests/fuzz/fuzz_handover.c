@@ -118,7 +118,7 @@ check_canonical(const uint8_t *b, size_t n, const struct decoded *d,
     const struct handover_header *h)
 {
 	uint8_t *e = malloc(n);
-	size_t m = 0;
+	size_t m = 0, i;
 
 	CHECK(e != NULL, "malloc");
 	switch (d->t) {
@@ -151,7 +151,7 @@ check_canonical(const uint8_t *b, size_t n, const struct decoded *d,
 		    d->nsrc, left);
 		CHECK(d->nsrc == HANDOVER_SOURCES_PER_RECORD || d->nsrc == left,
 		    "a short record before the last");
-		for (size_t i = 0; i < d->nsrc; i++) {
+		for (i = 0; i < d->nsrc; i++) {
 			CHECK(d->src[i].family == AF_INET ||
 			    d->src[i].family == AF_INET6, "source family");
 			CHECK(d->src[i].ahead_us >= 1 && d->src[i].ahead_us <=
