@@ -13,12 +13,13 @@
 #include "handover.h"
 #include "proxyproto.h"
 
-#define HEADER_LEN	(8 + 4 + 4 + 1 + 1 + CONFIG_MAX_EXIT)
+#define HEADER_LEN	(8 + 4 + 4 + 4 + 1 + 1 + CONFIG_MAX_EXIT)
 #define ADDR_LEN	(1 + 2 + 16 + 4 + 4)	/* family, port, address,
 						   scope id, flow info */
 #define CONN_FIXED	(1 + 2 + 1 + 3 + 4 + 4 + 8 + 8 + 2 * ADDR_LEN + 4 + 2)
 #define NCOUNTERS	(STATS_NAMES + STATS_DURATION_BUCKETS + 1)
 #define COUNTERS_LEN	(4 + 4 + 8 * NCOUNTERS)
+#define SOURCE_LEN	(1 + 8 + 8)	/* family, prefix, ahead_us */
 
 /* The last of enum config_transform (a new one must be added here). */
 #define TRANSFORM_LAST	CONFIG_TRANSFORM_ASCII
@@ -186,7 +187,8 @@ handover_encode_header(uint8_t *buf, size_t cap,
 
 	if (h->exit_len > CONFIG_MAX_EXIT ||
 	    memchr(h->exit_text, '\0', h->exit_len) != NULL ||
-	    h->transform > TRANSFORM_LAST)
+	    h->transform > TRANSFORM_LAST ||
+	    h->nsources > HANDOVER_MAX_SOURCES)
 		return 0;
 	if (cap < need)
 		return need;
@@ -196,6 +198,7 @@ handover_encode_header(uint8_t *buf, size_t cap,
 	p = putmem(p, HANDOVER_MAGIC, 8);
 	p = put32(p, HANDOVER_VERSION);
 	p = put32(p, h->nconns);
+	p = put32(p, h->nsources);
 	p = put8(p, h->transform);
 	p = put8(p, h->exit_len);
 	(void)putmem(p, text, sizeof(text));
@@ -238,9 +241,14 @@ handover_decode_header(const uint8_t *buf, size_t len,
 	p += 12;
 	h->version = version;
 	h->nconns = get32(p);
-	h->transform = p[4];
-	h->exit_len = p[5];
-	p += 6;
+	h->nsources = get32(p + 4);
+	h->transform = p[8];
+	h->exit_len = p[9];
+	p += 10;
+	if (h->nsources > HANDOVER_MAX_SOURCES) {
+		*why = "too many sources";
+		return HANDOVER_BAD;
+	}
 	if (h->transform > TRANSFORM_LAST) {
 		*why = "unknown transform";
 		return HANDOVER_BAD;
@@ -315,6 +323,83 @@ handover_decode_counters(const uint8_t *buf, size_t len,
 		return HANDOVER_BAD;
 	}
 	*used = HANDOVER_FRAME + n;
+	return HANDOVER_OK;
+}
+
+/* --- sources ------------------------------------------------------------ */
+
+/* What the table can have produced; NULL if s is one of those. */
+static const char *
+source_invalid(const struct handover_source *s)
+{
+	if (s->family != AF_INET && s->family != AF_INET6)
+		return "bad source family";
+	if (s->family == AF_INET && !all_zero(s->prefix + 4, 4))
+		return "IPv4 source padding not zero";
+	if (s->ahead_us == 0 || s->ahead_us > HANDOVER_MAX_AHEAD_US)
+		return "source arrival time out of range";
+	return NULL;
+}
+
+size_t
+handover_encode_sources(uint8_t *buf, size_t cap,
+    const struct handover_source *v, size_t n)
+{
+	uint8_t *p = buf;
+	size_t need = HANDOVER_FRAME + n * SOURCE_LEN, i;
+
+	if (n == 0 || n > HANDOVER_SOURCES_PER_RECORD)
+		return 0;
+	for (i = 0; i < n; i++)
+		if (source_invalid(&v[i]) != NULL)
+			return 0;
+	if (cap < need)
+		return need;
+	p = frame(p, HANDOVER_SOURCES, n * SOURCE_LEN);
+	for (i = 0; i < n; i++) {
+		p = put8(p, v[i].family == AF_INET ? 4 : 6);
+		p = putmem(p, v[i].prefix, 8);
+		p = put64(p, v[i].ahead_us);
+	}
+	return need;
+}
+
+enum handover_result
+handover_decode_sources(const uint8_t *buf, size_t len, uint32_t left,
+    struct handover_source *v, size_t *n, size_t *used, const char **why)
+{
+	enum handover_result r;
+	const uint8_t *p = buf + HANDOVER_FRAME;
+	const char *bad;
+	size_t want, plen, i;
+
+	if (left == 0) {
+		*why = "more sources than announced";
+		return len < 1 ? HANDOVER_MORE : HANDOVER_BAD;
+	}
+	want = left < HANDOVER_SOURCES_PER_RECORD ? left :
+	    HANDOVER_SOURCES_PER_RECORD;
+	r = unframe(buf, len, HANDOVER_SOURCES, SOURCE_LEN,
+	    HANDOVER_SOURCES_PER_RECORD * SOURCE_LEN, &plen, why);
+	if (r != HANDOVER_OK)
+		return r;
+	if (plen != want * SOURCE_LEN) {
+		*why = "sources record length mismatch";
+		return HANDOVER_BAD;
+	}
+	for (i = 0; i < want; i++, p += SOURCE_LEN) {
+		memset(&v[i], 0, sizeof(v[i]));
+		v[i].family = p[0] == 4 ? AF_INET : p[0] == 6 ? AF_INET6 :
+		    AF_UNSPEC;
+		memcpy(v[i].prefix, p + 1, 8);
+		v[i].ahead_us = get64(p + 9);
+		if ((bad = source_invalid(&v[i])) != NULL) {
+			*why = bad;
+			return HANDOVER_BAD;
+		}
+	}
+	*n = want;
+	*used = HANDOVER_FRAME + plen;
 	return HANDOVER_OK;
 }
 

@@ -13,6 +13,9 @@
  *	HEADER		magic, format version, the engine settings the
  *			connections' state depends on, the connection count
  *	COUNTERS	every counter of stats.h, in table order
+ *	SOURCES		the per-source table's connection-rate state, as
+ *			many records as the HEADER's count asks (struct
+ *			handover_source), before any connection
  *	LISTENER	one per listening or UDP socket (its descriptor
  *			rides along)
  *	CONN		one per connection (struct handover_conn; its
@@ -63,9 +66,10 @@ enum handover_type {
 	HANDOVER_HELLO = 7,
 	HANDOVER_READY = 8,
 	HANDOVER_REFUSE = 9,
-	HANDOVER_GO = 10
+	HANDOVER_GO = 10,
+	HANDOVER_SOURCES = 11
 };
-#define HANDOVER_TYPE_LAST	HANDOVER_GO
+#define HANDOVER_TYPE_LAST	HANDOVER_SOURCES
 
 /* Bounds of the variable parts of the control records. */
 #define HANDOVER_MAX_RELEASE	63	/* HELLO: PACKAGE_VERSION */
@@ -81,6 +85,7 @@ enum handover_result {
 struct handover_header {
 	uint32_t	 version;	/* decode: always HANDOVER_VERSION */
 	uint32_t	 nconns;	/* CONN records that follow */
+	uint32_t	 nsources;	/* sources in the SOURCES records */
 	uint8_t		 transform;	/* enum config_transform */
 	uint8_t		 exit_len;	/* the exit command in force, */
 	char		 exit_text[CONFIG_MAX_EXIT + 1]; /* NUL-terminated */
@@ -123,6 +128,31 @@ struct handover_conn {
 	uint32_t	 out_len;
 	const uint8_t	*hdr;		/* PROXY header bytes held */
 	uint16_t	 hdr_len;
+};
+
+/*
+ * One source of the per-source table (srclimit.c) whose connection-rate
+ * bucket is not full: an IPv4 address or an IPv6 /64, and how far its
+ * GCRA "theoretical arrival time" is ahead of now (an age, re-based on
+ * the new process's clock as a connection's are).  The open count is
+ * not carried: each connection handed over counts itself again.
+ *
+ * The sources go in SOURCES records of HANDOVER_SOURCES_PER_RECORD
+ * each, the last with the rest (so a table has one encoding), the idle
+ * ones first, oldest first, then those with connections open.  At most
+ * HANDOVER_MAX_SOURCES: the idle entries the table keeps (65,536) and
+ * one per connection.  ahead_us is at most a whole bucket at the
+ * slowest rate: connection_burst times one second.
+ */
+#define HANDOVER_SOURCES_PER_RECORD	1024
+#define HANDOVER_MAX_SOURCES		(65536u + CONFIG_MAX_CONNECTIONS)
+#define HANDOVER_MAX_AHEAD_US	((uint64_t)CONFIG_MAX_CONN_BURST * 1000000u)
+
+struct handover_source {
+	uint8_t		 family;	/* AF_INET or AF_INET6 */
+	uint8_t		 prefix[8];	/* the address (then 4 zeros), or
+					   the /64 */
+	uint64_t	 ahead_us;	/* 1 .. HANDOVER_MAX_AHEAD_US */
 };
 
 /* A listening socket: what the new process checks its descriptor
@@ -175,6 +205,9 @@ size_t	handover_encode_header(uint8_t *buf, size_t cap,
 	    const struct handover_header *h);
 size_t	handover_encode_counters(uint8_t *buf, size_t cap,
 	    const struct stats_snapshot *s);
+/* n: 1 .. HANDOVER_SOURCES_PER_RECORD. */
+size_t	handover_encode_sources(uint8_t *buf, size_t cap,
+	    const struct handover_source *v, size_t n);
 size_t	handover_encode_conn(uint8_t *buf, size_t cap,
 	    const struct handover_conn *c);
 size_t	handover_encode_end(uint8_t *buf, size_t cap);
@@ -211,6 +244,14 @@ enum handover_result handover_decode_header(const uint8_t *buf, size_t len,
 enum handover_result handover_decode_counters(const uint8_t *buf,
 	    size_t len, struct stats_snapshot *s, size_t *used,
 	    const char **why);
+/*
+ * One SOURCES record into v (room for HANDOVER_SOURCES_PER_RECORD), *n
+ * sources; left: how many the header announced that have not come yet,
+ * so the record must hold min(left, HANDOVER_SOURCES_PER_RECORD).
+ */
+enum handover_result handover_decode_sources(const uint8_t *buf,
+	    size_t len, uint32_t left, struct handover_source *v, size_t *n,
+	    size_t *used, const char **why);
 enum handover_result handover_decode_conn(const uint8_t *buf, size_t len,
 	    const struct handover_header *h, struct handover_conn *c,
 	    size_t *used, const char **why);

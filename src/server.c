@@ -43,6 +43,7 @@
 #include "log.h"
 #include "notify.h"
 #include "server.h"
+#include "srclimit.h"
 #include "stats.h"
 #include "tcp.h"
 #include "upgrade.h"
@@ -762,6 +763,8 @@ struct handover {
 	uint64_t	 t0;
 	struct upgrade_io io;
 	struct pool_export ex;
+	struct handover_source *src;	/* the per-source rate state */
+	size_t		 nsrc;
 	uint8_t		*state;		/* the records sent */
 	size_t		*fd_at;
 	int		*fds;
@@ -792,6 +795,7 @@ server_handover_failed(struct server *s, struct handover *h,
 	    "process " : "", how);
 	free(h->ex.buf);
 	free(h->ex.fds);
+	free(h->src);
 	free(h->state);
 	free(h->fd_at);
 	free(h->fds);
@@ -849,10 +853,26 @@ server_state_listeners(const struct listener_set *set, bool metrics,
 	return off;
 }
 
+/* Append the SOURCES records (HANDOVER_SOURCES_PER_RECORD a record). */
+static size_t
+server_state_sources(const struct handover *h, uint8_t *buf, size_t off)
+{
+	size_t i, n;
+
+	for (i = 0; i < h->nsrc; i += n) {
+		n = h->nsrc - i < HANDOVER_SOURCES_PER_RECORD ? h->nsrc - i :
+		    HANDOVER_SOURCES_PER_RECORD;
+		off += handover_encode_sources(buf != NULL ? buf + off : NULL,
+		    buf != NULL ? SIZE_MAX : 0, h->src + i, n);
+	}
+	return off;
+}
+
 /*
  * The state in one buffer: HEADER, COUNTERS (final: the workers are
- * frozen), LISTENERs, the workers' CONNs, END; with the descriptor of
- * each LISTENER and CONN.  Measured first (buf NULL), then written.
+ * frozen), SOURCES, LISTENERs, the workers' CONNs, END; with the
+ * descriptor of each LISTENER and CONN.  Measured first (buf NULL),
+ * then written.
  */
 static size_t
 server_state_write(struct server *s, struct handover *h, uint8_t *buf,
@@ -877,10 +897,12 @@ server_state_write(struct server *s, struct handover *h, uint8_t *buf,
 		at += HANDOVER_FRAME + len;
 	}
 	hh.nconns = (uint32_t)*nconns;
+	hh.nsources = (uint32_t)h->nsrc;
 	pool_stats(s->pool, &st);
 	off += handover_encode_header(buf, buf != NULL ? SIZE_MAX : 0, &hh);
 	off += handover_encode_counters(buf != NULL ? buf + off : NULL,
 	    buf != NULL ? SIZE_MAX : 0, &st);
+	off = server_state_sources(h, buf, off);
 	*nfds = 0;
 	off = server_state_listeners(s->set, false, buf, off, h->fd_at,
 	    h->fds, nfds);
@@ -996,7 +1018,10 @@ server_handover_state(struct server *s, struct handover *h, size_t *nconns,
 		    "the workers did not freeze in time");
 		return -1;
 	}
-	if (!pool_take_export(s->pool, &h->ex)) {
+	/* The per-source table too: no admission happens while frozen. */
+	if (!pool_take_export(s->pool, &h->ex) ||
+	    srclimit_export(pool_sources(s->pool), worker_now_ms(), &h->src,
+	    &h->nsrc) == -1) {
 		server_handover_failed(s, h, MSGID_HANDOVER_STATE,
 		    "out of memory writing the state");
 		return -1;
@@ -1164,6 +1189,23 @@ take_over_counters(void *arg, const struct stats_snapshot *st)
 	return NULL;
 }
 
+/* Before any connection (the stream's order): they count themselves in
+ * these entries again, so the open counts are not doubled. */
+static const char *
+take_over_sources(void *arg, const struct handover_source *v, size_t n)
+{
+	struct take_over *t = arg;
+	uint64_t now = worker_now_ms();
+	const char *why;
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if ((why = srclimit_import(pool_sources(t->s->pool), &v[i],
+		    now)) != NULL)
+			return why;
+	return NULL;
+}
+
 static const char *
 take_over_listener(void *arg, const struct handover_listener *l, int fd)
 {
@@ -1244,7 +1286,7 @@ static void
 server_take_over(struct server *s, int sock)
 {
 	struct upgrade_sink sink = { take_over_header, take_over_counters,
-	    take_over_listener, take_over_conn, NULL };
+	    take_over_sources, take_over_listener, take_over_conn, NULL };
 	static struct take_over t;
 	struct upgrade_io io;
 	uint8_t rec[HANDOVER_FRAME + 8];

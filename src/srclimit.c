@@ -9,16 +9,23 @@
  * fresh bucket every time), on an "idle" list in the order of their last
  * close; admissions free the ones refilled by now from its head, and
  * past IDLE_MAX the oldest goes anyway.
+ *
+ * An upgrade hands the rate state over (srclimit_export(), _import()):
+ * each arrival time as its distance ahead of now, as a connection's
+ * clocks travel as ages (the format names no clock); the counts are
+ * rebuilt by the connections themselves (srclimit_hold()).
  */
 #include <pthread.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "addr.h"
+#include "handover.h"
 #include "srclimit.h"
 
 #define BUCKET_BITS	12
 #define BUCKETS		(1u << BUCKET_BITS)
-#define IDLE_MAX	65536	/* sources remembered with none open */
+#define IDLE_MAX	SRCLIMIT_IDLE_MAX
 #define PRUNE_MAX	8	/* idle entries freed per admission */
 
 struct entry {
@@ -167,7 +174,10 @@ prune(struct srclimit *sl, uint64_t now)
 	}
 }
 
-/* force: count it whatever the limit (an open connection handed over). */
+/* force: count it whatever the limit (an open connection handed over);
+ * then nothing is pruned either: the successor holds its connections
+ * before it has a clock or a rate, and idle sources it imported must
+ * stay until then. */
 static enum srclimit_result
 srclimit_judge(struct srclimit *sl, const struct sockaddr *sa, bool rate,
     uint64_t now_ms, bool force, bool *counted)
@@ -181,7 +191,8 @@ srclimit_judge(struct srclimit *sl, const struct sockaddr *sa, bool rate,
 	if (!addr_source_of(sa, &src))
 		return SRCLIMIT_OK;
 	pthread_mutex_lock(&sl->mu);
-	prune(sl, now);
+	if (!force)
+		prune(sl, now);
 	ep = find(sl, &src);
 	/*
 	 * Out of memory for a new entry: let the connection in uncounted
@@ -270,4 +281,124 @@ srclimit_count(struct srclimit *sl, const struct sockaddr *sa)
 		n = e->count;
 	pthread_mutex_unlock(&sl->mu);
 	return n;
+}
+
+/* --- the hand-over ------------------------------------------------------ */
+
+static void
+export_one(const struct entry *e, uint64_t now, struct handover_source *s)
+{
+	uint32_t a4;
+
+	memset(s, 0, sizeof(*s));
+	s->family = e->family;
+	if (e->family == AF_INET) {
+		a4 = (uint32_t)e->key;		/* s_addr: network order */
+		memcpy(s->prefix, &a4, 4);
+	} else
+		memcpy(s->prefix, &e->key, 8);
+	s->ahead_us = e->tat - now;
+	/* Never more than a bucket; bounded anyway, so it always encodes. */
+	if (s->ahead_us > HANDOVER_MAX_AHEAD_US)
+		s->ahead_us = HANDOVER_MAX_AHEAD_US;
+}
+
+int
+srclimit_export(struct srclimit *sl, uint64_t now_ms,
+    struct handover_source **v, size_t *n)
+{
+	struct handover_source *out;
+	struct entry *e;
+	uint64_t now = now_ms * 1000;
+	size_t cap = 0, k = 0, skip, i;
+
+	*v = NULL;
+	*n = 0;
+	pthread_mutex_lock(&sl->mu);
+	for (i = 0; i < BUCKETS; i++)
+		for (e = sl->b[i]; e != NULL; e = e->next)
+			if (e->tat > now)
+				cap++;
+	if (cap > HANDOVER_MAX_SOURCES)
+		cap = HANDOVER_MAX_SOURCES;
+	if (cap == 0) {
+		pthread_mutex_unlock(&sl->mu);
+		return 0;
+	}
+	if ((out = calloc(cap, sizeof(*out))) == NULL) {
+		pthread_mutex_unlock(&sl->mu);
+		return -1;
+	}
+	/* The idle list, oldest first, but only the newest IDLE_MAX. */
+	skip = sl->nidle > IDLE_MAX ? sl->nidle - IDLE_MAX : 0;
+	for (e = sl->ihead; e != NULL && k < cap; e = e->inext) {
+		if (skip > 0) {
+			skip--;
+			continue;
+		}
+		if (e->tat > now)
+			export_one(e, now, &out[k++]);
+	}
+	for (i = 0; i < BUCKETS; i++)
+		for (e = sl->b[i]; e != NULL && k < cap; e = e->next)
+			if (!e->idle && e->tat > now)
+				export_one(e, now, &out[k++]);
+	pthread_mutex_unlock(&sl->mu);
+	if (k == 0) {
+		free(out);
+		out = NULL;
+	}
+	*v = out;
+	*n = k;
+	return 0;
+}
+
+const char *
+srclimit_import(struct srclimit *sl, const struct handover_source *s,
+    uint64_t now_ms)
+{
+	struct entry **ep, *e;
+	uint64_t key = 0;
+	uint32_t a4;
+	const char *why = NULL;
+
+	if (s->family == AF_INET) {
+		memcpy(&a4, s->prefix, 4);
+		key = a4;
+	} else if (s->family == AF_INET6)
+		memcpy(&key, s->prefix, 8);
+	else
+		return "bad source family";
+	pthread_mutex_lock(&sl->mu);
+	ep = find_key(sl, key, s->family);
+	if (*ep != NULL)
+		why = "a source handed over twice";
+	else if ((e = calloc(1, sizeof(*e))) == NULL)
+		why = "out of memory";
+	else {
+		e->key = key;
+		e->family = s->family;
+		e->tat = now_ms * 1000 + s->ahead_us;
+		*ep = e;
+		idle_push(sl, e);
+	}
+	pthread_mutex_unlock(&sl->mu);
+	return why;
+}
+
+uint64_t
+srclimit_ahead(struct srclimit *sl, const struct sockaddr *sa,
+    uint64_t now_ms)
+{
+	struct addr_source src;
+	struct entry *e;
+	uint64_t now = now_ms * 1000, ahead = 0;
+
+	if (!addr_source_of(sa, &src))
+		return 0;
+	pthread_mutex_lock(&sl->mu);
+	if ((e = *find(sl, &src)) != NULL && e->tat > now)
+		ahead = e->tat - now;
+	pthread_mutex_unlock(&sl->mu);
+	return ahead;
 }

@@ -13,9 +13,15 @@
 #define UPCASED_SRCLIMIT_H
 
 #include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <sys/socket.h>
 
+struct handover_source;
 struct srclimit;
+
+/* Sources remembered with no connection open (their bucket refilling). */
+#define SRCLIMIT_IDLE_MAX	65536
 
 struct srclimit *srclimit_new(void);
 void	srclimit_free(struct srclimit *sl);
@@ -57,6 +63,29 @@ enum srclimit_result srclimit_admit(struct srclimit *sl,
 
 /* One connection of sa's source closed. */
 void	srclimit_release(struct srclimit *sl, const struct sockaddr *sa);
+
+/*
+ * An upgrade's hand-over (doc/handover.md).  srclimit_export(): the
+ * rate state at now_ms (monotonic ms) of every source whose bucket is
+ * not full, as SOURCES records carry it: the idle ones first, oldest
+ * first (the newest SRCLIMIT_IDLE_MAX of them), then those with
+ * connections open; at most HANDOVER_MAX_SOURCES.  *v is malloc()ed
+ * (NULL when *n is 0).  0, or -1 when out of memory.
+ *
+ * srclimit_import(): on the successor, before its connections are
+ * imported (srclimit_hold() counts each again), one source of the old
+ * table: an entry with none open, its arrival time re-based on now_ms,
+ * appended to the idle list.  NULL, or why not (a source twice, memory).
+ */
+int	srclimit_export(struct srclimit *sl, uint64_t now_ms,
+	    struct handover_source **v, size_t *n);
+const char *srclimit_import(struct srclimit *sl,
+	    const struct handover_source *s, uint64_t now_ms);
+
+/* The rate state of sa's source: how far its arrival time is ahead of
+ * now_ms, in us (0: a full bucket, or no entry).  For tests. */
+uint64_t srclimit_ahead(struct srclimit *sl, const struct sockaddr *sa,
+	    uint64_t now_ms);
 
 /* Connections counted for sa's source now (for tests). */
 unsigned srclimit_count(struct srclimit *sl, const struct sockaddr *sa);

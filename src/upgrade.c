@@ -186,12 +186,14 @@ upgrade_send_state(struct upgrade_io *io, const uint8_t *recs, size_t len,
 
 /* --- the successor ----------------------------------------------------- */
 
-enum stage { ST_HEADER, ST_COUNTERS, ST_BODY, ST_END };
+enum stage { ST_HEADER, ST_COUNTERS, ST_SOURCES, ST_BODY, ST_END };
 
 struct rx {
 	const struct upgrade_sink *sink;
 	struct handover_header	 h;
 	enum stage		 st;
+	uint32_t		 left;		/* sources still to come */
+	struct handover_source	 src[HANDOVER_SOURCES_PER_RECORD];
 };
 
 /* Decode one record of b[0..len): *used, or why not. */
@@ -205,6 +207,7 @@ upgrade_one(struct rx *rx, const uint8_t *b, size_t len, const int *fds,
 	enum handover_type t;
 	enum handover_result r;
 	const char *why = "a record cut across batches";
+	size_t n;
 
 	switch (rx->st) {
 	case ST_HEADER:
@@ -219,8 +222,18 @@ upgrade_one(struct rx *rx, const uint8_t *b, size_t len, const int *fds,
 		    HANDOVER_OK)
 			return r == HANDOVER_MORE ? "a record cut across "
 			    "batches" : why;
-		rx->st = ST_BODY;
+		rx->left = rx->h.nsources;
+		rx->st = rx->left > 0 ? ST_SOURCES : ST_BODY;
 		return rx->sink->counters(rx->sink->arg, &s);
+	case ST_SOURCES:
+		if ((r = handover_decode_sources(b, len, rx->left, rx->src, &n,
+		    used, &why)) != HANDOVER_OK)
+			return r == HANDOVER_MORE ? "a record cut across "
+			    "batches" : why;
+		rx->left -= (uint32_t)n;
+		if (rx->left == 0)
+			rx->st = ST_BODY;
+		return rx->sink->sources(rx->sink->arg, rx->src, n);
 	case ST_BODY:
 		if (handover_peek(b, len, &t, &why) != HANDOVER_OK)
 			return why;
@@ -257,7 +270,7 @@ upgrade_recv_state(struct upgrade_io *io, const struct upgrade_sink *sink,
     char *ebuf, size_t elen)
 {
 	struct handover_batch b;
-	struct rx rx;
+	static struct rx rx;		/* 24 KiB of sources: not on the stack */
 	uint8_t rec[HANDOVER_FRAME + 16], *buf;
 	int fds[FDPASS_MAX];
 	const char *why;

@@ -52,7 +52,7 @@ int	upgrade_recv(struct upgrade_io *io, uint8_t *buf, size_t cap,
 
 /*
  * Send the state: recs[0..len) are its records in order (HEADER,
- * COUNTERS, LISTENERs, CONNs, END); fd_at[i] is the offset in recs of
+ * COUNTERS, SOURCES, LISTENERs, CONNs, END); fd_at[i] is the offset in recs of
  * the i-th record that carries fds[i].  It goes in batches of at most
  * FDPASS_MAX descriptors, each after a BATCH record.
  */
@@ -71,6 +71,8 @@ int	upgrade_send_state(struct upgrade_io *io, const uint8_t *recs,
 struct upgrade_sink {
 	const char	*(*header)(void *, const struct handover_header *);
 	const char	*(*counters)(void *, const struct stats_snapshot *);
+	const char	*(*sources)(void *, const struct handover_source *,
+			    size_t n);
 	const char	*(*listener)(void *, const struct handover_listener *,
 			    int fd);
 	const char	*(*conn)(void *, const struct handover_conn *, int fd);

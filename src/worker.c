@@ -892,6 +892,12 @@ pool_take_export(struct pool *p, struct pool_export *out)
 	return ok;
 }
 
+struct srclimit *
+pool_sources(struct pool *p)
+{
+	return p->adm->per_source;
+}
+
 struct tcp_engine *
 pool_import_engine(struct pool *p, int epfd, struct stats *st)
 {

@@ -23,6 +23,7 @@ struct handover_header;
 struct stats;
 struct stats_snapshot;
 struct pool;
+struct srclimit;
 struct tcp_conn;
 
 /*
@@ -103,6 +104,11 @@ struct pool_export {
 void	pool_freeze(struct pool *p);
 bool	pool_take_export(struct pool *p, struct pool_export *out);
 void	pool_thaw(struct pool *p);
+
+/* The per-source table the workers share: its rate state is handed
+ * over (srclimit_export() while frozen, srclimit_import() before the
+ * connections are imported). */
+struct srclimit *pool_sources(struct pool *p);
 
 /*
  * The successor's side: the connections, imported by the main thread

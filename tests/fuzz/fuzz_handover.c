@@ -2,10 +2,10 @@
  * fuzz_handover.c - the decoder of the upgrade's hand-over state
  * (handover.c) on any bytes, as the new process reads them from the old.
  *
- * The input is decoded as a state: a header, the counters, then any of
- * the other records (LISTENER, BATCH, CONN, the control records) up to
- * an END, each record judged by the decoder of the type the stream
- * expects there.  Each record's bytes are first copied into a heap
+ * The input is decoded as a state: a header, the counters, the SOURCES
+ * records its count announces, then any of the other records (LISTENER,
+ * BATCH, CONN, the control records) up to an END, each record judged by
+ * the decoder of the type the stream expects there.  Each record's bytes are first copied into a heap
  * buffer of exactly their size, so ASan catches a read past them.
  *   - An answer is OK, MORE or BAD; BAD comes with a non-empty,
  *     printable reason of at most 60 bytes, OK with 5 <= used <= len.
@@ -17,6 +17,9 @@
  *   - Every proper prefix of a record decoded OK is MORE: a valid state
  *     cut anywhere is never refused nor taken early.
  *   - A decoded snapshot has conns_open and pending_out 0.
+ *   - A SOURCES record holds exactly the sources still due (at most a
+ *     record's worth), each of a known family with an arrival time
+ *     within a bucket; no more of them than the header announced.
  */
 #include <stdbool.h>
 #include <stdint.h>
@@ -28,7 +31,7 @@
 #include "proxyproto.h"
 #include "fuzz.h"
 
-enum stage { ST_HEADER, ST_COUNTERS, ST_CONNS };
+enum stage { ST_HEADER, ST_COUNTERS, ST_SOURCES, ST_CONNS };
 
 struct decoded {
 	struct handover_header	 h;
@@ -40,7 +43,11 @@ struct decoded {
 	struct handover_refuse	 refuse;
 	uint8_t			 go;
 	enum handover_type	 t;
+	size_t			 nsrc;
+	struct handover_source	 src[HANDOVER_SOURCES_PER_RECORD];
 };
+
+static uint32_t left;		/* sources still due in this input */
 
 static enum handover_result
 decode_one(const uint8_t *b, size_t len, enum stage st,
@@ -56,6 +63,10 @@ decode_one(const uint8_t *b, size_t len, enum stage st,
 	case ST_COUNTERS:
 		d->t = HANDOVER_COUNTERS;
 		return handover_decode_counters(b, len, &d->s, used, why);
+	case ST_SOURCES:
+		d->t = HANDOVER_SOURCES;
+		return handover_decode_sources(b, len, left, d->src, &d->nsrc,
+		    used, why);
 	default:
 		if ((r = handover_peek(b, len, &d->t, why)) != HANDOVER_OK)
 			return r;
@@ -79,6 +90,7 @@ decode_one(const uint8_t *b, size_t len, enum stage st,
 			return handover_decode_go(b, len, &d->go, used, why);
 		case HANDOVER_HEADER:
 		case HANDOVER_COUNTERS:
+		case HANDOVER_SOURCES:
 			*why = "unexpected record type";
 			return HANDOVER_BAD;
 		default:
@@ -106,7 +118,7 @@ check_canonical(const uint8_t *b, size_t n, const struct decoded *d,
     const struct handover_header *h)
 {
 	uint8_t *e = malloc(n);
-	size_t m = 0;
+	size_t m = 0, i;
 
 	CHECK(e != NULL, "malloc");
 	switch (d->t) {
@@ -132,6 +144,20 @@ check_canonical(const uint8_t *b, size_t n, const struct decoded *d,
 		CHECK(d->c.hdr_len == 0 || (d->c.hdr > b &&
 		    d->c.hdr + d->c.hdr_len <= b + n), "hdr outside");
 		m = handover_encode_conn(e, n, &d->c);
+		break;
+	case HANDOVER_SOURCES:
+		CHECK(d->nsrc >= 1 && d->nsrc <= left &&
+		    d->nsrc <= HANDOVER_SOURCES_PER_RECORD, "%zu sources of %u",
+		    d->nsrc, left);
+		CHECK(d->nsrc == HANDOVER_SOURCES_PER_RECORD || d->nsrc == left,
+		    "a short record before the last");
+		for (i = 0; i < d->nsrc; i++) {
+			CHECK(d->src[i].family == AF_INET ||
+			    d->src[i].family == AF_INET6, "source family");
+			CHECK(d->src[i].ahead_us >= 1 && d->src[i].ahead_us <=
+			    HANDOVER_MAX_AHEAD_US, "arrival time");
+		}
+		m = handover_encode_sources(e, n, d->src, d->nsrc);
 		break;
 	case HANDOVER_END:
 		m = handover_encode_end(e, n);
@@ -165,7 +191,7 @@ static void
 check_prefixes(const uint8_t *b, size_t n, enum stage st,
     const struct handover_header *h)
 {
-	struct decoded d;
+	static struct decoded d;
 	const char *why = NULL;
 	size_t cut, used, step = n > 300 ? n / 97 + 1 : 1;
 	uint8_t *p;
@@ -185,7 +211,7 @@ int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct handover_header h;
-	struct decoded d;
+	static struct decoded d;	/* 24 KiB of sources: not on the stack */
 	enum handover_result r;
 	enum stage st = ST_HEADER;
 	const char *why;
@@ -193,6 +219,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	uint8_t *b;
 
 	memset(&h, 0, sizeof(h));
+	left = 0;
 	while (off < size) {
 		len = size - off;
 		b = malloc(len);
@@ -220,12 +247,23 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		check_canonical(b, used, &d, &h);
 		check_prefixes(b, used, st, &h);
 		free(b);
-		if (st == ST_HEADER)
+		if (st == ST_HEADER) {
 			h = d.h;
+			CHECK(h.nsources <= HANDOVER_MAX_SOURCES, "nsources");
+		}
 		off += used;
 		if (d.t == HANDOVER_END)
 			break;
-		st = st == ST_HEADER ? ST_COUNTERS : ST_CONNS;
+		if (st == ST_HEADER)
+			st = ST_COUNTERS;
+		else if (st == ST_COUNTERS) {
+			left = h.nsources;
+			st = left > 0 ? ST_SOURCES : ST_CONNS;
+		} else if (st == ST_SOURCES) {
+			left -= (uint32_t)d.nsrc;
+			st = left > 0 ? ST_SOURCES : ST_CONNS;
+		} else
+			st = ST_CONNS;
 	}
 	return 0;
 }

@@ -469,6 +469,68 @@ def test_per_source_counts_carried():
     assert closed_unanswered(extra, timeout=2.0), "over the limit"
 
 
+def rate_attempt(src, port):
+    """A new connection from src: True if answered, False if closed
+    unanswered (refused by admission)."""
+    s = connect_from(src, port, track=False)
+    try:
+        s.sendall(b"r\n")
+        got = b""
+        while len(got) < 2:
+            b = s.recv(16)
+            if not b:
+                return False
+            got += b
+        return got == b"R\n"
+    except (ConnectionResetError, BrokenPipeError):
+        return False
+    finally:
+        s.close()
+
+
+def test_connection_rate_carried():
+    """A source held to its connection_rate before SIGUSR2 is still held
+    right after it: the successor takes the per-source rate state (SOURCES),
+    it does not hand every source a fresh burst.  At 1 a second the bucket
+    refills by one token a second, so right after the hand-over a source
+    gets at most the seconds since it emptied its bucket (plus one), never
+    the whole burst again.  One source closed all its connections (an idle
+    entry of the table), the other holds them open."""
+    burst = 20
+    d = Daemon(conf(level="info", limits={"connection_rate": 1,
+                                          "connection_burst": burst,
+                                          "max_connections_per_source": 0}))
+    t0 = time.monotonic()
+    idle = sum(rate_attempt("127.0.0.4", d.port) for _ in range(burst))
+    held = []
+    for i in range(burst):
+        s = connect_from("127.0.0.5", d.port)
+        tcp_echo(s, b"held %d\n" % i)
+        held.append(s)
+    assert idle == burst, "%d of the burst of %d served" % (idle, burst)
+    for src in ("127.0.0.4", "127.0.0.5"):
+        assert not rate_attempt(src, d.port), (
+            "%s over its rate served before the hand-over" % src)
+    ms, _, _ = handover(d)
+    after = {src: sum(rate_attempt(src, d.port) for _ in range(burst))
+             for src in ("127.0.0.4", "127.0.0.5")}
+    elapsed = time.monotonic() - t0
+    diag("hand-over in %.1f ms; %.2f s after the bursts: served %d and %d "
+         "of %d (at most %d)" % (ms, elapsed, after["127.0.0.4"],
+                                 after["127.0.0.5"], burst,
+                                 int(elapsed) + 1))
+    for src, n in after.items():
+        assert n <= int(elapsed) + 1 and n < burst, (
+            "%s got %d new connections right after the hand-over, %.2f s "
+            "after using up its burst of %d at 1/s" % (src, n, elapsed,
+                                                        burst))
+    for i, s in enumerate(held):
+        tcp_echo(s, b"still %d\n" % i)
+    # another source still gets its whole burst
+    fresh = sum(rate_attempt("127.0.0.6", d.port) for _ in range(burst))
+    assert fresh == burst, "a fresh source got %d of %d" % (fresh, burst)
+
+
 def test_stop_during_handover_is_not_lost():
     """SIGTERM right after SIGUSR2, at several delays: whichever process
     has the service then stops, answering its sessions; none is left

@@ -25,6 +25,7 @@ header(const char *cmd)
 
 	memset(&h, 0, sizeof(h));
 	h.nconns = 7;
+	h.nsources = 70000;
 	h.transform = CONFIG_TRANSFORM_UNICODE;
 	h.exit_len = (uint8_t)strlen(cmd);
 	memcpy(h.exit_text, cmd, h.exit_len);
@@ -171,6 +172,7 @@ START_TEST(test_header_round_trip)
 	ck_assert_uint_eq(used, n);
 	ck_assert_uint_eq(d.version, HANDOVER_VERSION);
 	ck_assert_uint_eq(d.nconns, 7);
+	ck_assert_uint_eq(d.nsources, 70000);
 	ck_assert_uint_eq(d.transform, CONFIG_TRANSFORM_UNICODE);
 	ck_assert_str_eq(d.exit_text, "quit now");
 	ck_assert_uint_eq(d.exit_len, 8);
@@ -264,6 +266,14 @@ START_TEST(test_conn_round_trip)
 END_TEST
 
 /* A whole state, decoded as a receiver would from any prefix of it. */
+/* Sources of the per-source table: an IPv4 address, an IPv6 /64. */
+#define NSTATE_SOURCES	3
+static const struct handover_source sources[NSTATE_SOURCES] = {
+	{ AF_INET, { 192, 0, 2, 7, 0, 0, 0, 0 }, 1 },
+	{ AF_INET6, { 0x20, 0x01, 0x0d, 0xb8, 0, 1, 0xff, 0xfe }, 250000 },
+	{ AF_INET, { 198, 51, 100, 255, 0, 0, 0, 0 }, HANDOVER_MAX_AHEAD_US }
+};
+
 static size_t
 state(uint8_t *buf, size_t cap)
 {
@@ -276,8 +286,10 @@ state(uint8_t *buf, size_t cap)
 	memset(&s, 0, sizeof(s));
 	s.conns_total = 12345;
 	h.nconns = NKINDS;
+	h.nsources = NSTATE_SOURCES;
 	n += handover_encode_header(buf + n, cap - n, &h);
 	n += handover_encode_counters(buf + n, cap - n, &s);
+	n += handover_encode_sources(buf + n, cap - n, sources, NSTATE_SOURCES);
 	for (k = 0; k < NKINDS; k++) {
 		c = kind(k);
 		if (k == 1)
@@ -293,9 +305,12 @@ state(uint8_t *buf, size_t cap)
 static enum handover_result
 decode_all(const uint8_t *buf, size_t len, int *nrec)
 {
+	static struct handover_source v[HANDOVER_SOURCES_PER_RECORD];
 	struct handover_header h;
 	struct stats_snapshot s;
 	struct handover_conn c;
+	uint32_t left = 0;
+	size_t nv;
 	enum handover_type t;
 	enum handover_result r;
 	const char *why = NULL;
@@ -313,7 +328,14 @@ decode_all(const uint8_t *buf, size_t len, int *nrec)
 		else if (*nrec == 1)
 			r = handover_decode_counters(buf + off, len - off, &s,
 			    &used, &why);
-		else if (t == HANDOVER_CONN)
+		else if (left > 0) {
+			r = handover_decode_sources(buf + off, len - off, left,
+			    v, &nv, &used, &why);
+			if (r == HANDOVER_OK) {
+				ck_assert_uint_ge(left, nv);
+				left -= (uint32_t)nv;
+			}
+		} else if (t == HANDOVER_CONN)
 			r = handover_decode_conn(buf + off, len - off, &h, &c,
 			    &used, &why);
 		else
@@ -322,12 +344,150 @@ decode_all(const uint8_t *buf, size_t len, int *nrec)
 		if (r != HANDOVER_OK)
 			return r;
 		ck_assert_uint_gt(used, 0);
+		if (*nrec == 0)
+			left = h.nsources;
 		off += used;
 		(*nrec)++;
 		if (t == HANDOVER_END)
 			return off == len ? HANDOVER_OK : HANDOVER_BAD;
 	}
 }
+
+/* Many sources: full records, the last with the rest, each read back. */
+START_TEST(test_sources_round_trip)
+{
+	enum { N = HANDOVER_SOURCES_PER_RECORD + 6 };
+	static struct handover_source v[N], d[HANDOVER_SOURCES_PER_RECORD];
+	static uint8_t buf[(N / HANDOVER_SOURCES_PER_RECORD + 1) *
+	    (HANDOVER_FRAME + 17 * HANDOVER_SOURCES_PER_RECORD)];
+	const char *why = NULL;
+	size_t i, k, n, off, used, nd, per;
+	uint32_t left;
+
+	for (i = 0; i < N; i++) {
+		v[i] = sources[i % NSTATE_SOURCES];
+		v[i].prefix[3] = (uint8_t)i;	/* each its own */
+		v[i].prefix[2] = (uint8_t)(i >> 8);
+		v[i].ahead_us = 1 + i * 977;
+	}
+	for (i = 0, off = 0; i < N; i += per) {
+		per = N - i < HANDOVER_SOURCES_PER_RECORD ? N - i :
+		    HANDOVER_SOURCES_PER_RECORD;
+		n = handover_encode_sources(buf + off, sizeof(buf) - off,
+		    v + i, per);
+		ck_assert_uint_eq(n, HANDOVER_FRAME + 17 * per);
+		off += n;
+	}
+	for (i = 0, k = 0, left = N; left > 0; k += used) {
+		memset(d, 0xa5, sizeof(d));
+		ck_assert_int_eq(handover_decode_sources(buf + k, off - k, left,
+		    d, &nd, &used, &why), HANDOVER_OK);
+		ck_assert_uint_eq(nd, left < HANDOVER_SOURCES_PER_RECORD ?
+		    left : HANDOVER_SOURCES_PER_RECORD);
+		for (n = 0; n < nd; n++, i++) {
+			ck_assert_uint_eq(d[n].family, v[i].family);
+			ck_assert_mem_eq(d[n].prefix, v[i].prefix, 8);
+			ck_assert_uint_eq(d[n].ahead_us, v[i].ahead_us);
+		}
+		left -= (uint32_t)nd;
+	}
+	ck_assert_uint_eq(i, N);
+	ck_assert_uint_eq(k, off);
+	/* a split other than the canonical one is refused */
+	ck_assert_int_eq(handover_decode_sources(buf, off, N - 1, d, &nd,
+	    &used, &why), HANDOVER_OK);		/* 1024 of 1029: fine */
+	ck_assert_int_eq(handover_decode_sources(buf, off, 1000, d, &nd,
+	    &used, &why), HANDOVER_BAD);	/* 1024 where 1000 were due */
+	ck_assert_str_eq(why, "sources record length mismatch");
+	k = HANDOVER_FRAME + 17 * HANDOVER_SOURCES_PER_RECORD;
+	ck_assert_int_eq(handover_decode_sources(buf + k, off - k, 7, d, &nd,
+	    &used, &why), HANDOVER_BAD);	/* 6 where 7 were due */
+	ck_assert_str_eq(why, "sources record length mismatch");
+	ck_assert_int_eq(handover_decode_sources(buf + k, off - k, 0, d, &nd,
+	    &used, &why), HANDOVER_BAD);	/* none was announced */
+	ck_assert_str_eq(why, "more sources than announced");
+	/* the encoder: 1 .. HANDOVER_SOURCES_PER_RECORD a record */
+	ck_assert_uint_eq(handover_encode_sources(buf, sizeof(buf), v, 0), 0);
+	ck_assert_uint_eq(handover_encode_sources(buf, sizeof(buf), v,
+	    HANDOVER_SOURCES_PER_RECORD + 1), 0);
+	/* measured with cap 0 */
+	ck_assert_uint_eq(handover_encode_sources(NULL, 0, v, 2),
+	    HANDOVER_FRAME + 34);
+}
+END_TEST
+
+/* Decode a sources record (the three of the state) after f() changed it. */
+static const char *
+sources_bad(void (*f)(uint8_t *))
+{
+	static struct handover_source d[HANDOVER_SOURCES_PER_RECORD];
+	uint8_t buf[256];
+	const char *why = NULL;
+	size_t n, nd, used;
+
+	n = handover_encode_sources(buf, sizeof(buf), sources, NSTATE_SOURCES);
+	ck_assert_uint_eq(n, HANDOVER_FRAME + 17 * NSTATE_SOURCES);
+	ck_assert_int_eq(handover_decode_sources(buf, n, NSTATE_SOURCES, d,
+	    &nd, &used, &why), HANDOVER_OK);
+	ck_assert_uint_eq(nd, NSTATE_SOURCES);
+	f(buf);
+	if (handover_decode_sources(buf, n, NSTATE_SOURCES, d, &nd, &used,
+	    &why) != HANDOVER_BAD)
+		return NULL;
+	return why;
+}
+
+#define S1	(HANDOVER_FRAME + 17)		/* the second source */
+static void s_family(uint8_t *b) { b[S1] = 5; }
+static void s_unspec(uint8_t *b) { b[S1] = 0; }
+static void s_v4_pad(uint8_t *b) { b[HANDOVER_FRAME + 1 + 7] = 1; }
+static void s_ahead0(uint8_t *b) { memset(b + HANDOVER_FRAME + 9, 0, 8); }
+static void s_ahead_big(uint8_t *b) { b[HANDOVER_FRAME + 2 * 17 + 9]++; }
+static void s_ahead_top(uint8_t *b) { b[S1 + 16] = 0x80; }
+static void s_len(uint8_t *b) { b[1]--; }
+static void s_type(uint8_t *b) { b[0] = HANDOVER_CONN; }
+
+START_TEST(test_bad_source_fields)
+{
+	struct handover_source v[2] = { sources[0], sources[1] };
+	static struct handover_source d[HANDOVER_SOURCES_PER_RECORD];
+	static uint8_t big[HANDOVER_FRAME + 17 * HANDOVER_SOURCES_PER_RECORD +
+	    17];
+	uint8_t buf[64];
+	const char *why = NULL;
+	size_t nd, used;
+
+	ck_assert_str_eq(sources_bad(s_family), "bad source family");
+	ck_assert_str_eq(sources_bad(s_unspec), "bad source family");
+	ck_assert_str_eq(sources_bad(s_v4_pad), "IPv4 source padding not zero");
+	ck_assert_str_eq(sources_bad(s_ahead0),
+	    "source arrival time out of range");
+	ck_assert_str_eq(sources_bad(s_ahead_big),
+	    "source arrival time out of range");
+	ck_assert_str_eq(sources_bad(s_ahead_top),
+	    "source arrival time out of range");
+	ck_assert_str_eq(sources_bad(s_len), "sources record length mismatch");
+	ck_assert_str_eq(sources_bad(s_type), "unexpected record type");
+	/* one source more than a record holds: refused from its frame */
+	big[0] = HANDOVER_SOURCES;
+	big[1] = (uint8_t)(sizeof(big) - HANDOVER_FRAME);
+	big[2] = (uint8_t)((sizeof(big) - HANDOVER_FRAME) >> 8);
+	ck_assert_int_eq(handover_decode_sources(big, HANDOVER_FRAME, 5000, d,
+	    &nd, &used, &why), HANDOVER_BAD);
+	ck_assert_str_eq(why, "record length out of bounds");
+	/* the encoder refuses what the decoder would */
+	v[1].family = AF_UNIX;
+	ck_assert_uint_eq(handover_encode_sources(buf, sizeof(buf), v, 2), 0);
+	v[1] = sources[1];
+	v[0].prefix[5] = 1;
+	ck_assert_uint_eq(handover_encode_sources(buf, sizeof(buf), v, 2), 0);
+	v[0] = sources[0];
+	v[1].ahead_us = 0;
+	ck_assert_uint_eq(handover_encode_sources(buf, sizeof(buf), v, 2), 0);
+	v[1].ahead_us = HANDOVER_MAX_AHEAD_US + 1;
+	ck_assert_uint_eq(handover_encode_sources(buf, sizeof(buf), v, 2), 0);
+}
+END_TEST
 
 START_TEST(test_every_cut)
 {
@@ -339,7 +499,7 @@ START_TEST(test_every_cut)
 	fill();
 	n = state(buf, sizeof(buf));
 	ck_assert_int_eq(decode_all(buf, n, &nrec), HANDOVER_OK);
-	ck_assert_int_eq(nrec, 2 + NKINDS + 1);
+	ck_assert_int_eq(nrec, 3 + NKINDS + 1);
 	for (cut = 0; cut < n; cut++) {
 		/* exactly cut bytes on the heap: a read past them shows */
 		ck_assert_ptr_nonnull(b = malloc(cut > 0 ? cut : 1));
@@ -417,24 +577,39 @@ START_TEST(test_bad_header_fields)
 	    HANDOVER_BAD);
 	ck_assert_str_eq(why, "record length out of bounds");
 	memcpy(bad, buf, n);
-	bad[HANDOVER_FRAME + 16] = 2;		/* transform */
+	bad[HANDOVER_FRAME + 20] = 2;		/* transform */
 	ck_assert_int_eq(handover_decode_header(bad, n, &d, &used, &why),
 	    HANDOVER_BAD);
 	ck_assert_str_eq(why, "unknown transform");
 	memcpy(bad, buf, n);
-	bad[HANDOVER_FRAME + 17] = CONFIG_MAX_EXIT + 1;	/* exit length */
+	bad[HANDOVER_FRAME + 21] = CONFIG_MAX_EXIT + 1;	/* exit length */
 	ck_assert_int_eq(handover_decode_header(bad, n, &d, &used, &why),
 	    HANDOVER_BAD);
 	ck_assert_str_eq(why, "bad exit command");
 	memcpy(bad, buf, n);
-	bad[HANDOVER_FRAME + 18 + 1] = '\n';	/* "e\nit" */
+	bad[HANDOVER_FRAME + 22 + 1] = '\n';	/* "e\nit" */
 	ck_assert_int_eq(handover_decode_header(bad, n, &d, &used, &why),
 	    HANDOVER_BAD);
 	memcpy(bad, buf, n);
-	bad[HANDOVER_FRAME + 18 + 4] = 'x';	/* past the command */
+	bad[HANDOVER_FRAME + 22 + 4] = 'x';	/* past the command */
 	ck_assert_int_eq(handover_decode_header(bad, n, &d, &used, &why),
 	    HANDOVER_BAD);
+	memcpy(bad, buf, n);			/* sources: one too many */
+	bad[HANDOVER_FRAME + 16] = (uint8_t)(HANDOVER_MAX_SOURCES + 1);
+	bad[HANDOVER_FRAME + 17] = (uint8_t)((HANDOVER_MAX_SOURCES + 1) >> 8);
+	bad[HANDOVER_FRAME + 18] = (uint8_t)((HANDOVER_MAX_SOURCES + 1) >> 16);
+	bad[HANDOVER_FRAME + 19] = (uint8_t)((HANDOVER_MAX_SOURCES + 1) >> 24);
+	ck_assert_int_eq(handover_decode_header(bad, n, &d, &used, &why),
+	    HANDOVER_BAD);
+	ck_assert_str_eq(why, "too many sources");
+	bad[HANDOVER_FRAME + 16]--;		/* the most there can be */
+	ck_assert_int_eq(handover_decode_header(bad, n, &d, &used, &why),
+	    HANDOVER_OK);
+	ck_assert_uint_eq(d.nsources, HANDOVER_MAX_SOURCES);
 	/* the encoder refuses what it cannot carry */
+	h.nsources = HANDOVER_MAX_SOURCES + 1;
+	ck_assert_uint_eq(handover_encode_header(buf, sizeof(buf), &h), 0);
+	h = header("exit");
 	h.exit_len = CONFIG_MAX_EXIT + 1;
 	ck_assert_uint_eq(handover_encode_header(buf, sizeof(buf), &h), 0);
 	h = header("exit");
@@ -789,6 +964,8 @@ main(void)
 	tcase_add_test(tc, test_bad_magic);
 	tcase_add_test(tc, test_other_version);
 	tcase_add_test(tc, test_bad_header_fields);
+	tcase_add_test(tc, test_sources_round_trip);
+	tcase_add_test(tc, test_bad_source_fields);
 	tcase_add_test(tc, test_bad_conn_fields);
 	tcase_add_test(tc, test_xs_bound);
 	tcase_add_test(tc, test_oversize);
