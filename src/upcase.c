@@ -460,6 +460,17 @@ carry_join(uint8_t *dst, const uint8_t *src, size_t n,
 	return o;
 }
 
+/* Whether p[0..16) is all ASCII. */
+static inline bool
+ascii16(const uint8_t *p)
+{
+	uint64_t a, b;
+
+	memcpy(&a, p, sizeof(a));
+	memcpy(&b, p + 8, sizeof(b));
+	return ((a | b) & 0x8080808080808080ull) == 0;
+}
+
 size_t
 upcase_utf8(uint8_t *dst, const uint8_t *src, size_t n,
     struct upcase_carry *carry)
@@ -472,16 +483,19 @@ upcase_utf8(uint8_t *dst, const uint8_t *src, size_t n,
 	if (carry->len > 0)
 		o = carry_join(dst, src, n, carry, &i);
 	while (i < n) {
-		run = ascii_run(src + i, n - i);
-		if (run >= 16)
+		if (src[i] < 0x80) {
+			/* Short runs of ASCII between letters: a byte at a
+			 * time, inline; from 16 bytes on, by blocks. */
+			if (n - i < 16 || !ascii16(src + i)) {
+				dst[o++] = upcase_byte(src[i++]);
+				continue;
+			}
+			run = ascii_run(src + i, n - i);
 			upcase_ascii(dst + o, src + i, run);
-		else				/* too short for vectors */
-			for (size_t k = 0; k < run; k++)
-				dst[o + k] = upcase_byte(src[i + k]);
-		i += run;
-		o += run;
-		if (i >= n)
-			break;
+			i += run;
+			o += run;
+			continue;
+		}
 		r = utf8_decode_fast(src + i, n - i, &cp);
 		if (r > 0) {
 			up = upcase_cp_fast(cp);
