@@ -12,32 +12,57 @@
  * (io_uring_submit_and_wait): it submits every SQE the turn produced (the
  * sends of all the replies, re-arms) and waits for at least one CQE.
  *   TCP: one multishot accept on the listener; one multishot receive per
- *        connection into a ring of provided buffers (group 0); each
- *        buffer received is sent back as it is, and goes back to the
- *        buffer ring when its send completes.  A connection has one send
- *        in flight at a time; while two buffers wait its receive is
- *        cancelled, and armed again once they are sent, so a client that
- *        does not read costs two buffers and no more.  When the buffer
+ *        connection into a ring of provided buffers; each buffer
+ *        received is sent back as it is, and goes back to its buffer
+ *        ring when its send completes.  A connection has one send in
+ *        flight at a time; while two buffers wait (--queue) its receive
+ *        is cancelled, and armed again once they are sent, so a client
+ *        that does not read costs two buffers and no more.  When a buffer
  *        ring is empty a receive ends with -ENOBUFS: it is armed again
  *        at the end of the turn, after the turn's buffers came back.
- *   UDP: a multishot recvmsg into a second buffer ring (group 1); the
- *        reply is a sendmsg from the same buffer.  Where the kernel
- *        refuses a multishot recvmsg (-EINVAL), or with -u, UDP_SLOTS
- *        plain recvmsg requests are kept in flight instead, each with a
- *        slot of its own.
+ *   UDP: a multishot recvmsg into a buffer ring of its own; the reply is
+ *        a sendmsg from the same buffer.  Where the kernel refuses a
+ *        multishot recvmsg (-EINVAL), or with -u, UDP_SLOTS plain
+ *        recvmsg requests are kept in flight instead, each with a slot
+ *        of its own.
+ *
+ * The choices echo-ref makes (bench/echo-ref.c, bench/README.md "The
+ * yardstick"), made the same way here where they apply, each a switch:
+ *   - SO_SNDBUF and SO_RCVBUF of 4 MiB on the listener (inherited) and the
+ *     UDP socket, autotuning off (--sndbuf, --rcvbuf; 0: autotuned).
+ *   - TCP receives of up to 512 KiB, echo-ref's one read per wake-up:
+ *     a connection starts on the small buffers (1024 x 64 KiB, the pool
+ *     a thousand ping-pong clients need, --small-buf, --small-bufs); one
+ *     whose receive fills a small buffer is streaming, and its receive
+ *     is cancelled and armed again on the large buffers (16 x 512 KiB,
+ *     --buf, --bufs; --bufs=0 keeps every connection on the small ones,
+ *     the program as first measured).  Few large buffers, because the
+ *     kernel takes buffers from a ring in order: a stream cycles through
+ *     all of them, and 16 x 512 KiB stays near the cache where echo-ref's
+ *     one buffer does; a thousand 512 KiB buffers would not.  A
+ *     connection that streamed once stays on the large buffers.
+ *   - UDP batches: every datagram of a turn is one SQE, all submitted by
+ *     the turn's one enter; the UDP buffer ring (256, --udp-bufs) bounds
+ *     a turn to 256 datagrams, as echo-ref's 64 per recvmmsg(2) times 4
+ *     calls per wake-up does.
+ *   - No MSG_DONTWAIT (io_uring polls for us), MSG_NOSIGNAL on sends.
+ *   Not here: --workers (one thread, one ring) and --budget (a multishot
+ *   receive takes what comes, one buffer per CQE).
  * At start it checks what the kernel offers (io_uring_get_probe_ring,
  * the IORING_FEAT_* bits, a buffer ring) and stops with a message saying
  * what is missing: io_uring off (kernel.io_uring_disabled), refused by a
  * seccomp filter, or a kernel older than the multishot receive (6.0).
  *
- * The TCP buffers are touched at start, so that the memory the idle
- * shape reads per connection is the connection's, not the buffers'.
+ * The buffers are touched at start, so that the memory the idle shape
+ * reads per connection is the connection's, not the buffers', and a
+ * stream does not pay the page faults of its first pass.
  *
  * Single-threaded; every function runs on the main thread.
  *
- * usage: echo-ref-uring -p PORT [-b ADDR] [-s BUFSIZE] [-n NBUFS] [-u] [-q]
+ * usage: echo-ref-uring -p PORT [-b ADDR] [options]	(see usage() below)
  */
 #include <errno.h>
+#include <getopt.h>
 #include <liburing.h>
 #include <netdb.h>
 #include <netinet/in.h>
@@ -55,12 +80,25 @@
 
 #define SQ_ENTRIES	4096
 #define CQ_ENTRIES	32768
-#define TCP_BGID	0
+#define TCP_BGID	0		/* the small TCP buffers */
 #define UDP_BGID	1
-#define UDP_NBUFS	256
+#define BIG_BGID	2		/* the large TCP buffers */
 #define UDP_BUFSZ	(65536 + 256)	/* header, address, a whole datagram */
 #define UDP_SLOTS	32
-#define PAUSE_AT	2		/* buffers waiting: stop reading */
+
+/* The choices, each a switch; the defaults are echo-ref's where they apply. */
+static struct {
+	size_t		 small_size;	/* --small-buf: every connection's first */
+	unsigned	 small_n;	/* --small-bufs */
+	size_t		 big_size;	/* --buf: a streaming connection's */
+	unsigned	 big_n;		/* --bufs: 0, no large buffers */
+	int		 rcvbuf;	/* --rcvbuf: 0 leaves autotuning on */
+	int		 sndbuf;	/* --sndbuf */
+	unsigned	 udp_n;		/* --udp-bufs: datagrams per turn, at most */
+	unsigned	 pause_at;	/* --queue: buffers waiting, stop reading */
+} opt = {
+	65536, 1024, 512 * 1024, 16, 4 << 20, 4 << 20, 256, 2
+};
 
 /* What a CQE belongs to: the top byte of its user_data. */
 enum op {
@@ -79,13 +117,20 @@ enum op {
 #define C_DEAD		0x10	/* error: drop what waits, close */
 #define C_PAUSE		0x20	/* receive cancelled until the queue drains */
 #define C_REARM		0x40	/* on the re-arm list */
+#define C_BIG		0x80	/* streams: receive into the large buffers */
+#define C_ARMBIG	0x100	/* the armed receive takes large buffers */
+#define C_CANCEL	0x200	/* a cancel of the receive is on its way */
 
-/* A connection: the buffers waiting to go back, in order. */
+/*
+ * A connection: the buffers waiting to go back, in order.  A buffer's id
+ * here is its id in the small ring, or the small ring's size plus its id
+ * in the large one.
+ */
 struct conn {
 	int32_t		 head, tail;	/* buffer ids, -1: none */
 	uint32_t	 off;		/* bytes of head already sent */
 	uint16_t	 nq;
-	uint8_t		 flags;
+	uint16_t	 flags;
 };
 
 /* A ring of provided buffers. */
@@ -116,7 +161,7 @@ static int		 tcp_lfd = -1, udp_fd = -1, quiet;
 static uint16_t		 own_port;
 static struct conn	*conns;		/* indexed by descriptor */
 static size_t		 nconns;
-static struct bufs	 tb, ub;
+static struct bufs	 tb, bb, ub;	/* small TCP, large TCP, UDP */
 static int32_t		*bnext;		/* TCP buffer id -> next in queue */
 static uint32_t		*blen;		/* TCP buffer id -> bytes received */
 static struct umsg	*umsgs;		/* UDP buffer id -> reply header */
@@ -201,6 +246,24 @@ bufs_publish(struct bufs *b)
 	b->added = 0;
 }
 
+/* A TCP buffer by its id in a connection's queue (struct conn). */
+static uint8_t *
+tcp_buf(unsigned id)
+{
+	if (id < tb.n)
+		return tb.base + id * tb.size;
+	return bb.base + (id - tb.n) * bb.size;
+}
+
+static void
+tcp_buf_put(unsigned id)
+{
+	if (id < tb.n)
+		bufs_put(&tb, id);
+	else
+		bufs_put(&bb, id - tb.n);
+}
+
 /* --- TCP -------------------------------------------------------------- */
 
 static void
@@ -217,18 +280,31 @@ recv_arm(int fd)
 {
 	struct io_uring_sqe *sqe = sqe_get();
 
+	struct conn *c = &conns[fd];
+
 	io_uring_prep_recv_multishot(sqe, fd, NULL, 0, 0);
 	sqe->flags |= IOSQE_BUFFER_SELECT;
-	sqe->buf_group = TCP_BGID;
+	if ((c->flags & C_BIG) && bb.n > 0) {
+		sqe->buf_group = BIG_BGID;
+		c->flags |= C_ARMBIG;
+	} else {
+		sqe->buf_group = TCP_BGID;
+		c->flags &= (uint16_t)~C_ARMBIG;
+	}
 	io_uring_sqe_set_data64(sqe, UD(OP_RECV, fd));
-	conns[fd].flags |= C_RECV;
+	c->flags |= C_RECV;
 }
 
+/* Cancel the armed receive, once; its last CQE says when it is gone. */
 static void
 recv_cancel(int fd)
 {
-	struct io_uring_sqe *sqe = sqe_get();
+	struct io_uring_sqe *sqe;
 
+	if (conns[fd].flags & C_CANCEL)
+		return;
+	conns[fd].flags |= C_CANCEL;
+	sqe = sqe_get();
 	io_uring_prep_cancel64(sqe, UD(OP_RECV, fd), 0);
 	io_uring_sqe_set_data64(sqe, UD(OP_IGNORE, 0));
 }
@@ -240,7 +316,7 @@ send_start(int fd)
 	struct io_uring_sqe *sqe = sqe_get();
 	unsigned bid = (unsigned)c->head;
 
-	io_uring_prep_send(sqe, fd, tb.base + bid * tb.size + c->off,
+	io_uring_prep_send(sqe, fd, tcp_buf(bid) + c->off,
 	    blen[bid] - c->off, MSG_NOSIGNAL);
 	io_uring_sqe_set_data64(sqe, UD(OP_SEND, fd));
 	c->flags |= C_SEND;
@@ -253,7 +329,7 @@ conn_drop_queue(struct conn *c)
 
 	while ((bid = c->head) != -1) {
 		c->head = bnext[bid];
-		bufs_put(&tb, (unsigned)bid);
+		tcp_buf_put((unsigned)bid);
 	}
 	c->tail = -1;
 	c->nq = 0;
@@ -281,7 +357,7 @@ conn_settle(int fd)
 		return;			/* sending what is left */
 	if ((c->flags & C_PAUSE) && c->nq > 0)
 		return;
-	c->flags &= (uint8_t)~C_PAUSE;
+	c->flags &= (uint16_t)~C_PAUSE;
 	recv_arm(fd);
 }
 
@@ -324,11 +400,13 @@ on_recv(int fd, const struct io_uring_cqe *cqe)
 	unsigned bid;
 
 	if (!(cqe->flags & IORING_CQE_F_MORE))
-		c->flags &= (uint8_t)~C_RECV;
+		c->flags &= (uint16_t)~(C_RECV | C_CANCEL);
 	if (cqe->flags & IORING_CQE_F_BUFFER) {
 		bid = cqe->flags >> IORING_CQE_BUFFER_SHIFT;
+		if (c->flags & C_ARMBIG)
+			bid += tb.n;
 		if (cqe->res <= 0 || (c->flags & C_DEAD)) {
-			bufs_put(&tb, bid);
+			tcp_buf_put(bid);
 		} else {
 			blen[bid] = (uint32_t)cqe->res;
 			bnext[bid] = -1;
@@ -340,7 +418,14 @@ on_recv(int fd, const struct io_uring_cqe *cqe)
 			c->nq++;
 			if (!(c->flags & C_SEND))
 				send_start(fd);
-			if (c->nq >= PAUSE_AT && (c->flags & C_RECV) &&
+			/* A small buffer filled: a stream, to the large. */
+			if (!(c->flags & (C_ARMBIG | C_BIG)) && bb.n > 0 &&
+			    (size_t)cqe->res == tb.size) {
+				c->flags |= C_BIG;
+				if (c->flags & C_RECV)
+					recv_cancel(fd);
+			}
+			if (c->nq >= opt.pause_at && (c->flags & C_RECV) &&
 			    !(c->flags & C_PAUSE)) {
 				c->flags |= C_PAUSE;
 				recv_cancel(fd);
@@ -350,7 +435,13 @@ on_recv(int fd, const struct io_uring_cqe *cqe)
 	if (c->flags & C_RECV)
 		return;
 	if (cqe->res == -ENOBUFS) {
-		/* No buffer left: arm again once this turn's are back. */
+		/*
+		 * No buffer left: arm again once this turn's are back; on the
+		 * small ones if the large ran out (streams that do not read
+		 * may hold them all).
+		 */
+		if (c->flags & C_ARMBIG)
+			c->flags &= (uint16_t)~C_BIG;
 		if (!(c->flags & C_REARM)) {
 			c->flags |= C_REARM;
 			rearm[nrearm++] = fd;
@@ -368,7 +459,7 @@ on_send(int fd, const struct io_uring_cqe *cqe)
 	struct conn *c = &conns[fd];
 	unsigned bid;
 
-	c->flags &= (uint8_t)~C_SEND;
+	c->flags &= (uint16_t)~C_SEND;
 	if (c->flags & C_DEAD) {
 		conn_settle(fd);
 		return;
@@ -385,7 +476,7 @@ on_send(int fd, const struct io_uring_cqe *cqe)
 		if (c->head == -1)
 			c->tail = -1;
 		c->nq--;
-		bufs_put(&tb, bid);
+		tcp_buf_put(bid);
 	}
 	if (c->nq > 0)
 		send_start(fd);
@@ -553,10 +644,11 @@ turn_end(void)
 	int fd;
 
 	bufs_publish(&tb);
+	bufs_publish(&bb);
 	bufs_publish(&ub);
 	for (i = 0; i < nrearm; i++) {
 		fd = rearm[i];
-		conns[fd].flags &= (uint8_t)~C_REARM;
+		conns[fd].flags &= (uint16_t)~C_REARM;
 		conn_settle(fd);
 	}
 	nrearm = 0;
@@ -588,6 +680,13 @@ open_socket(const char *addr, const char *port, int type)
 	if (type == SOCK_STREAM)	/* inherited by accepted sockets */
 		(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one,
 		    sizeof(one));
+	/* Set, they turn autotuning off; inherited by accepted sockets. */
+	if (opt.rcvbuf > 0 && setsockopt(fd, SOL_SOCKET, SO_RCVBUF,
+	    &opt.rcvbuf, sizeof(opt.rcvbuf)) == -1)
+		die("SO_RCVBUF", errno);
+	if (opt.sndbuf > 0 && setsockopt(fd, SOL_SOCKET, SO_SNDBUF,
+	    &opt.sndbuf, sizeof(opt.sndbuf)) == -1)
+		die("SO_SNDBUF", errno);
 	if (bind(fd, ai->ai_addr, ai->ai_addrlen) == -1)
 		die("bind", errno);
 	if (type == SOCK_STREAM && listen(fd, 4096) == -1)
@@ -704,53 +803,105 @@ ring_check(void)
 	}
 }
 
+static void
+usage(void)
+{
+	fprintf(stderr,
+	    "usage: echo-ref-uring -p PORT [-b ADDR] [--buf=BYTES] [--bufs=N]\n"
+	    "                      [--small-buf=BYTES] [--small-bufs=N]\n"
+	    "                      [--rcvbuf=BYTES] [--sndbuf=BYTES]\n"
+	    "                      [--udp-bufs=N] [--queue=N] [-u] [-q]\n"
+	    "defaults: --buf=512k --bufs=16 --small-buf=64k --small-bufs=1024\n"
+	    "          --rcvbuf=4m --sndbuf=4m --udp-bufs=256 --queue=2\n"
+	    "--bufs=0: no large buffers; --rcvbuf=0, --sndbuf=0: autotuned;\n"
+	    "counts are powers of two; -u: UDP by plain recvmsg; -q: quiet\n");
+	exit(64);
+}
+
+/* A size in bytes, with k or m for KiB or MiB. */
+static long
+size_arg(const char *s, long lo, long hi)
+{
+	char *end;
+	long v;
+
+	v = strtol(s, &end, 10);
+	if (*end == 'k' || *end == 'K')
+		v *= 1024, end++;
+	else if (*end == 'm' || *end == 'M')
+		v *= 1024 * 1024, end++;
+	if (end == s || *end != '\0' || v < lo || v > hi)
+		usage();
+	return v;
+}
+
+/* A buffer count: a power of two (a buffer ring's size), or 0 if zero_ok. */
+static unsigned
+count_arg(const char *s, int zero_ok)
+{
+	unsigned n = (unsigned)size_arg(s, zero_ok ? 0 : 1, 32768);
+
+	if ((n & (n - 1)) != 0)
+		usage();
+	return n;
+}
+
+static void
+options(int argc, char *argv[], const char **addr, const char **port,
+    int *force_plain)
+{
+	static const struct option lopts[] = {
+		{ "buf", required_argument, NULL, 'B' },
+		{ "bufs", required_argument, NULL, 'N' },
+		{ "small-buf", required_argument, NULL, 's' },
+		{ "small-bufs", required_argument, NULL, 'n' },
+		{ "rcvbuf", required_argument, NULL, 'R' },
+		{ "sndbuf", required_argument, NULL, 'S' },
+		{ "udp-bufs", required_argument, NULL, 'U' },
+		{ "queue", required_argument, NULL, 'Q' },
+		{ NULL, 0, NULL, 0 }
+	};
+	int ch;
+
+	while ((ch = getopt_long(argc, argv, "p:b:s:n:uq", lopts,
+	    NULL)) != -1) {
+		switch (ch) {
+		case 'p': *port = optarg; break;
+		case 'b': *addr = optarg; break;
+		case 'B': opt.big_size = (size_t)size_arg(optarg, 64, 1L << 24);
+			break;
+		case 'N': opt.big_n = count_arg(optarg, 1); break;
+		case 's': opt.small_size = (size_t)size_arg(optarg, 64,
+			    1L << 24);
+			break;
+		case 'n': opt.small_n = count_arg(optarg, 0); break;
+		case 'R': opt.rcvbuf = (int)size_arg(optarg, 0, 1L << 30);
+			break;
+		case 'S': opt.sndbuf = (int)size_arg(optarg, 0, 1L << 30);
+			break;
+		case 'U': opt.udp_n = count_arg(optarg, 0); break;
+		case 'Q': opt.pause_at = (unsigned)size_arg(optarg, 1, 64);
+			break;
+		case 'u': *force_plain = 1; break;
+		case 'q': quiet = 1; break;
+		default: usage();
+		}
+	}
+	if (*port == NULL || optind != argc)
+		usage();
+}
+
 int
 main(int argc, char *argv[])
 {
 	struct io_uring_cqe *cqe;
 	struct rlimit rl;
 	const char *addr = "127.0.0.1", *port = NULL, *mode;
-	size_t bufsz = 65536;
-	unsigned nbufs = 1024, head, seen;
-	char *end;
-	long pn;
-	int ch, rc, force_plain = 0;
+	unsigned head, seen;
+	int rc, force_plain = 0;
 
-	while ((ch = getopt(argc, argv, "p:b:s:n:uq")) != -1) {
-		switch (ch) {
-		case 'p':
-			port = optarg;
-			break;
-		case 'b':
-			addr = optarg;
-			break;
-		case 's':
-			bufsz = strtoul(optarg, &end, 10);
-			if (*end != '\0' || bufsz < 64 || bufsz > (1u << 20))
-				goto usage;
-			break;
-		case 'n':
-			nbufs = (unsigned)strtoul(optarg, &end, 10);
-			if (*end != '\0' || nbufs < 1 || nbufs > 32768 ||
-			    (nbufs & (nbufs - 1)) != 0)
-				goto usage;
-			break;
-		case 'u':
-			force_plain = 1;
-			break;
-		case 'q':
-			quiet = 1;
-			break;
-		default:
-			goto usage;
-		}
-	}
-	if (port == NULL || optind != argc)
-		goto usage;
-	pn = strtol(port, &end, 10);
-	if (*end != '\0' || pn < 1 || pn > 65535)
-		goto usage;
-	own_port = (uint16_t)pn;
+	options(argc, argv, &addr, &port, &force_plain);
+	own_port = (uint16_t)size_arg(port, 1, 65535);
 
 	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
 		rl.rlim_cur = rl.rlim_max;
@@ -760,16 +911,18 @@ main(int argc, char *argv[])
 	nconns = rl.rlim_cur > (1u << 22) ? (1u << 22) : (size_t)rl.rlim_cur;
 	if ((conns = calloc(nconns, sizeof(*conns))) == NULL ||
 	    (rearm = calloc(nconns, sizeof(*rearm))) == NULL ||
-	    (bnext = calloc(nbufs, sizeof(*bnext))) == NULL ||
-	    (blen = calloc(nbufs, sizeof(*blen))) == NULL ||
-	    (umsgs = calloc(UDP_NBUFS, sizeof(*umsgs))) == NULL)
+	    (bnext = calloc(opt.small_n + opt.big_n, sizeof(*bnext))) == NULL ||
+	    (blen = calloc(opt.small_n + opt.big_n, sizeof(*blen))) == NULL ||
+	    (umsgs = calloc(opt.udp_n, sizeof(*umsgs))) == NULL)
 		die("calloc", errno);
 	(void)signal(SIGPIPE, SIG_IGN);
 
 	mode = ring_init();
 	ring_check();
-	bufs_setup(&tb, nbufs, bufsz, TCP_BGID, 1);
-	bufs_setup(&ub, UDP_NBUFS, UDP_BUFSZ, UDP_BGID, 0);
+	bufs_setup(&tb, opt.small_n, opt.small_size, TCP_BGID, 1);
+	if (opt.big_n > 0)
+		bufs_setup(&bb, opt.big_n, opt.big_size, BIG_BGID, 1);
+	bufs_setup(&ub, opt.udp_n, UDP_BUFSZ, UDP_BGID, 0);
 	urecv_mh.msg_namelen = sizeof(struct sockaddr_storage);
 
 	tcp_lfd = open_socket(addr, port, SOCK_STREAM);
@@ -780,9 +933,13 @@ main(int argc, char *argv[])
 	else
 		urecv_arm();
 	if (!quiet)
-		fprintf(stderr, "echo-ref-uring: port %s, %s, %u TCP buffers "
-		    "of %zu B, UDP %s\n", port, mode, nbufs, bufsz,
-		    udp_multishot ? "multishot recvmsg" : "plain recvmsg");
+		fprintf(stderr, "echo-ref-uring: port %s, %s, TCP buffers "
+		    "%u x %zu B, streams %u x %zu B, SO_RCVBUF %d, "
+		    "SO_SNDBUF %d, UDP %s, %u buffers\n", port, mode,
+		    opt.small_n, opt.small_size, opt.big_n, opt.big_size,
+		    opt.rcvbuf, opt.sndbuf,
+		    udp_multishot ? "multishot recvmsg" : "plain recvmsg",
+		    opt.udp_n);
 
 	for (;;) {
 		rc = io_uring_submit_and_wait(&ring, 1);
@@ -796,9 +953,5 @@ main(int argc, char *argv[])
 		io_uring_cq_advance(&ring, seen);
 		turn_end();
 	}
-
-usage:
-	fprintf(stderr, "usage: echo-ref-uring -p PORT [-b ADDR] [-s BUFSIZE] "
-	    "[-n NBUFS] [-u] [-q]\n");
-	return 64;
+	return 0;
 }
