@@ -14,6 +14,7 @@
 #include "handover.h"
 #include "proxyproto.h"
 #include "unit.h"
+#include "unit_handover.h"
 
 static uint8_t outbytes[70000];
 static const uint8_t hdrbytes[] = "PROXY TCP4 192.0.2.1 19";
@@ -112,27 +113,6 @@ kind(int k)
 		break;
 	}
 	return c;
-}
-
-static void
-conn_eq(const struct handover_conn *a, const struct handover_conn *b)
-{
-	ck_assert_uint_eq(a->flags, b->flags);
-	ck_assert_int_eq(a->xs, b->xs);
-	ck_assert_uint_eq(a->carry_len, b->carry_len);
-	ck_assert_mem_eq(a->carry, b->carry, a->carry_len);
-	ck_assert_uint_eq(a->idle_s, b->idle_s);
-	ck_assert_uint_eq(a->age_ms, b->age_ms);
-	ck_assert_uint_eq(a->bytes_in, b->bytes_in);
-	ck_assert_uint_eq(a->bytes_out, b->bytes_out);
-	ck_assert_mem_eq(&a->peer, &b->peer, sizeof(a->peer));
-	ck_assert_mem_eq(&a->balancer, &b->balancer, sizeof(a->balancer));
-	ck_assert_uint_eq(a->out_len, b->out_len);
-	if (a->out_len > 0)
-		ck_assert_mem_eq(a->out, b->out, a->out_len);
-	ck_assert_uint_eq(a->hdr_len, b->hdr_len);
-	if (a->hdr_len > 0)
-		ck_assert_mem_eq(a->hdr, b->hdr, a->hdr_len);
 }
 
 /* Encode into an exactly sized heap buffer (valgrind sees overruns). */
@@ -257,7 +237,7 @@ START_TEST(test_conn_round_trip)
 	ck_assert_int_eq(handover_decode_conn(b, n, &h, &d, &used, &why),
 	    HANDOVER_OK);
 	ck_assert_uint_eq(used, n);
-	conn_eq(&c, &d);
+	unit_conn_eq(&c, &d);
 	/* the decoded bytes point into the record, not at the source */
 	if (d.out_len > 0)
 		ck_assert(d.out >= b && d.out + d.out_len <= b + n);
