@@ -292,8 +292,10 @@ tcp_engine_configure(struct tcp_engine *e, const struct config *cf)
 
 /*
  * New rules (a reload): an open connection whose client they deny is
- * closed now.  (One still waiting for its PROXY header is judged when
- * the header names the client; one closing is let finish.)
+ * closed now, and counted as closed (closed_denied), not refused: it
+ * was admitted.  (One still waiting for its PROXY header is judged, and
+ * refused, when the header names the client; one closing is let
+ * finish.)
  */
 void
 tcp_engine_rules(struct tcp_engine *e, const struct admit_rules *r)
@@ -307,7 +309,7 @@ tcp_engine_rules(struct tcp_engine *e, const struct admit_rules *r)
 		return;
 	for (c = e->active.head; c != NULL; c = next) {
 		next = c->next;
-		if (admit_judge(e->adm, r, e->st, &c->peer.sa, e->now) !=
+		if (admit_rejudge(e->adm, r, e->st, &c->peer.sa, e->now) !=
 		    ADMIT_OK)
 			conn_close(e, c, "denied by the new access rules");
 	}
