@@ -225,16 +225,32 @@ warn_denied(_Atomic uint64_t *at, const struct sockaddr *sa,
 	    "datagram", peer, LOG_REPEAT_INTERVAL);
 }
 
-enum admit_verdict
-admit_judge(struct admit *a, const struct admit_rules *r, struct stats *st,
+/* The access rules on a TCP client: a denial is warned about and
+ * counted in *denied. */
+static enum admit_verdict
+judge(struct admit *a, const struct admit_rules *r, _Atomic uint64_t *denied,
     const struct sockaddr *sa, uint32_t now)
 {
 	if (r != NULL && !acl_permits(r->access, sa)) {
-		stats_add(&st->refused_denied, 1);
+		stats_add(denied, 1);
 		warn_denied(&a->denied_warned, sa, "tcp", now);
 		return ADMIT_DENIED;
 	}
 	return ADMIT_OK;
+}
+
+enum admit_verdict
+admit_judge(struct admit *a, const struct admit_rules *r, struct stats *st,
+    const struct sockaddr *sa, uint32_t now)
+{
+	return judge(a, r, &st->refused_denied, sa, now);
+}
+
+enum admit_verdict
+admit_rejudge(struct admit *a, const struct admit_rules *r, struct stats *st,
+    const struct sockaddr *sa, uint32_t now)
+{
+	return judge(a, r, &st->closed_denied, sa, now);
 }
 
 void

@@ -121,6 +121,16 @@ enum admit_verdict admit_judge(struct admit *a,
 	    const struct admit_rules *r, struct stats *st,
 	    const struct sockaddr *sa, uint32_t now);
 
+/*
+ * The same, for the client of a connection already admitted, under a
+ * reload's new rules: a denial is warned about and counted as a close
+ * (closed_denied), not as a refusal, since the connection was accepted
+ * and served; the caller closes it.
+ */
+enum admit_verdict admit_rejudge(struct admit *a,
+	    const struct admit_rules *r, struct stats *st,
+	    const struct sockaddr *sa, uint32_t now);
+
 /* A connection admitted (or counted) before closes. */
 void	admit_tcp_close(struct admit *a, const struct sockaddr *sa,
 	    bool counted);

@@ -161,6 +161,33 @@ unframe(const uint8_t *buf, size_t len, enum handover_type t, size_t min,
 	return HANDOVER_OK;
 }
 
+/*
+ * A record of type t whose payload is the n bytes at payload (END and
+ * READY have none, GO one): written if it fits in cap, its size
+ * returned either way.
+ */
+static size_t
+encode_fixed(uint8_t *buf, size_t cap, enum handover_type t,
+    const uint8_t *payload, size_t n)
+{
+	if (cap >= HANDOVER_FRAME + n)
+		(void)putmem(frame(buf, t, n), payload, n);
+	return HANDOVER_FRAME + n;
+}
+
+/* Its decoder: a record of type t with exactly n payload bytes. */
+static enum handover_result
+decode_fixed(const uint8_t *buf, size_t len, enum handover_type t, size_t n,
+    size_t *used, const char **why)
+{
+	enum handover_result r;
+	size_t plen;
+
+	if ((r = unframe(buf, len, t, n, n, &plen, why)) == HANDOVER_OK)
+		*used = HANDOVER_FRAME + plen;
+	return r;
+}
+
 enum handover_result
 handover_peek(const uint8_t *buf, size_t len, enum handover_type *type,
     const char **why)
@@ -593,22 +620,14 @@ handover_decode_conn(const uint8_t *buf, size_t len,
 size_t
 handover_encode_end(uint8_t *buf, size_t cap)
 {
-	if (cap >= HANDOVER_FRAME)
-		(void)frame(buf, HANDOVER_END, 0);
-	return HANDOVER_FRAME;
+	return encode_fixed(buf, cap, HANDOVER_END, NULL, 0);
 }
 
 enum handover_result
 handover_decode_end(const uint8_t *buf, size_t len, size_t *used,
     const char **why)
 {
-	enum handover_result r;
-	size_t n;
-
-	if ((r = unframe(buf, len, HANDOVER_END, 0, 0, &n, why)) ==
-	    HANDOVER_OK)
-		*used = HANDOVER_FRAME;
-	return r;
+	return decode_fixed(buf, len, HANDOVER_END, 0, used, why);
 }
 
 /* --- listeners and batches ---------------------------------------------- */
@@ -782,22 +801,14 @@ handover_decode_hello(const uint8_t *buf, size_t len,
 size_t
 handover_encode_ready(uint8_t *buf, size_t cap)
 {
-	if (cap >= HANDOVER_FRAME)
-		(void)frame(buf, HANDOVER_READY, 0);
-	return HANDOVER_FRAME;
+	return encode_fixed(buf, cap, HANDOVER_READY, NULL, 0);
 }
 
 enum handover_result
 handover_decode_ready(const uint8_t *buf, size_t len, size_t *used,
     const char **why)
 {
-	enum handover_result r;
-	size_t n;
-
-	if ((r = unframe(buf, len, HANDOVER_READY, 0, 0, &n, why)) ==
-	    HANDOVER_OK)
-		*used = HANDOVER_FRAME;
-	return r;
+	return decode_fixed(buf, len, HANDOVER_READY, 0, used, why);
 }
 
 #define REFUSE_FIXED	(1 + 4)
@@ -855,15 +866,9 @@ handover_decode_refuse(const uint8_t *buf, size_t len,
 size_t
 handover_encode_go(uint8_t *buf, size_t cap, uint8_t flags)
 {
-	uint8_t *p = buf;
-
 	if (flags & ~HANDOVER_GO_RELOAD)
 		return 0;
-	if (cap >= HANDOVER_FRAME + 1) {
-		p = frame(p, HANDOVER_GO, 1);
-		(void)put8(p, flags);
-	}
-	return HANDOVER_FRAME + 1;
+	return encode_fixed(buf, cap, HANDOVER_GO, &flags, 1);
 }
 
 enum handover_result
@@ -873,7 +878,7 @@ handover_decode_go(const uint8_t *buf, size_t len, uint8_t *flags,
 	enum handover_result r;
 	size_t n;
 
-	if ((r = unframe(buf, len, HANDOVER_GO, 1, 1, &n, why)) !=
+	if ((r = decode_fixed(buf, len, HANDOVER_GO, 1, &n, why)) !=
 	    HANDOVER_OK)
 		return r;
 	if (buf[HANDOVER_FRAME] & ~HANDOVER_GO_RELOAD) {
@@ -881,6 +886,6 @@ handover_decode_go(const uint8_t *buf, size_t len, uint8_t *flags,
 		return HANDOVER_BAD;
 	}
 	*flags = buf[HANDOVER_FRAME];
-	*used = HANDOVER_FRAME + 1;
+	*used = n;
 	return HANDOVER_OK;
 }

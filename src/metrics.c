@@ -159,6 +159,11 @@ connections(struct out *o, const struct stats_snapshot *st)
 	labelled(o, n, "reason", "denied", st->refused_denied);
 	labelled(o, n, "reason", "proxy_header", st->refused_proxy);
 	labelled(o, n, "reason", "lame_duck", st->lame_checks);
+	n = "upcased_connections_closed_total";
+	family(o, n, "counter",
+	    "TCP connections admitted and served, then closed by upcased, by "
+	    "reason.");
+	labelled(o, n, "reason", "denied", st->closed_denied);
 }
 
 static void

@@ -1071,7 +1071,8 @@ server_handover(struct server *s)
 	uint8_t go[HANDOVER_FRAME + 1], flags = 0;
 
 	if (s->stopping || s->reload != NULL) {
-		log_notice("SIGUSR2 while %s: no hand-over", s->stopping ?
+		log_event(LOG_NOTICE, MSGID_HANDOVER_BUSY, NULL,
+		    "SIGUSR2 while %s: no hand-over", s->stopping ?
 		    "stopping" : "reloading");
 		return;
 	}

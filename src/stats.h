@@ -36,6 +36,7 @@
 	X(refused_denied)	/* the access rules, TCP */		\
 	X(refused_proxy)	/* bad, missing or late PROXY header */	\
 	X(lame_checks)		/* health checks failed, lame duck */	\
+	X(closed_denied)	/* served, closed by new access rules */ \
 	X(tcp_bytes_in)		/* payload; PROXY headers not included */ \
 	X(tcp_bytes_out)						\
 	X(udp_bytes_in)							\
@@ -111,7 +112,7 @@ stats_refused(const struct stats_snapshot *s)
 static inline uint64_t
 stats_denied(const struct stats_snapshot *s)
 {
-	return s->refused_denied + s->dropped_denied;
+	return s->refused_denied + s->closed_denied + s->dropped_denied;
 }
 
 static inline uint64_t

@@ -195,6 +195,26 @@ conn_touch(struct tcp_engine *e, struct tcp_conn *c)
 
 /* --- engine ----------------------------------------------------------- */
 
+/* Everything of a new engine but its buffers, which e keeps. */
+static void
+engine_init(struct tcp_engine *e, int epfd, struct admit *adm,
+    struct stats *st)
+{
+	uint8_t *scratch = e->scratch, *xbuf = e->xbuf;
+
+	memset(e, 0, sizeof(*e));
+	e->scratch = scratch;
+	e->xbuf = xbuf;
+	e->epfd = epfd;
+	e->adm = adm;
+	e->st = st;
+	e->max_pending = CONFIG_DEF_MAX_PENDING;
+	e->idle_timeout = CONFIG_DEF_IDLE_TIMEOUT;
+	e->crowded_idle = CONFIG_DEF_CROWDED_IDLE;
+	e->pp_timeout = CONFIG_DEF_PROXY_TIMEOUT;
+	exitcmd_init(&e->exit, CONFIG_DEF_EXIT);
+}
+
 struct tcp_engine *
 tcp_engine_new(int epfd, struct admit *adm, struct stats *st)
 {
@@ -210,15 +230,23 @@ tcp_engine_new(int epfd, struct admit *adm, struct stats *st)
 		free(e);
 		return NULL;
 	}
-	e->epfd = epfd;
-	e->adm = adm;
-	e->st = st;
-	e->max_pending = CONFIG_DEF_MAX_PENDING;
-	e->idle_timeout = CONFIG_DEF_IDLE_TIMEOUT;
-	e->crowded_idle = CONFIG_DEF_CROWDED_IDLE;
-	e->pp_timeout = CONFIG_DEF_PROXY_TIMEOUT;
-	exitcmd_init(&e->exit, CONFIG_DEF_EXIT);
+	engine_init(e, epfd, adm, st);
 	return e;
+}
+
+/*
+ * As tcp_engine_free() then tcp_engine_new(), without giving back and
+ * taking again the buffers: their bytes are wiped, so nothing of what
+ * the engine did before can show through.
+ */
+void
+tcp_engine_reset(struct tcp_engine *e, int epfd, struct admit *adm,
+    struct stats *st)
+{
+	tcp_close_all(e);
+	memset(e->scratch, 0, HEADROOM + TCP_READ_SIZE);
+	memset(e->xbuf, 0, XBUF_SIZE);
+	engine_init(e, epfd, adm, st);
 }
 
 void
@@ -292,8 +320,10 @@ tcp_engine_configure(struct tcp_engine *e, const struct config *cf)
 
 /*
  * New rules (a reload): an open connection whose client they deny is
- * closed now.  (One still waiting for its PROXY header is judged when
- * the header names the client; one closing is let finish.)
+ * closed now, and counted as closed (closed_denied), not refused: it
+ * was admitted.  (One still waiting for its PROXY header is judged, and
+ * refused, when the header names the client; one closing is let
+ * finish.)
  */
 void
 tcp_engine_rules(struct tcp_engine *e, const struct admit_rules *r)
@@ -307,7 +337,7 @@ tcp_engine_rules(struct tcp_engine *e, const struct admit_rules *r)
 		return;
 	for (c = e->active.head; c != NULL; c = next) {
 		next = c->next;
-		if (admit_judge(e->adm, r, e->st, &c->peer.sa, e->now) !=
+		if (admit_rejudge(e->adm, r, e->st, &c->peer.sa, e->now) !=
 		    ADMIT_OK)
 			conn_close(e, c, "denied by the new access rules");
 	}

@@ -51,6 +51,15 @@ struct tcp_engine *tcp_engine_new(int epfd, struct admit *adm,
 	    struct stats *st);
 void	tcp_engine_free(struct tcp_engine *e);	/* closes every conn */
 
+/*
+ * e as tcp_engine_new() makes one (every connection closed, every
+ * setting at its default, its scratch wiped), on another epoll set,
+ * admission and stats; it keeps its ~1.3 MB of buffers.  For a test
+ * that needs a fresh engine many times a second (fuzz_tcp).
+ */
+void	tcp_engine_reset(struct tcp_engine *e, int epfd, struct admit *adm,
+	    struct stats *st);
+
 /* Take the settings of cf (exit_command, limits); existing connections
  * keep their state. */
 void	tcp_engine_configure(struct tcp_engine *e, const struct config *cf);

@@ -9,7 +9,9 @@
 #                            tests/balancer runs (haproxy, nginx with its
 #                            stream module), and Prometheus with its
 #                            blackbox exporter (promtool checks the
-#                            examples; the system test runs both)
+#                            examples; the system test runs both), and
+#                            liburing (bench/echo-ref-uring; without it
+#                            configure leaves that one program out)
 #
 # Only missing packages are installed; apt-get update runs only then.
 # Nothing installed may start a service (a policy-rc.d says no during the
@@ -24,7 +26,8 @@ build="build-essential autoconf automake pkg-config libsystemd-dev \
 libconfig-dev libutf8proc-dev libmicrohttpd-dev check"
 test="$build python3 systemd valgrind socat iproute2 procps \
 systemd-container debhelper lintian dpkg-dev man-db shellcheck clang libclang-rt-14-dev \
-haproxy nginx libnginx-mod-stream prometheus prometheus-blackbox-exporter"
+haproxy nginx libnginx-mod-stream prometheus prometheus-blackbox-exporter \
+liburing-dev"
 # services the test set installs but must never leave enabled (the node
 # exporter comes only with prometheus's Recommends, which are not
 # installed here, but may be on the machine)

@@ -9,7 +9,8 @@ import time
 
 import harness
 from harness import (LOCAL4, Daemon, closed_unanswered, conf, connect_from,
-                     diag, tcp_echo, udp_exchange, udp_socket, wait_status)
+                     diag, metric, metrics_scrape, tcp_echo, udp_exchange,
+                     udp_socket, wait_for, wait_status)
 
 
 def access_conf(allow=(), deny=(), level="info", extra=""):
@@ -57,6 +58,37 @@ def test_reload_deny_closes_open_connection():
     tcp_echo(other, b"after\n")
     s = connect_from("127.0.0.7", d.port)
     assert closed_unanswered(s), "a new connection from 127.0.0.7 served"
+    d.stop()
+    assert "UPCASED_DENIED=2" in d.stderr(), d.stderr_tail()
+
+
+def test_reload_deny_counts_a_close_not_a_refusal():
+    """A connection served, then closed by a reload's rules, was accepted:
+    it counts in connections_closed{denied}, never in refused{denied},
+    which is for connections turned away at admission."""
+    metrics = 'metrics = { ports = [ {P1} ]; bind = "127.0.0.1"; };\n'
+    d = Daemon(access_conf(extra=metrics), nports=2)
+
+    def denied(family):
+        return metric(metrics_scrape(d.ports[1])[0],
+                      "upcased_connections_%s_total" % family,
+                      reason="denied")
+
+    victim = connect_from("127.0.0.7", d.port)
+    tcp_echo(victim, b"before\n")
+    d.reload(access_conf(deny=["127.0.0.7"], extra=metrics))
+    assert closed_unanswered(victim, timeout=1.5), \
+        "the denied source's open connection still open after a reload"
+    assert wait_for(lambda: denied("closed") == 1, 5), denied("closed")
+    assert denied("refused") == 0
+    assert metric(metrics_scrape(d.ports[1])[0],
+                  "upcased_connections_accepted_total") == 1
+    # a new connection from it is a refusal, and only that
+    s = connect_from("127.0.0.7", d.port)
+    assert closed_unanswered(s), "a new connection from 127.0.0.7 served"
+    assert wait_for(lambda: denied("refused") == 1, 5), denied("refused")
+    assert denied("closed") == 1
+    # STATUS= and the stopped event count both as denied
     d.stop()
     assert "UPCASED_DENIED=2" in d.stderr(), d.stderr_tail()
 

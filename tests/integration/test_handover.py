@@ -29,6 +29,7 @@ MSGID = {
     "state": "1cf4c95227d647db80c31bce9a2c2cfc",
     "timeout": "0ac7da5c186441e9987719ab1f21313a",
     "took_over": "00a445516b2f4a6cb64b40a0f0d255b8",
+    "busy": "d4b8074c9a3b4959932934f45e6fc5f2",
 }
 
 # The successor is the old process's child: once the old one exits it
@@ -656,6 +657,27 @@ def test_failures_leave_the_old_serving():
     diag("after 8 refused hand-overs, PID %d -> %d in %.1f ms" %
          (old, new, ms))
 test_failures_leave_the_old_serving.timeout = 90
+
+
+def test_usr2_while_stopping_is_refused():
+    """SIGUSR2 during a stop (here a lame duck of 2 s) starts nothing:
+    one notice with its MESSAGE_ID, no MAINPID=, and the stop goes on
+    to exit 0."""
+    d = Daemon(conf(extra="lame_duck = 2;", limits={"drain_timeout": 5}))
+    d.signal(signal.SIGTERM)
+    d.expect_notify("STOPPING=1", 3)
+    d.signal(signal.SIGUSR2)
+    assert wait_for(lambda: "MESSAGE_ID=" + MSGID["busy"] in d.stderr(),
+                    3), "no notice with the busy MESSAGE_ID"
+    line = [l for l in d.stderr().splitlines()
+            if "MESSAGE_ID=" + MSGID["busy"] in l][-1]
+    diag(line[:200])
+    assert "SIGUSR2 while stopping: no hand-over" in line, line
+    assert d.wait_exit(10) == 0
+    d._read_notify(0)
+    assert not [m for _, m in d.messages if m.startswith("MAINPID=")], \
+        "a successor was announced during a stop"
+    assert "handing over" not in d.stderr()
 
 
 if __name__ == "__main__":

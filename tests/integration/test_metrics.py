@@ -43,6 +43,7 @@ def test_scrape():
                       ("upcased_connections_open", "gauge"),
                       ("upcased_connections_accepted_total", "counter"),
                       ("upcased_connections_refused_total", "counter"),
+                      ("upcased_connections_closed_total", "counter"),
                       ("upcased_received_bytes_total", "counter"),
                       ("upcased_sent_bytes_total", "counter"),
                       ("upcased_datagrams_received_total", "counter"),
@@ -52,7 +53,7 @@ def test_scrape():
                       ("upcased_pending_output_bytes", "gauge"),
                       ("upcased_connection_duration_seconds", "histogram")]:
         assert types.get(name) == typ, "%s: %r" % (name, types.get(name))
-    assert len(types) == 15, sorted(types)
+    assert len(types) == 16, sorted(types)
     assert [v for (name, labels), v in samples.items()
             if name == "upcased_build_info" and labels and
             labels[0][0] == "version"] == [1], "no build_info"
@@ -64,6 +65,8 @@ def test_scrape():
               "out_of_memory", "denied", "proxy_header", "lame_duck"):
         assert metric(samples, "upcased_connections_refused_total",
                       reason=r) == 0, r
+    assert metric(samples, "upcased_connections_closed_total",
+                  reason="denied") == 0
     for r in ("loop_guard", "rate_limited", "denied", "truncated",
               "send_failed"):
         assert metric(samples, "upcased_datagrams_dropped_total",

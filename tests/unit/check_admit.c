@@ -257,6 +257,13 @@ START_TEST(test_judge_and_datagrams)
 	ck_assert(admit_judge(&a, &r, &st, SA("192.0.2.1"), 1) ==
 	    ADMIT_DENIED);
 	ck_assert_uint_eq(stats_get(&st.refused_denied), 2);
+	ck_assert_uint_eq(stats_get(&st.closed_denied), 0);
+	/* judged again (a reload): a denial is a close, not a refusal */
+	ck_assert(admit_rejudge(&a, &r, &st, SA("10.9.9.9"), 1) == ADMIT_OK);
+	ck_assert(admit_rejudge(&a, &r, &st, SA("10.1.2.3"), 1) ==
+	    ADMIT_DENIED);
+	ck_assert_uint_eq(stats_get(&st.closed_denied), 1);
+	ck_assert_uint_eq(stats_get(&st.refused_denied), 2);
 
 	g = admit_dgram_new();
 	ck_assert_ptr_nonnull(g);

@@ -35,6 +35,7 @@ fill(void)
 	st.refused_denied = 5;
 	st.refused_proxy = 6;
 	st.lame_checks = 7;
+	st.closed_denied = 8;
 	st.tcp_bytes_in = 100;
 	st.tcp_bytes_out = 101;
 	st.udp_bytes_in = 200;
@@ -80,6 +81,9 @@ static const char golden[] =
 	    "upcased_connections_refused_total{reason=\"denied\"} 5\n"
 	    "upcased_connections_refused_total{reason=\"proxy_header\"} 6\n"
 	    "upcased_connections_refused_total{reason=\"lame_duck\"} 7\n"
+	    "# HELP upcased_connections_closed_total TCP connections admitted and served, then closed by upcased, by reason.\n"
+	    "# TYPE upcased_connections_closed_total counter\n"
+	    "upcased_connections_closed_total{reason=\"denied\"} 8\n"
 	    "# HELP upcased_received_bytes_total Payload bytes received (TCP: without PROXY headers).\n"
 	    "# TYPE upcased_received_bytes_total counter\n"
 	    "upcased_received_bytes_total{protocol=\"tcp\"} 100\n"
@@ -156,7 +160,7 @@ START_TEST(every_family_has_help_and_type)
 		snprintf(help, sizeof(help), "\n%s", name);
 		ck_assert_msg(strstr(buf, help) != NULL, "no sample: %s", name);
 	}
-	ck_assert_uint_eq(types, 15);
+	ck_assert_uint_eq(types, 16);
 	free(text);
 }
 END_TEST
@@ -172,6 +176,7 @@ START_TEST(zero_series_present)
 		"upcased_connections_refused_total{reason=\"denied\"} 0\n",
 		"upcased_connections_refused_total{reason=\"proxy_header\"} 0\n",
 		"upcased_connections_refused_total{reason=\"lame_duck\"} 0\n",
+		"upcased_connections_closed_total{reason=\"denied\"} 0\n",
 		"upcased_datagrams_dropped_total{reason=\"loop_guard\"} 0\n",
 		"upcased_datagrams_dropped_total{reason=\"rate_limited\"} 0\n",
 		"upcased_datagrams_dropped_total{reason=\"denied\"} 0\n",

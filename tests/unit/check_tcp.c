@@ -632,6 +632,51 @@ START_TEST(test_hand_over)
 }
 END_TEST
 
+/* A reset engine is a new one: its connections closed (counted where
+ * they were), its settings the defaults, its counts in the new stats. */
+START_TEST(test_engine_reset)
+{
+	struct rig r;
+	struct admit lim2;
+	struct stats st2;
+	char buf[64];
+	bool eof;
+	int ep2 = epoll_create1(0), sv[2];
+
+	ck_assert_int_ge(ep2, 0);
+	memset(&lim2, 0, sizeof(lim2));
+	memset(&st2, 0, sizeof(st2));
+	atomic_store(&lim2.max, 100);
+	rig_open(&r, "quit", 65536, 0);
+	say(r.client, "qu", 2);			/* held */
+	pump(r.e, r.epfd);
+	tcp_set_lame_duck(r.e, true);
+	tcp_engine_reset(r.e, ep2, &lim2, &st2);
+	ck_assert_uint_eq(tcp_count(r.e), 0);
+	ck_assert_uint_eq(atomic_load(&r.lim.open), 0);
+	ck_assert_uint_eq(stats_get(&r.st.conns_closed), 1);
+	ck_assert_uint_eq(drain_client(r.client, buf, sizeof(buf), &eof), 0);
+	ck_assert(eof);
+	ck_assert(!tcp_lame_duck(r.e));
+	/* A new connection: "exit" (the default) ends it, "quit" not. */
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0,
+	    sv), 0);
+	tcp_engine_clock(r.e, 1000);
+	ck_assert_ptr_nonnull(tcp_conn_add(r.e, sv[1]));
+	ck_assert_uint_eq(atomic_load(&lim2.open), 1);
+	ck_assert_uint_eq(stats_get(&st2.conns_total), 1);
+	say(sv[0], "quit\nexit\nlost\n", 15);
+	ck_assert(hear(r.e, ep2, sv[0], "QUIT\n", 5));
+	ck_assert_uint_eq(stats_get(&st2.tcp_bytes_out), 5);
+	tcp_engine_free(r.e);
+	ck_assert_uint_eq(atomic_load(&lim2.open), 0);
+	close(sv[0]);
+	close(r.client);
+	close(r.epfd);
+	close(ep2);
+}
+END_TEST
+
 START_TEST(test_reset_by_peer)
 {
 	struct rig r;
@@ -785,6 +830,7 @@ main(void)
 	tcase_add_test(tc, test_accept_while_draining_gets_a_tick);
 	tcase_add_test(tc, test_accept_errors);
 	tcase_add_test(tc, test_hand_over);
+	tcase_add_test(tc, test_engine_reset);
 	tcase_add_test(tc, test_reset_by_peer);
 	tcase_add_test(tc, test_closed_conn_leaves_epoll);
 	tcase_add_test(tc, test_unicode_split_character);

@@ -28,6 +28,7 @@
 #include "stats.h"
 #include "tcp.h"
 #include "unit.h"
+#include "unit_handover.h"
 #include "unit_acl.h"
 
 #define BALANCER	"10.0.0.5"	/* trusted: in from */
@@ -168,27 +169,6 @@ take(int fd, char *out, size_t *got)
 	}
 }
 
-static void
-same_state(const struct handover_conn *a, const struct handover_conn *b)
-{
-	ck_assert_uint_eq(a->flags, b->flags);
-	ck_assert_int_eq(a->xs, b->xs);
-	ck_assert_uint_eq(a->carry_len, b->carry_len);
-	ck_assert_mem_eq(a->carry, b->carry, a->carry_len);
-	ck_assert_uint_eq(a->idle_s, b->idle_s);
-	ck_assert_uint_eq(a->age_ms, b->age_ms);
-	ck_assert_uint_eq(a->bytes_in, b->bytes_in);
-	ck_assert_uint_eq(a->bytes_out, b->bytes_out);
-	ck_assert_mem_eq(&a->peer, &b->peer, sizeof(a->peer));
-	ck_assert_mem_eq(&a->balancer, &b->balancer, sizeof(a->balancer));
-	ck_assert_uint_eq(a->out_len, b->out_len);
-	if (a->out_len > 0)
-		ck_assert_mem_eq(a->out, b->out, a->out_len);
-	ck_assert_uint_eq(a->hdr_len, b->hdr_len);
-	if (a->hdr_len > 0)
-		ck_assert_mem_eq(a->hdr, b->hdr, a->hdr_len);
-}
-
 /*
  * The hand-over of old's one connection to a fresh side, as two
  * processes would do it; the clocks of the new side are 5 s ahead
@@ -248,7 +228,7 @@ trip(const struct tcase *tc, struct side *old, struct side *nu)
 	ck_assert_int_eq(handover_decode_end(rbuf + off, n - off, &used,
 	    &why), HANDOVER_OK);
 	ck_assert_uint_eq(off + used, n);
-	same_state(&hc, &dc);
+	unit_conn_eq(&hc, &dc);
 	tcp_conn_forget(old->e, c);	/* "go": the old one lets go, silently */
 
 	tcp_engine_clock_ms(nu->e, 1005000);
@@ -258,7 +238,7 @@ trip(const struct tcase *tc, struct side *old, struct side *nu)
 	ck_assert_uint_eq(atomic_load(&nu->adm.open), 1);
 	ck_assert_uint_eq(stats_get(&nu->st.pending_out), dc.out_len);
 	tcp_conn_export(nu->e, ic, &again);
-	same_state(&dc, &again);
+	unit_conn_eq(&dc, &again);
 }
 
 /* Run case tc, with or without the trip; the client's bytes in out. */

@@ -491,7 +491,9 @@ START_TEST(test_new_rules_close_denied)
 	tcp_engine_rules(r.e, &next);
 	ck_assert_uint_eq(tcp_count(r.e), 2);
 	closed_unanswered(fd1);
-	ck_assert_uint_eq(stats_get(&r.st.refused_denied), 1);
+	/* served, so a close, not a refusal */
+	ck_assert_uint_eq(stats_get(&r.st.closed_denied), 1);
+	ck_assert_uint_eq(stats_get(&r.st.refused_denied), 0);
 	/* Deny the client behind the balancer: its connection goes too. */
 	acl_free(next.access);
 	next.access = unit_acl(NULL, "192.0.2.0/24");
@@ -502,7 +504,8 @@ START_TEST(test_new_rules_close_denied)
 	say(fd2, "ok\n", 3);
 	pump(&r);
 	ck_assert_uint_eq(take(fd2, buf, sizeof(buf), &eof), 3);
-	ck_assert_uint_eq(stats_get(&r.st.refused_denied), 2);
+	ck_assert_uint_eq(stats_get(&r.st.closed_denied), 2);
+	ck_assert_uint_eq(stats_get(&r.st.refused_denied), 0);
 	close(fd1);
 	close(fd2);
 	close(fd3);
