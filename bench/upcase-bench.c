@@ -40,9 +40,11 @@
  * names a made-up client, a different one per connection, in
  * 198.18.0.0/15 (RFC 2544's benchmarking network).
  *
- * Payloads are lowercase ASCII letters (no newline, so no "exit" line);
- * every reply byte is compared with its expected value: the uppercase of
- * what was sent (--expect=upper) or the same bytes (--expect=same, for a
+ * Payloads are lowercase ASCII letters (no newline, so no "exit" line),
+ * or with --text=mixed (bulk only) dense mixed UTF-8 text: words of
+ * Latin with accents, Greek, Cyrillic, CJK and ASCII, each with its
+ * uppercase written out in this file (pattern_mixed()).  Every reply
+ * byte is compared with its expected value: the uppercase of what was sent (--expect=upper) or the same bytes (--expect=same, for a
  * plain echo).  TCP payloads come from one periodic pseudo-random pattern
  * at a different offset per connection, so a byte is checked with one
  * memcmp() against a precomputed expected pattern; a UDP datagram starts
@@ -159,10 +161,11 @@ static struct {
 	unsigned	 sources;	/* 127.0.0.1 .. 127.0.0.sources; 0: any */
 	bool		 proxy_v2;
 	bool		 beside;	/* --bulk-beside */
+	bool		 mixed;		/* --text=mixed */
 } o = {
 	SH_PINGPONG, "127.0.0.1", NULL, 0, 64, 0, 3.0, 0.5, 1.0, 0.0, 30.0,
 	200.0, 512ull << 20, 64ull << 20, 3, false, "", NULL, 0, 2000000, 0,
-	false, false
+	false, false, false
 };
 
 static struct {
@@ -412,6 +415,73 @@ tv_diff(const struct timeval *a, const struct timeval *b)
 
 /* --- payload ---------------------------------------------------------- */
 
+/*
+ * --text=mixed: words of Latin with accents, Greek, Cyrillic, CJK and
+ * ASCII, each with its uppercase written out here (Unicode's simple
+ * mapping, as Go's strings.ToUpper applies it), not computed: the bench
+ * shares no code or table with the daemon.  Each uppercase has the
+ * length of its word, so reply bytes line up with sent ones and are
+ * checked by stream position, however the replies are cut.  U+00DF
+ * stays as it is (no simple uppercase).
+ */
+static const char *const words[][2] = {
+	{ "stra\xc3\x9f" "e", "STRA\xc3\x9f" "E" },		/* straße */
+	{ "caf\xc3\xa9", "CAF\xc3\x89" },				/* café */
+	{ "na\xc3\xafve", "NA\xc3\x8fVE" },			/* naïve */
+	{ "\xc3\xbc" "ber", "\xc3\x9c" "BER" },			/* über */
+	{ "se\xc3\xb1or", "SE\xc3\x91OR" },			/* señor */
+	{ "fa\xc3\xa7" "ade", "FA\xc3\x87" "ADE" },		/* façade */
+	{ "\xcf\x83\xce\xaf\xcf\x83\xcf\x85\xcf\x86\xce\xbf\xcf\x82",
+	  "\xce\xa3\xce\x8a\xce\xa3\xce\xa5\xce\xa6\xce\x9f\xce\xa3" },
+							/* σίσυφος */
+	{ "\xce\x95\xce\xbb\xce\xbb\xce\xac\xce\xb4\xce\xb1",
+	  "\xce\x95\xce\x9b\xce\x9b\xce\x86\xce\x94\xce\x91" },
+							/* Ελλάδα */
+	{ "\xce\xb1\xce\xb2\xce\xb3", "\xce\x91\xce\x92\xce\x93" },
+							/* αβγ */
+	{ "\xd0\xbc\xd0\xb8\xd1\x80", "\xd0\x9c\xd0\x98\xd0\xa0" },
+							/* мир */
+	{ "\xd0\xbf\xd1\x80\xd0\xb8\xd0\xb2\xd0\xb5\xd1\x82",
+	  "\xd0\x9f\xd0\xa0\xd0\x98\xd0\x92\xd0\x95\xd0\xa2" },
+							/* привет */
+	{ "\xd1\x91\xd0\xb6\xd0\xb8\xd0\xba",
+	  "\xd0\x81\xd0\x96\xd0\x98\xd0\x9a" },		/* ёжик */
+	{ "\xe6\x97\xa5\xe6\x9c\xac\xe8\xaa\x9e",
+	  "\xe6\x97\xa5\xe6\x9c\xac\xe8\xaa\x9e" },		/* 日本語 */
+	{ "\xe4\xb8\xad\xe6\x96\x87", "\xe4\xb8\xad\xe6\x96\x87" },
+							/* 中文 */
+	{ "hello,", "HELLO," },
+	{ "world", "WORLD" },
+};
+#define NWORDS	(sizeof(words) / sizeof(words[0]))
+
+/* One period of mixed text: words and spaces, then 'a's to fill. */
+static void
+pattern_mixed(uint32_t r)
+{
+	size_t i = 0, len, k;
+
+	for (;;) {
+		r ^= r << 13;
+		r ^= r >> 17;
+		r ^= r << 5;
+		k = r % NWORDS;
+		len = strlen(words[k][0]);
+		if (strlen(words[k][1]) != len)
+			die("bench word: uppercase of another length");
+		if (i + len + 1 > PAT_LEN)
+			break;
+		memcpy(pat + i, words[k][0], len);
+		memcpy(want + i, words[k][1], len);
+		pat[i + len] = want[i + len] = ' ';
+		i += len + 1;
+	}
+	for (; i < PAT_LEN; i++) {
+		pat[i] = 'a';
+		want[i] = 'A';
+	}
+}
+
 static void
 pattern_init(void)
 {
@@ -422,16 +492,37 @@ pattern_init(void)
 	    (want = malloc(PAT_LEN + CHUNK_MAX)) == NULL ||
 	    (rbuf = malloc(RBUF_SIZE)) == NULL)
 		die("malloc");
-	for (i = 0; i < PAT_LEN; i++) {
-		r ^= r << 13;
-		r ^= r >> 17;
-		r ^= r << 5;
-		pat[i] = (uint8_t)('a' + r % 26u);
-	}
-	for (; i < PAT_LEN + CHUNK_MAX; i++)
+	if (o.mixed)
+		pattern_mixed(r);
+	else
+		for (i = 0; i < PAT_LEN; i++) {
+			r ^= r << 13;
+			r ^= r >> 17;
+			r ^= r << 5;
+			pat[i] = (uint8_t)('a' + r % 26u);
+			want[i] = (uint8_t)(pat[i] - 'a' + 'A');
+		}
+	for (i = PAT_LEN; i < PAT_LEN + CHUNK_MAX; i++) {
 		pat[i] = pat[i - PAT_LEN];
-	for (i = 0; i < PAT_LEN + CHUNK_MAX; i++)
-		want[i] = o.same ? pat[i] : (uint8_t)(pat[i] - 'a' + 'A');
+		want[i] = want[i - PAT_LEN];
+	}
+	if (o.same)
+		memcpy(want, pat, PAT_LEN + CHUNK_MAX);
+}
+
+/*
+ * The pattern offset a stream starting with its n-th byte uses: with
+ * --text=mixed moved on to the first byte of a character, as a client's
+ * stream starts (the period ends with ASCII, so this stays inside it).
+ */
+static uint32_t
+pattern_base(uint64_t n)
+{
+	uint32_t b = (uint32_t)(n % PAT_LEN);
+
+	while ((pat[b] & 0xc0) == 0x80)
+		b++;
+	return b;
 }
 
 /*
@@ -548,7 +639,7 @@ conn_start(struct conn *c)
 
 	c->kind = K_TCP;
 	c->sent = c->rcvd = c->lastbad = 0;
-	c->base = (uint32_t)((n * 7919u) % PAT_LEN);
+	c->base = pattern_base(n * 7919u);
 	c->t0 = now_ns();
 	c->pp_sent = 0;
 	if (o.proxy_v2)
@@ -1163,7 +1254,7 @@ run_tcp(void)
 		die("calloc");
 	for (i = 0; i < nconns; i++) {
 		conns[i].fd = -1;
-		conns[i].base = (uint32_t)(((uint64_t)i * 7919u) % PAT_LEN);
+		conns[i].base = pattern_base((uint64_t)i * 7919u);
 	}
 	if (o.beside)
 		conns[o.conns].beside = 1;
@@ -1240,7 +1331,7 @@ run_idle(void)
 		die("calloc");
 	for (i = 0; i < o.conns; i++) {
 		conns[i].fd = -1;
-		conns[i].base = (uint32_t)(((uint64_t)i * 7919u) % PAT_LEN);
+		conns[i].base = pattern_base((uint64_t)i * 7919u);
 		conns[i].quota = o.size;
 	}
 	t0 = now_ns();
@@ -1307,10 +1398,12 @@ report(void)
 	cu = tv_diff(&ru0.ru_utime, &ru1.ru_utime);
 	cs = tv_diff(&ru0.ru_stime, &ru1.ru_stime);
 	printf("{\"label\":\"%s\",\"shape\":\"%s\",\"proto\":\"%s\","
-	    "\"conns\":%u,\"size\":%zu,\"depth\":%u,\"expect\":\"%s\"",
+	    "\"conns\":%u,\"size\":%zu,\"depth\":%u,\"expect\":\"%s\","
+	    "\"text\":\"%s\"",
 	    o.label, shape_names[o.shape], o.shape == SH_UDP ? "udp" : "tcp",
 	    o.conns, o.shape == SH_BULK ? (size_t)0 : o.size,
-	    o.shape == SH_BULK ? 0 : o.depth, o.same ? "same" : "upper");
+	    o.shape == SH_BULK ? 0 : o.depth, o.same ? "same" : "upper",
+	    o.mixed ? "mixed" : "letters");
 	printf(",\"seconds\":%.4f", secs);
 	if (msgs && secs > 0)
 		printf(",\"messages\":%llu,\"msgs_per_s\":%.1f",
@@ -1387,7 +1480,7 @@ usage(void)
 "         [-L LOSS_MS] [-r ROUNDS] [--hold=SECONDS] [--ready-file=PATH]\n"
 "         [--expect=upper|same] [--label=TEXT] [--server-pid=PID]\n"
 "         [-N MAX_CONNS] [--sources=K] [--proxy-v2]\n"
-"         [--bulk-beside]\n"
+"         [--bulk-beside] [--text=letters|mixed]\n"
 "  SHAPE: pingpong (default), pipeline, bulk, udp, idle, churn\n");
 	exit(64);
 }
@@ -1427,6 +1520,7 @@ options(int argc, char *argv[])
 		{ "proxy-v2", no_argument, NULL, 'X' },
 		{ "bulk-beside", no_argument, NULL, 'Y' },
 		{ "max-conns", required_argument, NULL, 'N' },
+		{ "text", required_argument, NULL, 't' },
 		{ NULL, 0, NULL, 0 }
 	};
 	unsigned i;
@@ -1464,6 +1558,14 @@ options(int argc, char *argv[])
 		case 'S': o.sources = (unsigned)arg_num(optarg, 1, 254); break;
 		case 'X': o.proxy_v2 = true; break;
 		case 'Y': o.beside = true; break;
+		case 't':
+			if (strcmp(optarg, "letters") == 0)
+				o.mixed = false;
+			else if (strcmp(optarg, "mixed") == 0)
+				o.mixed = true;
+			else
+				usage();
+			break;
 		case 'E':
 			if (strcmp(optarg, "upper") == 0)
 				o.same = false;
@@ -1491,6 +1593,9 @@ options(int argc, char *argv[])
 	if ((o.proxy_v2 || o.sources > 0) && o.shape == SH_UDP)
 		usage();
 	if (o.beside && o.shape != SH_PINGPONG && o.shape != SH_PIPELINE)
+		usage();
+	/* A message cut inside a character waits for the next one. */
+	if (o.mixed && o.shape != SH_BULK)
 		usage();
 	nconns = o.conns + (o.beside ? 1u : 0u);
 	pp_len = o.proxy_v2 ? PP2_LEN : 0;

@@ -21,7 +21,14 @@
  * block by block where it lies, in one pass, with no copy; only from the
  * first byte with the high bit set does the output go elsewhere.  On ASCII
  * the Unicode mapping is exactly a-z to A-Z (libutf8proc agrees for every
- * code point below 0x80, and check_fastpath.c compares the two).  Decoding is strict (RFC 3629): overlong forms,
+ * code point below 0x80, and check_fastpath.c compares the two).  Past
+ * ASCII, two- and three-byte sequences are checked and decoded inline,
+ * the uppercase of planes 0 and 1 comes from one two-level table built
+ * once per process (case_init()), and a character without case is
+ * copied as it came.  Dense mixed text still runs some 100 times slower
+ * than memcpy: a branch is mispredicted about once a character, and
+ * without it the loop waits on each character's length before the next
+ * (bench/README.md).  Decoding is strict (RFC 3629): overlong forms,
  * surrogates and code points past U+10FFFF are not valid sequences, so
  * their bytes pass through unchanged like any other invalid byte, and no
  * client byte is ever lost.  The case tables are libutf8proc's; see
@@ -251,6 +258,36 @@ utf8_decode(const uint8_t *p, size_t avail, uint32_t *cp)
 	return (int)need + 1;
 }
 
+/*
+ * utf8_decode() for the hot loops: a whole two- or three-byte sequence
+ * (Latin, Greek, Cyrillic... and the rest of the BMP, CJK included) is
+ * checked and decoded inline; anything else, and a sequence cut at the
+ * end, goes to utf8_decode().  The checks are RFC 3629's: a three-byte
+ * form below U+0800 is overlong, U+D800..U+DFFF are surrogates.
+ */
+static inline int
+utf8_decode_fast(const uint8_t *p, size_t avail, uint32_t *cp)
+{
+	uint32_t v;
+
+	if (avail >= 2 && (uint8_t)(p[0] - 0xc2) <= 0xdf - 0xc2 &&
+	    (p[1] & 0xc0) == 0x80) {
+		*cp = (p[0] & 0x1fu) << 6 | (p[1] & 0x3fu);
+		return 2;
+	}
+	if (avail >= 3 && (p[0] & 0xf0) == 0xe0 && (p[1] & 0xc0) == 0x80 &&
+	    (p[2] & 0xc0) == 0x80) {
+		v = (p[0] & 0x0fu) << 12 | (p[1] & 0x3fu) << 6 |
+		    (p[2] & 0x3fu);
+		if (v >= 0x800 && (v < 0xd800 || v > 0xdfff)) {
+			*cp = v;
+			return 3;
+		}
+		return -1;
+	}
+	return utf8_decode(p, avail, cp);
+}
+
 static size_t
 utf8_len(uint32_t c)
 {
@@ -302,35 +339,81 @@ upcase_lookup(uint32_t c)
 }
 
 /*
- * The one- and two-byte characters (U+0000..U+07FF: Latin, Greek,
- * Cyrillic, Armenian, Hebrew, Arabic...) carry most cased text; their
- * uppercase, all in the BMP, sits in a 4 KiB table built once.
+ * The case table: the uppercase of every code point of planes 0 and 1
+ * (all living scripts, symbols, emoji), built once per process from
+ * upcase_lookup(), so from libutf8proc with its one exception.  Two
+ * levels: case_page[c >> 8] names a page of 256 entries, each the
+ * difference (mod 2^16) from c to its uppercase within c's plane.  Most
+ * blocks have no case (CJK, symbols, emoji...) and share page 0, all
+ * zeros: 27 pages of 512 bytes and a 512-byte index with Unicode 15,
+ * where a flat table would take 256 KiB, per process.  Building it asks
+ * libutf8proc about 128 Ki code points, about 1 ms, once.  Above plane 1
+ * (CJK extensions, tags, private use; nothing cased in Unicode 15), in a
+ * block whose mapping leaves its plane or past CASE_PAGES distinct pages
+ * (neither happens), libutf8proc is asked each time, as before the
+ * table.
  */
-#define SMALL_CP	0x800
-static uint16_t		 small_upper[SMALL_CP];
-static pthread_once_t	 small_once = PTHREAD_ONCE_INIT;
+#define CASE_LIMIT	0x20000
+#define CASE_BLOCKS	(CASE_LIMIT >> 8)
+#define CASE_PAGES	64
+#define CASE_SLOW	0xff
+static uint8_t		 case_page[CASE_BLOCKS];
+static uint16_t		 case_delta[CASE_PAGES][256];
+static pthread_once_t	 case_once = PTHREAD_ONCE_INIT;
 
 static void
-small_init(void)
+case_init(void)
 {
-	uint32_t c;
+	uint16_t page[256];
+	uint32_t b, c, u;
+	unsigned k, npages = 1, j;
+	bool slow, zero;
 
-	for (c = 0; c < SMALL_CP; c++)
-		small_upper[c] = (uint16_t)upcase_lookup(c);
-}
-
-uint32_t
-upcase_codepoint(uint32_t c)
-{
-	(void)pthread_once(&small_once, small_init);
-	return c < SMALL_CP ? small_upper[c] : upcase_lookup(c);
+	for (b = 0; b < CASE_BLOCKS; b++) {
+		slow = false;
+		zero = true;
+		for (k = 0; k < 256; k++) {
+			c = b << 8 | k;
+			u = (c >= 0xd800 && c <= 0xdfff) ? c : upcase_lookup(c);
+			if ((u & 0x1f0000) != (c & 0x1f0000))
+				slow = true;
+			page[k] = (uint16_t)(u - c);
+			zero = zero && page[k] == 0;
+		}
+		if (slow) {
+			case_page[b] = CASE_SLOW;
+			continue;
+		}
+		for (j = 0; j < npages; j++)	/* page 0: all zeros */
+			if (memcmp(case_delta[j], page, sizeof(page)) == 0)
+				break;
+		if (j == npages && !zero) {
+			if (npages == CASE_PAGES) {
+				case_page[b] = CASE_SLOW;
+				continue;
+			}
+			memcpy(case_delta[npages++], page, sizeof(page));
+		}
+		case_page[b] = (uint8_t)j;
+	}
 }
 
 /* For the hot loops, which call pthread_once() once per buffer. */
 static inline uint32_t
 upcase_cp_fast(uint32_t c)
 {
-	return c < SMALL_CP ? small_upper[c] : upcase_lookup(c);
+	unsigned p = c < CASE_LIMIT ? case_page[c >> 8] : CASE_SLOW;
+
+	if (p == CASE_SLOW)
+		return upcase_lookup(c);
+	return (c & 0x1f0000) | ((c + case_delta[p][c & 0xff]) & 0xffff);
+}
+
+uint32_t
+upcase_codepoint(uint32_t c)
+{
+	(void)pthread_once(&case_once, case_init);
+	return c < 0x110000 ? upcase_cp_fast(c) : c;
 }
 
 const char *
@@ -377,31 +460,55 @@ carry_join(uint8_t *dst, const uint8_t *src, size_t n,
 	return o;
 }
 
+/* Whether p[0..16) is all ASCII. */
+static inline bool
+ascii16(const uint8_t *p)
+{
+	uint64_t a, b;
+
+	memcpy(&a, p, sizeof(a));
+	memcpy(&b, p + 8, sizeof(b));
+	return ((a | b) & 0x8080808080808080ull) == 0;
+}
+
 size_t
 upcase_utf8(uint8_t *dst, const uint8_t *src, size_t n,
     struct upcase_carry *carry)
 {
 	size_t i = 0, o = 0, run;
-	uint32_t cp;
+	uint32_t cp, up;
 	int r;
 
-	(void)pthread_once(&small_once, small_init);
+	(void)pthread_once(&case_once, case_init);
 	if (carry->len > 0)
 		o = carry_join(dst, src, n, carry, &i);
 	while (i < n) {
-		run = ascii_run(src + i, n - i);
-		if (run >= 16)
+		if (src[i] < 0x80) {
+			/* Short runs of ASCII between letters: a byte at a
+			 * time, inline; from 16 bytes on, by blocks. */
+			if (n - i < 16 || !ascii16(src + i)) {
+				dst[o++] = upcase_byte(src[i++]);
+				continue;
+			}
+			run = ascii_run(src + i, n - i);
 			upcase_ascii(dst + o, src + i, run);
-		else				/* too short for vectors */
-			for (size_t k = 0; k < run; k++)
-				dst[o + k] = upcase_byte(src[i + k]);
-		i += run;
-		o += run;
-		if (i >= n)
-			break;
-		r = utf8_decode(src + i, n - i, &cp);
+			i += run;
+			o += run;
+			continue;
+		}
+		r = utf8_decode_fast(src + i, n - i, &cp);
 		if (r > 0) {
-			o += utf8_encode(upcase_cp_fast(cp), dst + o);
+			up = upcase_cp_fast(cp);
+			if (up == cp) {		/* no case: copy it */
+				dst[o] = src[i];
+				dst[o + 1] = src[i + 1];
+				if (r > 2)
+					dst[o + 2] = src[i + 2];
+				if (r > 3)
+					dst[o + 3] = src[i + 3];
+				o += (size_t)r;
+			} else
+				o += utf8_encode(up, dst + o);
 			i += (size_t)r;
 		} else if (r == 0) {		/* cut at the end: carry it */
 			carry->len = (uint8_t)(n - i);
@@ -449,7 +556,7 @@ upcase_utf8_nogrow(uint8_t *buf, size_t n)
 	uint32_t cp;
 	int r;
 
-	(void)pthread_once(&small_once, small_init);
+	(void)pthread_once(&case_once, case_init);
 	/* o <= i throughout, so writing never overtakes reading. */
 	while (i < n) {
 		run = ascii_run(buf + i, n - i);
@@ -463,7 +570,7 @@ upcase_utf8_nogrow(uint8_t *buf, size_t n)
 		o += run;
 		if (i >= n)
 			break;
-		r = utf8_decode(buf + i, n - i, &cp);
+		r = utf8_decode_fast(buf + i, n - i, &cp);
 		if (r <= 0) {			/* invalid or cut: as is */
 			buf[o++] = buf[i++];
 			continue;

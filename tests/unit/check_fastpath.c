@@ -321,6 +321,94 @@ START_TEST(test_inplace_cut_streams)
 }
 END_TEST
 
+/*
+ * The decoder's strictness byte by byte: every first byte from 0x80, with
+ * second and third bytes on either side of each limit of RFC 3629's
+ * table (overlongs, surrogates, past U+10FFFF), between ASCII, as a
+ * whole buffer and cut after each byte: libutf8proc's output exactly.
+ */
+static void
+strict_bytes(void)
+{
+	static const uint8_t third[] = { 0x00, 0x41, 0x7f, 0x80, 0x8f, 0x90,
+	    0x9f, 0xa0, 0xa9, 0xbf, 0xc0, 0xe0, 0xff };
+	static const uint8_t second[] = { 0x00, 0x7f, 0x80, 0x81, 0x8f,
+	    0x90, 0x9f, 0xa0, 0xa1, 0xa9, 0xbe, 0xbf, 0xc0, 0xf5, 0xff };
+	uint8_t in[16], out[64], want[64];
+	size_t cuts[1], n, o, wn, t, k;
+	size_t b1;
+	unsigned b0;
+
+	for (b0 = 0x80; b0 <= 0xff; b0++)
+		for (b1 = 0; b1 < sizeof(second); b1++)
+			for (t = 0; t < sizeof(third); t++) {
+				n = 0;
+				in[n++] = 'a';
+				in[n++] = (uint8_t)b0;
+				in[n++] = second[b1];
+				in[n++] = third[t];
+				in[n++] = 0x81;		/* a 4th byte */
+				in[n++] = 'z';
+				wn = ref_utf8proc(in, n, want);
+				o = ref_whole(in, n, out);
+				ck_assert_uint_eq(o, wn);
+				ck_assert_mem_eq(out, want, wn);
+				if (third[t] != 0x80 && third[t] != 0xbf)
+					continue;	/* cut: fewer */
+				for (k = 1; k < n; k++) {
+					cuts[0] = k;
+					o = stream_inplace(in, n, cuts, 1,
+					    out);
+					ck_assert_uint_eq(o, wn);
+					ck_assert_mem_eq(out, want, wn);
+				}
+			}
+}
+
+START_TEST(test_strict_bytes)
+{
+	both_paths(strict_bytes);
+}
+END_TEST
+
+/*
+ * Every code point of planes 0 and 1 (no surrogates), and the first and
+ * last 300 of every plane above, between ASCII and beside a character of
+ * each length, so the case table is read across every page and block
+ * boundary and past its end: libutf8proc's output exactly.
+ */
+static void
+every_code_point(void)
+{
+	uint8_t in[32], out[64], want[64];
+	size_t n, o, wn;
+	uint32_t c;
+
+	for (c = 0x80; c < 0x110000; c++) {
+		if (c >= 0xd800 && c <= 0xdfff)
+			continue;
+		if (c >= 0x20000 && (c & 0xffff) == 300)
+			c += 0x10000 - 600;	/* to the plane's end */
+		n = 0;
+		in[n++] = 'x';
+		n += (size_t)utf8proc_encode_char((utf8proc_int32_t)c, in + n);
+		memcpy(in + n, "\xc3\xa9\xe6\x97\xa5\xf0\x90\x90\xa8q", 10);
+		n += 10;
+		wn = ref_utf8proc(in, n, want);
+		o = ref_whole(in, n, out);
+		ck_assert_uint_eq(o, wn);
+		ck_assert_mem_eq(out, want, wn);
+		ck_assert_uint_eq(upcase_codepoint(c), (uint32_t)(c == 0xdf ?
+		    0xdf : utf8proc_toupper((utf8proc_int32_t)c)));
+	}
+}
+
+START_TEST(test_every_code_point_in_text)
+{
+	every_code_point();	/* no ASCII run: one path */
+}
+END_TEST
+
 /* upcase_ascii(), AVX2 and portable, against the one-byte loop at every
  * alignment and length around the 32-byte vectors. */
 static void
@@ -360,6 +448,8 @@ main(void)
 	tcase_add_test(tc, test_inplace_mixed_text);
 	tcase_add_test(tc, test_inplace_cut_streams);
 	tcase_add_test(tc, test_ascii_both_paths);
+	tcase_add_test(tc, test_strict_bytes);
+	tcase_add_test(tc, test_every_code_point_in_text);
 	suite_add_tcase(s, tc);
 	return unit_run(s);
 }
