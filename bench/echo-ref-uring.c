@@ -78,6 +78,8 @@
 #include <sys/utsname.h>
 #include <unistd.h>
 
+#include "echo-common.h"
+
 #define SQ_ENTRIES	4096
 #define CQ_ENTRIES	32768
 #define TCP_BGID	0		/* the small TCP buffers */
@@ -485,23 +487,6 @@ on_send(int fd, const struct io_uring_cqe *cqe)
 
 /* --- UDP -------------------------------------------------------------- */
 
-static int
-udp_source_ok(const struct sockaddr *sa, socklen_t len)
-{
-	uint16_t port;
-
-	if (sa->sa_family == AF_INET && len >= sizeof(struct sockaddr_in))
-		port = ntohs(((const struct sockaddr_in *)(const void *)sa)->
-		    sin_port);
-	else if (sa->sa_family == AF_INET6 &&
-	    len >= sizeof(struct sockaddr_in6))
-		port = ntohs(((const struct sockaddr_in6 *)(const void *)sa)->
-		    sin6_port);
-	else
-		return 0;
-	return port >= 1024 && port != own_port;
-}
-
 static void
 urecv_arm(void)
 {
@@ -568,7 +553,7 @@ on_urecv(const struct io_uring_cqe *cqe)
 	o = io_uring_recvmsg_validate(p, cqe->res, &urecv_mh);
 	if (o == NULL || (o->flags & MSG_TRUNC) ||
 	    o->namelen > urecv_mh.msg_namelen ||
-	    !udp_source_ok(io_uring_recvmsg_name(o), o->namelen)) {
+	    !echo_source_ok(io_uring_recvmsg_name(o), o->namelen, own_port)) {
 		bufs_put(&ub, bid);
 		return;
 	}
@@ -593,7 +578,8 @@ on_urecv1(unsigned i, const struct io_uring_cqe *cqe)
 	struct io_uring_sqe *sqe;
 
 	if (cqe->res < 0 || (s->mh.msg_flags & MSG_TRUNC) ||
-	    !udp_source_ok((struct sockaddr *)&s->from, s->mh.msg_namelen)) {
+	    !echo_source_ok((struct sockaddr *)&s->from, s->mh.msg_namelen,
+	    own_port)) {
 		urecv1_arm(i);
 		return;
 	}
@@ -657,43 +643,6 @@ turn_end(void)
 }
 
 /* --- start ------------------------------------------------------------ */
-
-static int
-open_socket(const char *addr, const char *port, int type)
-{
-	struct addrinfo hints, *ai;
-	int fd, one = 1, rc;
-
-	memset(&hints, 0, sizeof(hints));
-	hints.ai_family = AF_UNSPEC;
-	hints.ai_socktype = type;
-	hints.ai_flags = AI_PASSIVE | AI_NUMERICHOST | AI_NUMERICSERV;
-	if ((rc = getaddrinfo(addr, port, &hints, &ai)) != 0) {
-		fprintf(stderr, "echo-ref-uring: %s: %s\n", addr,
-		    gai_strerror(rc));
-		exit(64);
-	}
-	fd = socket(ai->ai_family, type | SOCK_CLOEXEC, 0);
-	if (fd == -1)
-		die("socket", errno);
-	(void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	if (type == SOCK_STREAM)	/* inherited by accepted sockets */
-		(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one,
-		    sizeof(one));
-	/* Set, they turn autotuning off; inherited by accepted sockets. */
-	if (opt.rcvbuf > 0 && setsockopt(fd, SOL_SOCKET, SO_RCVBUF,
-	    &opt.rcvbuf, sizeof(opt.rcvbuf)) == -1)
-		die("SO_RCVBUF", errno);
-	if (opt.sndbuf > 0 && setsockopt(fd, SOL_SOCKET, SO_SNDBUF,
-	    &opt.sndbuf, sizeof(opt.sndbuf)) == -1)
-		die("SO_SNDBUF", errno);
-	if (bind(fd, ai->ai_addr, ai->ai_addrlen) == -1)
-		die("bind", errno);
-	if (type == SOCK_STREAM && listen(fd, 4096) == -1)
-		die("listen", errno);
-	freeaddrinfo(ai);
-	return fd;
-}
 
 /* Why io_uring_queue_init failed, in words an operator can act on. */
 static void
@@ -818,19 +767,13 @@ usage(void)
 	exit(64);
 }
 
-/* A size in bytes, with k or m for KiB or MiB. */
+/* A size in bytes, with k or m for KiB or MiB; usage() if not. */
 static long
 size_arg(const char *s, long lo, long hi)
 {
-	char *end;
-	long v;
+	long v = echo_size_arg(s, lo, hi);
 
-	v = strtol(s, &end, 10);
-	if (*end == 'k' || *end == 'K')
-		v *= 1024, end++;
-	else if (*end == 'm' || *end == 'M')
-		v *= 1024 * 1024, end++;
-	if (end == s || *end != '\0' || v < lo || v > hi)
+	if (v == -1)
 		usage();
 	return v;
 }
@@ -925,8 +868,10 @@ main(int argc, char *argv[])
 	bufs_setup(&ub, opt.udp_n, UDP_BUFSZ, UDP_BGID, 0);
 	urecv_mh.msg_namelen = sizeof(struct sockaddr_storage);
 
-	tcp_lfd = open_socket(addr, port, SOCK_STREAM);
-	udp_fd = open_socket(addr, port, SOCK_DGRAM);
+	tcp_lfd = echo_open_socket("echo-ref-uring", addr, port,
+	    SOCK_STREAM, 0, opt.rcvbuf, opt.sndbuf);
+	udp_fd = echo_open_socket("echo-ref-uring", addr, port,
+	    SOCK_DGRAM, 0, opt.rcvbuf, opt.sndbuf);
 	accept_arm();
 	if (force_plain)
 		udp_fallback();

@@ -60,6 +60,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "echo-common.h"
+
 #define ACCEPT_BATCH	64
 #define EVENTS_MAX	256
 #define UDP_BATCH_MAX	1024
@@ -251,22 +253,6 @@ tcp_accept(int ep)
 		die("epoll_ctl");
 }
 
-static int
-udp_source_ok(const struct sockaddr_storage *ss)
-{
-	uint16_t port;
-
-	if (ss->ss_family == AF_INET)
-		port = ntohs(((const struct sockaddr_in *)(const void *)ss)->
-		    sin_port);
-	else if (ss->ss_family == AF_INET6)
-		port = ntohs(((const struct sockaddr_in6 *)(const void *)ss)->
-		    sin6_port);
-	else
-		return 0;
-	return port >= 1024 && port != own_port;
-}
-
 /* One recvmmsg() and the sendmmsg()s of its replies; its count, or -1. */
 static int
 udp_batch(void)
@@ -289,7 +275,8 @@ udp_batch(void)
 		return -1;
 	/* Compact the replies to the front, in place. */
 	for (i = k = 0; i < n; i++) {
-		if (!udp_source_ok(&ufrom[i]) ||
+		if (!echo_source_ok((struct sockaddr *)&ufrom[i],
+		    umsg[i].msg_hdr.msg_namelen, own_port) ||
 		    (umsg[i].msg_hdr.msg_flags & MSG_TRUNC))
 			continue;
 		uiov[i].iov_len = umsg[i].msg_len;
@@ -328,42 +315,6 @@ udp_serve(int ep)
 		die("epoll_ctl");
 }
 
-static int
-open_socket(const char *addr, const char *port, int type)
-{
-	struct addrinfo hints, *ai;
-	int fd, one = 1, rc;
-
-	memset(&hints, 0, sizeof(hints));
-	hints.ai_family = AF_UNSPEC;
-	hints.ai_socktype = type;
-	hints.ai_flags = AI_PASSIVE | AI_NUMERICHOST | AI_NUMERICSERV;
-	if ((rc = getaddrinfo(addr, port, &hints, &ai)) != 0) {
-		fprintf(stderr, "echo-ref: %s: %s\n", addr, gai_strerror(rc));
-		exit(64);
-	}
-	fd = socket(ai->ai_family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd == -1)
-		die("socket");
-	(void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	if (type == SOCK_STREAM)	/* inherited by accepted sockets */
-		(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one,
-		    sizeof(one));
-	/* Set, they turn autotuning off; inherited by accepted sockets. */
-	if (opt.rcvbuf > 0 && setsockopt(fd, SOL_SOCKET, SO_RCVBUF,
-	    &opt.rcvbuf, sizeof(opt.rcvbuf)) == -1)
-		die("SO_RCVBUF");
-	if (opt.sndbuf > 0 && setsockopt(fd, SOL_SOCKET, SO_SNDBUF,
-	    &opt.sndbuf, sizeof(opt.sndbuf)) == -1)
-		die("SO_SNDBUF");
-	if (bind(fd, ai->ai_addr, ai->ai_addrlen) == -1)
-		die("bind");
-	if (type == SOCK_STREAM && listen(fd, 4096) == -1)
-		die("listen");
-	freeaddrinfo(ai);
-	return fd;
-}
-
 static void
 usage(void)
 {
@@ -379,19 +330,13 @@ usage(void)
 	exit(64);
 }
 
-/* A size in bytes, with k or m for KiB or MiB. */
+/* A size in bytes, with k or m for KiB or MiB; usage() if not. */
 static long
 size_arg(const char *s, long lo, long hi)
 {
-	char *end;
-	long v;
+	long v = echo_size_arg(s, lo, hi);
 
-	v = strtol(s, &end, 10);
-	if (*end == 'k' || *end == 'K')
-		v *= 1024, end++;
-	else if (*end == 'm' || *end == 'M')
-		v *= 1024 * 1024, end++;
-	if (end == s || *end != '\0' || v < lo || v > hi)
+	if (v == -1)
 		usage();
 	return v;
 }
@@ -535,8 +480,10 @@ main(int argc, char *argv[])
 	npend = rl.rlim_cur > (1u << 22) ? (1u << 22) : (size_t)rl.rlim_cur;
 	(void)signal(SIGPIPE, SIG_IGN);
 
-	tcp_lfd = open_socket(addr, port, SOCK_STREAM);
-	udp_fd = open_socket(addr, port, SOCK_DGRAM);
+	tcp_lfd = echo_open_socket("echo-ref", addr, port, SOCK_STREAM,
+	    SOCK_NONBLOCK, opt.rcvbuf, opt.sndbuf);
+	udp_fd = echo_open_socket("echo-ref", addr, port, SOCK_DGRAM,
+	    SOCK_NONBLOCK, opt.rcvbuf, opt.sndbuf);
 	/* EPOLLEXCLUSIVE registrations cannot be re-armed (EPOLL_CTL_MOD). */
 	lsn_et = opt.et && opt.workers == 1;
 	for (w = 1; w < opt.workers; w++) {
